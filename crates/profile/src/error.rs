@@ -1,0 +1,104 @@
+use std::fmt;
+
+/// A profile could not be loaded. The message names the file, the key and the reason.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub struct ProfileError {
+    /// File (or built-in name) the profile came from.
+    pub file: String,
+    /// Dotted key path, when the problem is at a key (`pkce.methods`).
+    pub key: Option<String>,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// What kind of problem.
+    pub kind: ProfileErrorKind,
+    /// Why, in words.
+    pub reason: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// Kinds of [`ProfileError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProfileErrorKind {
+    /// The file could not be read.
+    Io,
+    /// Not valid TOML, or a key has the wrong type or is unknown.
+    Parse,
+    /// Parsed, but a value breaks a rule.
+    Invalid,
+    /// No built-in profile has that name and no such file exists.
+    UnknownBuiltin,
+}
+
+impl fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": key `{key}`")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+impl ProfileError {
+    pub(crate) fn io(file: &str, e: std::io::Error) -> Self {
+        ProfileError {
+            file: file.to_owned(),
+            key: None,
+            line: None,
+            kind: ProfileErrorKind::Io,
+            reason: format!("cannot read profile: {e}"),
+            source: Some(Box::new(e)),
+        }
+    }
+
+    pub(crate) fn parse(
+        file: &str,
+        text: &str,
+        e: serde_path_to_error::Error<toml::de::Error>,
+    ) -> Self {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let line = inner
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        ProfileError {
+            file: file.to_owned(),
+            key: (path != "." && !path.is_empty()).then_some(path),
+            line,
+            kind: ProfileErrorKind::Parse,
+            reason: inner.message().trim().to_owned(),
+            source: Some(Box::new(inner)),
+        }
+    }
+
+    pub(crate) fn invalid(file: &str, key: &str, reason: &str) -> Self {
+        ProfileError {
+            file: file.to_owned(),
+            key: Some(key.to_owned()),
+            line: None,
+            kind: ProfileErrorKind::Invalid,
+            reason: reason.to_owned(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn unknown_builtin(name: &str) -> Self {
+        ProfileError {
+            file: name.to_owned(),
+            key: None,
+            line: None,
+            kind: ProfileErrorKind::UnknownBuiltin,
+            reason: format!(
+                "no built-in profile named {name:?} and no such .toml file (built-ins: {})",
+                crate::builtin_ids().join(", ")
+            ),
+            source: None,
+        }
+    }
+}

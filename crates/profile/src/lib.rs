@@ -1,0 +1,755 @@
+//! Provider profiles: everything handshake knows about one CRM's authorization flow.
+//!
+//! A profile is a TOML file (`fixtures/providers/<crm>.toml`). The mock servers read it to
+//! decide how to behave, the reference client reads it to decide how to talk, and the
+//! conformance runner reads it to decide which scenarios apply. This crate sits at the bottom
+//! of the workspace and depends on no other handshake crate.
+//!
+//! Every group of behaviour carries a [`Provenance`]: was it documented by the vendor, seen in
+//! integration catalogs, only described by the seed posts, or assumed by us?
+//!
+//! ```
+//! use handshake_profile::{Profile, PkceMode, TokenEncoding};
+//!
+//! let capsule = Profile::builtin("capsule").unwrap();
+//! assert_eq!(capsule.oauth.authorize_path, "/oauth/authorise");
+//! assert_eq!(capsule.pkce.mode, PkceMode::Optional);
+//! assert!(capsule.token_request.encodings.contains(&TokenEncoding::Form));
+//! assert_eq!(capsule.tokens.access_token_lifetime_secs, 604_799);
+//! ```
+//!
+//! Loading a profile of your own reports the file, key and reason when it is malformed:
+//!
+//! ```
+//! let err = handshake_profile::Profile::from_toml_str("id = 3", "my-crm.toml").unwrap_err();
+//! assert!(err.to_string().contains("my-crm.toml"));
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+mod builtin;
+mod error;
+
+pub use builtin::{builtin_ids, BUILTIN};
+pub use error::{ProfileError, ProfileErrorKind};
+
+/// Where a behaviour comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provenance {
+    /// Documented by the CRM vendor.
+    Vendor,
+    /// Seen in integration catalogs (Nango, Airbyte, n8n, ...) but not in vendor text.
+    Catalog,
+    /// Described only by the seed posts ("How to build a public X integration").
+    Seed,
+    /// Not found in any source; a setting we chose, labelled so.
+    Assumed,
+}
+
+impl fmt::Display for Provenance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Provenance::Vendor => "vendor",
+            Provenance::Catalog => "catalog",
+            Provenance::Seed => "seed",
+            Provenance::Assumed => "assumed",
+        })
+    }
+}
+
+/// A profile: one CRM's OAuth 2.0 behaviour, quirks and failure shapes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Short identifier used on the command line (`capsule`, `connectwise`, ...).
+    pub id: String,
+    /// Human name (`Capsule CRM`).
+    pub name: String,
+    /// One paragraph: what this profile emulates and how faithful it is.
+    pub summary: String,
+    /// The real provider's base URL, for display (`https://api.capsulecrm.com`).
+    #[serde(default)]
+    pub real_base_url: Option<String>,
+    /// Endpoint paths of the OAuth flow.
+    pub oauth: OAuthEndpoints,
+    /// How the token endpoint wants requests encoded and clients authenticated.
+    pub token_request: TokenRequest,
+    /// Scopes and how they are joined.
+    pub scopes: Scopes,
+    /// PKCE support (RFC 7636).
+    pub pkce: Pkce,
+    /// Lifetimes, refresh and rotation.
+    pub tokens: Tokens,
+    /// The API resource a client calls once authorized.
+    pub api: Api,
+    /// Shapes of error responses.
+    #[serde(default)]
+    pub errors: Errors,
+    /// Rate limiting of the API resource.
+    #[serde(default)]
+    pub rate_limit: RateLimit,
+    /// Security checks, all on by default; turn one off to emulate a sloppy provider.
+    #[serde(default)]
+    pub security: Security,
+}
+
+/// Sources for a group of behaviour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Origin {
+    /// Where the behaviour comes from.
+    pub provenance: Provenance,
+    /// URLs or repository paths backing it. Empty for `assumed`.
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// A note for humans: caveats, discrepancies between sources.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Endpoint paths of the OAuth flow, relative to the provider's base URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthEndpoints {
+    /// Provenance of the OAuth flow as a whole.
+    #[serde(flatten)]
+    pub origin: Origin,
+    /// Authorization endpoint (RFC 6749 §3.1), e.g. `/oauth/authorise`.
+    pub authorize_path: String,
+    /// Token endpoint (RFC 6749 §3.2).
+    pub token_path: String,
+    /// Revocation endpoints (RFC 7009). The first is advertised; all are served.
+    #[serde(default)]
+    pub revoke_paths: Vec<String>,
+    /// Serve RFC 8414 metadata at `/.well-known/oauth-authorization-server`.
+    #[serde(default)]
+    pub well_known: bool,
+}
+
+impl OAuthEndpoints {
+    /// The revocation path clients should use, if the provider has one.
+    pub fn revoke_path(&self) -> Option<&str> {
+        self.revoke_paths.first().map(String::as_str)
+    }
+}
+
+/// Body encoding of token and revocation requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenEncoding {
+    /// `application/x-www-form-urlencoded` (RFC 6749 §4.1.3).
+    Form,
+    /// `application/json` (a common non-standard quirk).
+    Json,
+}
+
+/// How a client authenticates at the token endpoint (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// `Authorization: Basic base64(client_id:client_secret)`.
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the request body.
+    ClientSecretPost,
+}
+
+impl ClientAuth {
+    /// The RFC 8414 name of this method.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuth::ClientSecretBasic => "client_secret_basic",
+            ClientAuth::ClientSecretPost => "client_secret_post",
+        }
+    }
+}
+
+/// Token endpoint request conventions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// Provenance of these conventions.
+    #[serde(flatten)]
+    pub origin: Origin,
+    /// Encodings the server accepts; the first is what clients should send.
+    pub encodings: Vec<TokenEncoding>,
+    /// Client authentication methods accepted; the first is what clients should use.
+    pub client_auth: Vec<ClientAuth>,
+}
+
+impl TokenRequest {
+    /// The encoding a client should send.
+    pub fn preferred_encoding(&self) -> TokenEncoding {
+        self.encodings[0]
+    }
+    /// The client authentication a client should use.
+    pub fn preferred_client_auth(&self) -> ClientAuth {
+        self.client_auth[0]
+    }
+}
+
+/// Scopes and their separator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scopes {
+    /// Provenance of the scope values.
+    #[serde(flatten)]
+    pub origin: Origin,
+    /// Every scope the provider knows.
+    pub supported: Vec<String>,
+    /// Scopes a client asks for by default.
+    pub default: Vec<String>,
+    /// Separator used in the `scope` parameter (RFC 6749 §3.3 says space).
+    #[serde(default = "default_separator")]
+    pub separator: String,
+}
+
+fn default_separator() -> String {
+    " ".to_owned()
+}
+
+impl Scopes {
+    /// Joins scopes with this provider's separator.
+    ///
+    /// ```
+    /// let p = handshake_profile::Profile::builtin("capsule").unwrap();
+    /// assert_eq!(p.scopes.join(["read", "write"]), "read write");
+    /// ```
+    pub fn join<I, S>(&self, scopes: I) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        scopes
+            .into_iter()
+            .map(|s| s.as_ref().to_owned())
+            .collect::<Vec<_>>()
+            .join(&self.separator)
+    }
+
+    /// Splits a `scope` parameter. Accepts the profile's separator and plain spaces, since
+    /// RFC 6749 §3.3 clients send spaces whatever the provider documents.
+    pub fn split<'a>(&self, value: &'a str) -> Vec<&'a str> {
+        let sep = self.separator.as_str();
+        value
+            .split(|c: char| c == ' ' || (sep.len() == c.len_utf8() && sep.starts_with(c)))
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+}
+
+/// Whether PKCE is required, optional or unsupported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PkceMode {
+    /// Authorization requests without a code challenge are rejected.
+    Required,
+    /// A challenge is verified when sent.
+    Optional,
+    /// The provider ignores PKCE parameters.
+    Unsupported,
+}
+
+/// PKCE code challenge method (RFC 7636 §4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PkceMethod {
+    /// `code_challenge = BASE64URL(SHA256(code_verifier))`.
+    S256,
+    /// `code_challenge = code_verifier`.
+    #[serde(rename = "plain")]
+    Plain,
+}
+
+impl PkceMethod {
+    /// The wire name (`S256`, `plain`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PkceMethod::S256 => "S256",
+            PkceMethod::Plain => "plain",
+        }
+    }
+
+    /// Parses a wire name; case-sensitive as RFC 7636 §4.3 requires.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "S256" => Some(PkceMethod::S256),
+            "plain" => Some(PkceMethod::Plain),
+            _ => None,
+        }
+    }
+}
+
+/// PKCE support.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pkce {
+    /// Provenance of the PKCE behaviour.
+    #[serde(flatten)]
+    pub origin: Origin,
+    /// Required, optional or unsupported.
+    pub mode: PkceMode,
+    /// Methods accepted, e.g. `["S256", "plain"]`. Empty when unsupported.
+    #[serde(default)]
+    pub methods: Vec<PkceMethod>,
+}
+
+impl Pkce {
+    /// Whether clients should send a challenge at all.
+    pub fn supported(&self) -> bool {
+        self.mode != PkceMode::Unsupported && !self.methods.is_empty()
+    }
+
+    /// The method a careful client should use: S256 whenever offered, `plain` only if it is
+    /// all the provider has (RFC 7636 §4.2, RFC 9700 §2.1.1).
+    pub fn best_method(&self) -> Option<PkceMethod> {
+        if !self.supported() {
+            None
+        } else if self.methods.contains(&PkceMethod::S256) {
+            Some(PkceMethod::S256)
+        } else {
+            self.methods.first().copied()
+        }
+    }
+}
+
+/// Refresh-token rotation policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rotation {
+    /// The same refresh token is returned (or none) and stays valid.
+    Off,
+    /// Each refresh returns a new refresh token and invalidates the old one.
+    Rotate,
+    /// As `rotate`, and presenting an old refresh token revokes the whole grant
+    /// (RFC 9700 §4.14.2 refresh-token reuse detection).
+    RotateReuseRevokesFamily,
+}
+
+/// Token lifetimes, refresh and extra response fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tokens {
+    /// Provenance of lifetimes and token-response shape.
+    #[serde(flatten)]
+    pub origin: Origin,
+    /// `token_type` sent in token responses (`bearer`, `Bearer`).
+    #[serde(default = "default_token_type")]
+    pub token_type: String,
+    /// `expires_in` of access tokens, seconds.
+    pub access_token_lifetime_secs: u64,
+    /// How long an authorization code stays redeemable (RFC 6749 §4.1.2 recommends ≤ 10 min).
+    #[serde(default = "default_code_lifetime")]
+    pub code_lifetime_secs: u64,
+    /// Whether refresh tokens are issued.
+    pub refresh_tokens: bool,
+    /// Refresh-token lifetime, seconds; `None` means no expiry.
+    #[serde(default)]
+    pub refresh_token_lifetime_secs: Option<u64>,
+    /// Rotation policy.
+    #[serde(default = "default_rotation")]
+    pub rotation: Rotation,
+    /// Extra fields added to every token response (Capsule's `subdomain`).
+    #[serde(default)]
+    pub extra_fields: BTreeMap<String, serde_json::Value>,
+}
+
+fn default_token_type() -> String {
+    "Bearer".to_owned()
+}
+fn default_code_lifetime() -> u64 {
+    60
+}
+fn default_rotation() -> Rotation {
+    Rotation::Off
+}
+
+/// The API resource a client can call after authorization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    /// Provenance of the resource path and shape.
+    #[serde(flatten)]
+    pub origin: Origin,
+    /// Path of the resource, e.g. `/api/v2/parties`.
+    pub path: String,
+    /// Key wrapping the records (`{"parties": [...]}`); `None` for a top-level array.
+    #[serde(default)]
+    pub envelope: Option<String>,
+    /// Scope needed to read the resource; a token without it gets 403.
+    #[serde(default)]
+    pub required_scope: Option<String>,
+    /// Sample records served by the mock.
+    #[serde(default)]
+    pub records: Vec<serde_json::Value>,
+}
+
+/// Shapes of error bodies. Bodies are JSON templates; `{error}` and `{description}` are
+/// replaced with the OAuth error code and its description.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Errors {
+    /// Provenance of the error shapes.
+    #[serde(flatten)]
+    pub origin: Origin,
+    /// Body of 401 responses from the API resource.
+    #[serde(default = "default_api_error_body")]
+    pub unauthorized_body: String,
+    /// Body of 403 responses from the API resource.
+    #[serde(default = "default_api_error_body")]
+    pub forbidden_body: String,
+}
+
+fn default_api_error_body() -> String {
+    r#"{"error":"{error}","error_description":"{description}"}"#.to_owned()
+}
+
+impl Default for Errors {
+    fn default() -> Self {
+        Errors {
+            origin: Origin {
+                provenance: Provenance::Assumed,
+                sources: vec!["RFC 6750 §3.1".to_owned()],
+                note: None,
+            },
+            unauthorized_body: default_api_error_body(),
+            forbidden_body: default_api_error_body(),
+        }
+    }
+}
+
+impl Errors {
+    /// Renders an error body template.
+    ///
+    /// ```
+    /// let e = handshake_profile::Errors::default();
+    /// let body = e.render(&e.unauthorized_body, "invalid_token", "The access token expired");
+    /// let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    /// assert_eq!(v["error"], "invalid_token");
+    /// ```
+    pub fn render(&self, template: &str, error: &str, description: &str) -> String {
+        let esc = |s: &str| {
+            let quoted = serde_json::to_string(s).unwrap_or_default();
+            quoted[1..quoted.len().saturating_sub(1).max(1)].to_owned()
+        };
+        template
+            .replace("{error}", &esc(error))
+            .replace("{description}", &esc(description))
+    }
+}
+
+/// Style of rate-limit headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateLimitHeaders {
+    /// No rate-limit headers.
+    None,
+    /// `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch seconds).
+    XRateLimit,
+}
+
+/// Rate limiting of the API resource, per access-token grant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Provenance of the limit and its shape.
+    #[serde(flatten)]
+    pub origin: Origin,
+    /// Requests allowed per window; `None` means unlimited.
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Window length in seconds.
+    #[serde(default = "default_window")]
+    pub window_secs: u64,
+    /// Header style on every API response.
+    #[serde(default = "default_rl_headers")]
+    pub headers: RateLimitHeaders,
+    /// Whether a 429 carries `Retry-After` (seconds).
+    #[serde(default)]
+    pub retry_after: bool,
+    /// Body of a 429 response.
+    #[serde(default = "default_429_body")]
+    pub body: String,
+}
+
+fn default_window() -> u64 {
+    3600
+}
+fn default_rl_headers() -> RateLimitHeaders {
+    RateLimitHeaders::None
+}
+fn default_429_body() -> String {
+    r#"{"error":"rate_limited"}"#.to_owned()
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            origin: Origin {
+                provenance: Provenance::Assumed,
+                sources: vec![],
+                note: None,
+            },
+            limit: None,
+            window_secs: default_window(),
+            headers: default_rl_headers(),
+            retry_after: true,
+            body: default_429_body(),
+        }
+    }
+}
+
+/// Security checks of the mock server. All default to on (strict, RFC 6749 / 9700); each can
+/// be turned off to emulate a sloppy provider on purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Security {
+    /// `redirect_uri` must match a registered URI exactly (RFC 9700 §4.1.3).
+    pub exact_redirect_uri: bool,
+    /// Codes are single-use (RFC 6749 §4.1.2).
+    pub single_use_codes: bool,
+    /// A reused code revokes the tokens issued from it (RFC 6749 §4.1.2).
+    pub revoke_on_code_reuse: bool,
+    /// Codes are bound to the client and `redirect_uri` they were issued for (§4.1.3).
+    pub bind_code: bool,
+    /// PKCE verifiers are checked (RFC 7636 §4.6).
+    pub verify_pkce: bool,
+    /// A verifier sent for a code issued without a challenge is rejected (RFC 9700 §4.8.2).
+    pub reject_pkce_downgrade: bool,
+    /// The token and revocation endpoints authenticate the client (RFC 6749 §3.2.1).
+    pub authenticate_client: bool,
+    /// Refresh tokens are bound to their client (RFC 6749 §6).
+    pub bind_refresh_token: bool,
+    /// Token responses carry `Cache-Control: no-store` (RFC 6749 §5.1).
+    pub no_store: bool,
+    /// The API resource checks token expiry.
+    pub check_expiry: bool,
+    /// The API resource enforces `api.required_scope` (RFC 6750 §3.1 insufficient_scope).
+    pub enforce_scope: bool,
+}
+
+impl Default for Security {
+    fn default() -> Self {
+        Security {
+            exact_redirect_uri: true,
+            single_use_codes: true,
+            revoke_on_code_reuse: true,
+            bind_code: true,
+            verify_pkce: true,
+            reject_pkce_downgrade: true,
+            authenticate_client: true,
+            bind_refresh_token: true,
+            no_store: true,
+            check_expiry: true,
+            enforce_scope: true,
+        }
+    }
+}
+
+impl Profile {
+    /// Parses a profile from TOML text. `origin` names the file in error messages.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Profile, ProfileError> {
+        let de = toml::Deserializer::new(text);
+        let profile: Profile = serde_path_to_error::deserialize(de)
+            .map_err(|e| ProfileError::parse(origin, text, e))?;
+        profile.validate(origin)?;
+        Ok(profile)
+    }
+
+    /// Reads and parses a profile file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Profile, ProfileError> {
+        let path = path.as_ref();
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ProfileError::io(&origin, e))?;
+        Profile::from_toml_str(&text, &origin)
+    }
+
+    /// One of the five profiles shipped with handshake (`capsule`, `connectwise`, `agilecrm`,
+    /// `redtail`, `insightly`).
+    pub fn builtin(id: &str) -> Result<Profile, ProfileError> {
+        let (name, text) = BUILTIN
+            .iter()
+            .find(|(name, _)| *name == id)
+            .ok_or_else(|| ProfileError::unknown_builtin(id))?;
+        Profile::from_toml_str(text, &format!("fixtures/providers/{name}.toml"))
+    }
+
+    /// All built-in profiles, in a stable order.
+    pub fn builtins() -> Vec<Profile> {
+        BUILTIN
+            .iter()
+            .map(|(name, _)| Profile::builtin(name).expect("built-in profiles are tested to parse"))
+            .collect()
+    }
+
+    /// A built-in id or a path to a TOML file.
+    pub fn load(id_or_path: &str) -> Result<Profile, ProfileError> {
+        if BUILTIN.iter().any(|(name, _)| *name == id_or_path) {
+            Profile::builtin(id_or_path)
+        } else if id_or_path.ends_with(".toml") || Path::new(id_or_path).exists() {
+            Profile::from_file(id_or_path)
+        } else {
+            Err(ProfileError::unknown_builtin(id_or_path))
+        }
+    }
+
+    /// Whether the OAuth flow itself is documented by the vendor (only Capsule among the
+    /// built-ins); otherwise the mock emulates the seed's description.
+    pub fn oauth_documented(&self) -> bool {
+        self.oauth.origin.provenance == Provenance::Vendor
+    }
+
+    /// Every behaviour group with its origin, for listings.
+    pub fn origins(&self) -> Vec<(&'static str, &Origin)> {
+        vec![
+            ("oauth", &self.oauth.origin),
+            ("token_request", &self.token_request.origin),
+            ("scopes", &self.scopes.origin),
+            ("pkce", &self.pkce.origin),
+            ("tokens", &self.tokens.origin),
+            ("api", &self.api.origin),
+            ("errors", &self.errors.origin),
+            ("rate_limit", &self.rate_limit.origin),
+        ]
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ProfileError> {
+        let bad = |key: &str, reason: &str| Err(ProfileError::invalid(origin, key, reason));
+        if self.id.is_empty()
+            || !self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return bad(
+                "id",
+                "must be non-empty and use only ASCII letters, digits, '-' and '_'",
+            );
+        }
+        let paths = [
+            ("oauth.authorize_path", &self.oauth.authorize_path),
+            ("oauth.token_path", &self.oauth.token_path),
+            ("api.path", &self.api.path),
+        ];
+        for (key, path) in paths {
+            if !path.starts_with('/') {
+                return bad(key, "must be an absolute path starting with '/'");
+            }
+            if path.starts_with("/__handshake") {
+                return bad(
+                    key,
+                    "the /__handshake prefix is reserved for the control API",
+                );
+            }
+        }
+        for (i, p) in self.oauth.revoke_paths.iter().enumerate() {
+            if !p.starts_with('/') {
+                return bad(
+                    &format!("oauth.revoke_paths[{i}]"),
+                    "must be an absolute path starting with '/'",
+                );
+            }
+        }
+        if self.oauth.authorize_path == self.oauth.token_path {
+            return bad("oauth.token_path", "must differ from oauth.authorize_path");
+        }
+        if self.token_request.encodings.is_empty() {
+            return bad(
+                "token_request.encodings",
+                "needs at least one of \"form\", \"json\"",
+            );
+        }
+        if self.token_request.client_auth.is_empty() {
+            return bad(
+                "token_request.client_auth",
+                "needs at least one of \"client_secret_basic\", \"client_secret_post\"",
+            );
+        }
+        if self.scopes.separator.is_empty() {
+            return bad("scopes.separator", "must not be empty");
+        }
+        for s in &self.scopes.default {
+            if !self.scopes.supported.contains(s) {
+                return bad(
+                    "scopes.default",
+                    &format!("scope {s:?} is not in scopes.supported"),
+                );
+            }
+        }
+        if let Some(s) = &self.api.required_scope {
+            if !self.scopes.supported.contains(s) {
+                return bad(
+                    "api.required_scope",
+                    &format!("scope {s:?} is not in scopes.supported"),
+                );
+            }
+        }
+        match self.pkce.mode {
+            PkceMode::Unsupported if !self.pkce.methods.is_empty() => {
+                return bad(
+                    "pkce.methods",
+                    "must be empty when pkce.mode = \"unsupported\"",
+                )
+            }
+            PkceMode::Required | PkceMode::Optional if self.pkce.methods.is_empty() => {
+                return bad("pkce.methods", "must list \"S256\" and/or \"plain\"")
+            }
+            _ => {}
+        }
+        if self.tokens.access_token_lifetime_secs == 0 {
+            return bad(
+                "tokens.access_token_lifetime_secs",
+                "must be greater than 0",
+            );
+        }
+        if self.tokens.code_lifetime_secs == 0 {
+            return bad("tokens.code_lifetime_secs", "must be greater than 0");
+        }
+        if !self.tokens.refresh_tokens && self.tokens.rotation != Rotation::Off {
+            return bad("tokens.rotation", "needs tokens.refresh_tokens = true");
+        }
+        for reserved in [
+            "access_token",
+            "refresh_token",
+            "token_type",
+            "expires_in",
+            "scope",
+        ] {
+            if self.tokens.extra_fields.contains_key(reserved) {
+                return bad(
+                    "tokens.extra_fields",
+                    &format!("{reserved:?} is a standard field and cannot be overridden"),
+                );
+            }
+        }
+        if self.rate_limit.limit == Some(0) {
+            return bad(
+                "rate_limit.limit",
+                "must be at least 1 (omit it for no limit)",
+            );
+        }
+        if self.rate_limit.window_secs == 0 {
+            return bad("rate_limit.window_secs", "must be greater than 0");
+        }
+        for (key, body) in [
+            ("errors.unauthorized_body", &self.errors.unauthorized_body),
+            ("errors.forbidden_body", &self.errors.forbidden_body),
+            ("rate_limit.body", &self.rate_limit.body),
+        ] {
+            let rendered = self.errors.render(body, "x", "y");
+            if serde_json::from_str::<serde_json::Value>(&rendered).is_err() {
+                return bad(
+                    key,
+                    "must be a JSON template (after replacing {error} and {description})",
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

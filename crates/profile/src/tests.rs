@@ -1,0 +1,157 @@
+use super::*;
+
+fn capsule_text() -> &'static str {
+    BUILTIN.iter().find(|(id, _)| *id == "capsule").unwrap().1
+}
+
+#[test]
+fn every_builtin_parses_and_is_labelled() {
+    let all = Profile::builtins();
+    assert_eq!(all.len(), 5);
+    for p in &all {
+        assert!(!p.summary.is_empty(), "{} has no summary", p.id);
+        if !p.oauth_documented() {
+            assert!(
+                p.summary.starts_with("SEED-ONLY"),
+                "{}: an undocumented OAuth flow must say so in its summary",
+                p.id
+            );
+        }
+    }
+    let documented: Vec<_> = all
+        .iter()
+        .filter(|p| p.oauth_documented())
+        .map(|p| p.id.as_str())
+        .collect();
+    assert_eq!(documented, ["capsule"]);
+}
+
+#[test]
+fn unknown_key_names_file_key_and_line() {
+    let text = capsule_text().replace("well_known = true", "well_known = true\nwel_known = 1");
+    let err = Profile::from_toml_str(&text, "my.toml").unwrap_err();
+    assert_eq!(err.kind, ProfileErrorKind::Parse);
+    let msg = err.to_string();
+    assert!(msg.starts_with("my.toml:"), "{msg}");
+    assert!(msg.contains("wel_known"), "{msg}");
+    assert!(err.line.is_some(), "{msg}");
+}
+
+#[test]
+fn wrong_type_names_the_key() {
+    let text = capsule_text().replace(
+        "access_token_lifetime_secs = 604799",
+        "access_token_lifetime_secs = \"week\"",
+    );
+    let err = Profile::from_toml_str(&text, "c.toml").unwrap_err();
+    assert_eq!(
+        err.key.as_deref(),
+        Some("tokens.access_token_lifetime_secs"),
+        "{err}"
+    );
+}
+
+#[test]
+fn invalid_values_are_rejected_with_key_and_reason() {
+    let cases = [
+        (
+            "authorize_path = \"/oauth/authorise\"",
+            "authorize_path = \"oauth/authorise\"",
+            "oauth.authorize_path",
+        ),
+        (
+            "mode = \"optional\"",
+            "mode = \"unsupported\"",
+            "pkce.methods",
+        ),
+        (
+            "encodings = [\"form\"]",
+            "encodings = []",
+            "token_request.encodings",
+        ),
+        (
+            "default = [\"read\", \"write\"]",
+            "default = [\"admin\"]",
+            "scopes.default",
+        ),
+        ("limit = 4000", "limit = 0", "rate_limit.limit"),
+        (
+            "extra_fields = { subdomain = \"demo\" }",
+            "extra_fields = { scope = \"x\" }",
+            "tokens.extra_fields",
+        ),
+        (
+            "body = '{\"error\":\"rate limit reached\"}'",
+            "body = 'not json'",
+            "rate_limit.body",
+        ),
+    ];
+    for (from, to, key) in cases {
+        let text = capsule_text().replace(from, to);
+        assert_ne!(text, capsule_text(), "replacement {from:?} did not apply");
+        let err = Profile::from_toml_str(&text, "c.toml").unwrap_err();
+        assert_eq!(err.kind, ProfileErrorKind::Invalid, "{err}");
+        assert_eq!(err.key.as_deref(), Some(key), "{err}");
+    }
+}
+
+#[test]
+fn load_rejects_unknown_names_listing_builtins() {
+    let err = Profile::load("salesforce").unwrap_err();
+    assert_eq!(err.kind, ProfileErrorKind::UnknownBuiltin);
+    assert!(err.to_string().contains("capsule, connectwise"), "{err}");
+    let err = Profile::load("/nonexistent/x.toml").unwrap_err();
+    assert_eq!(err.kind, ProfileErrorKind::Io);
+}
+
+#[test]
+fn best_pkce_method_prefers_s256() {
+    let p = Profile::builtin("capsule").unwrap();
+    assert_eq!(p.pkce.best_method(), Some(PkceMethod::S256));
+    let mut plain_only = p.pkce.clone();
+    plain_only.methods = vec![PkceMethod::Plain];
+    assert_eq!(plain_only.best_method(), Some(PkceMethod::Plain));
+    assert_eq!(
+        Profile::builtin("agilecrm").unwrap().pkce.best_method(),
+        None
+    );
+}
+
+#[test]
+fn scope_split_accepts_spaces_and_separator() {
+    let mut s = Profile::builtin("capsule").unwrap().scopes;
+    assert_eq!(s.split("read  write"), ["read", "write"]);
+    s.separator = ",".into();
+    assert_eq!(
+        s.split("read,write user_preference"),
+        ["read", "write", "user_preference"]
+    );
+    assert_eq!(s.join(["a", "b"]), "a,b");
+}
+
+#[test]
+fn render_escapes_json() {
+    let e = Errors::default();
+    let body = e.render(
+        &e.unauthorized_body,
+        "invalid_token",
+        "bad \"quote\" \\ here",
+    );
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error_description"], "bad \"quote\" \\ here");
+}
+
+proptest::proptest! {
+    #[test]
+    fn render_always_yields_json(err in ".*", desc in ".*") {
+        let e = Errors::default();
+        let body = e.render(&e.unauthorized_body, &err, &desc);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        proptest::prop_assert_eq!(v["error"].as_str().unwrap(), err.as_str());
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics_the_parser(text in ".{0,200}") {
+        let _ = Profile::from_toml_str(&text, "fuzz.toml");
+    }
+}
