@@ -1,1 +1,53 @@
-//! placeholder
+//! The reference OAuth 2.0 client of handshake: the authorization-code flow done right, for
+//! any provider described by a [`handshake_profile::Profile`].
+//!
+//! Built on the [`oauth2`] crate (typed protocol values, token requests) and `reqwest`.
+//! It does, per RFC 6749, 6750, 7009, 7636 and 9700:
+//!
+//! - **Authorization request** ([`OAuthClient::authorize`]): `response_type=code`, the
+//!   profile's scope separator, a 256-bit `state`, PKCE S256 whenever offered. The pending
+//!   authorization is bound to a [`SessionId`], single-use, and expires.
+//! - **Callback** ([`OAuthClient::handle_callback`]): `state` checked in constant time before
+//!   any network call; `error=` callbacks become [`ClientError::AuthorizationDenied`].
+//! - **Token requests**: form or JSON bodies and Basic or body client authentication, as the
+//!   profile says; lenient where CRMs differ (`expires_in` as a string, `token_type` case),
+//!   strict where the RFC is (`access_token` required, bearer only).
+//! - **Refresh**: proactive before expiry and reactive on 401, single-flight per session;
+//!   `invalid_grant` marks the connection [`ConnectionStatus::ReauthorizationRequired`].
+//! - **API calls** ([`OAuthClient::api_get`]): bearer header only, one retry after 401,
+//!   bounded backoff on 429.
+//! - **Logout** ([`OAuthClient::logout`]): local tokens deleted, then RFC 7009 revocation.
+//! - **Token stores** ([`TokenStore`]): [`MemoryStore`], [`EncryptedFileStore`], or yours.
+//!
+//! Secrets (client secret, codes, verifiers, tokens) never appear in `Debug` output, logs or
+//! error messages.
+//!
+//! See `examples/full_flow.rs` for the whole flow against a mock CRM:
+//! `cargo run -p handshake-client --example full_flow -- capsule`.
+
+mod api;
+mod callback;
+mod client;
+mod config;
+mod error;
+mod store;
+mod token;
+mod transport;
+
+pub use api::ApiResponse;
+pub use callback::Callback;
+pub use client::{
+    AuthorizationRequest, LogoutReport, OAuthClient, Revocation, DEFAULT_AUTHORIZATION_TTL,
+    DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RETRY_WAIT, DEFAULT_REFRESH_SKEW, DEFAULT_TIMEOUT,
+};
+pub use config::{ClientConfig, ClientSecret, SessionId};
+pub use error::ClientError;
+pub use oauth2::{AccessToken, AuthorizationCode, RefreshToken};
+pub use store::{
+    Connection, ConnectionStatus, EncryptedFileStore, MemoryStore, StoreError, StoreKey,
+    TokenStore, STORE_KEY_ENV,
+};
+pub use token::TokenSet;
+
+#[cfg(test)]
+mod tests;

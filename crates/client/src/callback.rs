@@ -1,0 +1,73 @@
+//! Parsing the redirect back from the authorization endpoint (RFC 6749 §4.1.2).
+
+use oauth2::AuthorizationCode;
+use url::Url;
+
+use crate::error::ClientError;
+
+/// The parameters of an authorization callback. Parsing never panics: any input yields a
+/// `Callback` or a [`ClientError::MalformedCallback`].
+///
+/// ```
+/// use handshake_client::Callback;
+///
+/// let cb = Callback::parse("https://app.example/cb?code=abc&state=xyz").unwrap();
+/// assert_eq!(cb.state.as_deref(), Some("xyz"));
+/// assert!(!format!("{cb:?}").contains("abc")); // codes are redacted
+/// assert!(Callback::parse("?state=a&state=b").is_err()); // RFC 6749 §3.1: no repeats
+/// ```
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Callback {
+    /// `state`, echoed by the provider.
+    pub state: Option<String>,
+    /// `code` on success (redacted in `Debug`).
+    pub code: Option<AuthorizationCode>,
+    /// `error` on failure (`access_denied`, `invalid_scope`, ...).
+    pub error: Option<String>,
+    /// `error_description` on failure.
+    pub error_description: Option<String>,
+}
+
+impl Callback {
+    /// Parses a full callback URL, or just its query string (with or without `?`).
+    pub fn parse(input: &str) -> Result<Callback, ClientError> {
+        let query = if input.contains("://") {
+            let url = Url::parse(input)
+                .map_err(|e| ClientError::MalformedCallback(format!("not a URL: {e}")))?;
+            url.query().unwrap_or_default().to_owned()
+        } else {
+            input.strip_prefix('?').unwrap_or(input).to_owned()
+        };
+        let mut cb = Callback::default();
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let slot = match name.as_ref() {
+                "state" => &mut cb.state,
+                "error" => &mut cb.error,
+                "error_description" => &mut cb.error_description,
+                "code" => {
+                    if cb.code.is_some() {
+                        return Err(repeated("code"));
+                    }
+                    cb.code = Some(AuthorizationCode::new(value.into_owned()));
+                    continue;
+                }
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(repeated(&name));
+            }
+            *slot = Some(value.into_owned());
+        }
+        if cb.code.as_ref().is_some_and(|c| c.secret().is_empty()) {
+            cb.code = None;
+        }
+        Ok(cb)
+    }
+}
+
+fn repeated(name: &str) -> ClientError {
+    ClientError::MalformedCallback(format!(
+        "parameter `{name}` appears more than once (RFC 6749 §3.1)"
+    ))
+}

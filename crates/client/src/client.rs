@@ -1,0 +1,664 @@
+//! [`OAuthClient`]: the authorization-code flow for one provider profile.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use handshake_profile::{ClientAuth, PkceMethod, Profile};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+};
+use oauth2::{
+    AccessToken, AuthType, AuthUrl, ClientId, CsrfToken, EndpointNotSet, EndpointSet,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, StandardRevocableToken,
+    TokenUrl,
+};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use url::Url;
+
+use crate::api::{retry_wait, ApiResponse};
+use crate::callback::Callback;
+use crate::config::{ClientConfig, SessionId};
+use crate::error::ClientError;
+use crate::store::{Connection, ConnectionStatus, MemoryStore, TokenStore};
+use crate::token::{field_names, ProviderTokenResponse, TokenSet};
+use crate::transport::{default_http_client, AuthenticatedPost, TokenTransport, TransportError};
+
+type OAuth2Client = oauth2::Client<
+    BasicErrorResponse,
+    ProviderTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// Default lifetime of a pending authorization.
+pub const DEFAULT_AUTHORIZATION_TTL: Duration = Duration::from_secs(600);
+/// Default margin before expiry at which access tokens are refreshed proactively.
+pub const DEFAULT_REFRESH_SKEW: Duration = Duration::from_secs(60);
+/// Default cap on one wait after a 429.
+pub const DEFAULT_MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+/// Default number of API attempts (first try included) when rate limited.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+/// Default request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+// Consumed states remembered per session, to tell a replay from a stranger's state.
+const CONSUMED_REMEMBERED: usize = 16;
+
+/// An authorization request to send the user's browser to.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AuthorizationRequest {
+    /// The provider's authorization URL with every parameter set.
+    pub url: Url,
+    /// The `state` bound to the session; the callback must echo it.
+    pub state: String,
+    /// The PKCE method used, if the provider supports PKCE.
+    pub pkce_method: Option<PkceMethod>,
+}
+
+/// What happened to each token at logout (RFC 7009).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogoutReport {
+    /// Revocation of the refresh token.
+    pub refresh_token: Revocation,
+    /// Revocation of the access token.
+    pub access_token: Revocation,
+}
+
+/// Outcome of revoking one token. Local tokens are deleted whatever this says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Revocation {
+    /// The provider answered 200 (which RFC 7009 §2.2 also uses for unknown tokens).
+    Revoked,
+    /// The provider answered with another status (after one retry for 503).
+    Failed {
+        /// The last status received.
+        status: u16,
+    },
+    /// The request could not be sent.
+    TransportError(String),
+    /// There was no such token, or the provider has no revocation endpoint.
+    NotAttempted,
+}
+
+struct Pending {
+    state: CsrfToken,
+    verifier: Option<PkceCodeVerifier>,
+    issued: Instant,
+}
+
+#[derive(Default)]
+struct PendingSlot {
+    pending: Option<Pending>,
+    consumed: Vec<[u8; 32]>,
+}
+
+/// The reference OAuth 2.0 client for one provider profile.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), handshake_client::ClientError> {
+/// use handshake_client::{ClientConfig, ClientSecret, OAuthClient, SessionId};
+/// use handshake_profile::Profile;
+///
+/// let profile = Profile::builtin("capsule").unwrap();
+/// let config = ClientConfig::new(
+///     "https://api.capsulecrm.com",
+///     "client-id",
+///     ClientSecret::new("client-secret".into()),
+///     "https://app.example.com/callback",
+/// );
+/// let client = OAuthClient::new(&profile, config)?;
+/// let session = SessionId::new("cookie-session-key");
+///
+/// let request = client.authorize(&session);
+/// // ... redirect the browser to request.url; the provider redirects back ...
+/// let tokens = client.handle_callback(&session, "https://app.example.com/callback?code=..&state=..").await?;
+/// let parties = client.api_get(&session, "/api/v2/parties").await?;
+/// client.logout(&session).await?;
+/// # Ok(()) }
+/// ```
+///
+/// # Security
+/// The default HTTP client never follows redirects and has timeouts. If you inject your
+/// own with [`with_http_client`](Self::with_http_client), build it with
+/// `redirect(reqwest::redirect::Policy::none())`: a redirecting token endpoint would
+/// otherwise receive credentials again at a URL it chose.
+pub struct OAuthClient {
+    profile: Profile,
+    config: ClientConfig,
+    oauth: OAuth2Client,
+    base: Url,
+    revoke_url: Option<String>,
+    http: reqwest::Client,
+    store: Arc<dyn TokenStore>,
+    timeout: Duration,
+    authorization_ttl: Duration,
+    refresh_skew: Duration,
+    max_retry_wait: Duration,
+    max_attempts: u32,
+    pending: Mutex<HashMap<SessionId, PendingSlot>>,
+    refresh_locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl std::fmt::Debug for OAuthClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthClient")
+            .field("profile", &self.profile.id)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl OAuthClient {
+    /// A client for `profile` with an in-memory store and the default HTTP client.
+    pub fn new(profile: &Profile, config: ClientConfig) -> Result<OAuthClient, ClientError> {
+        let base = Url::parse(&config.base_url)
+            .map_err(|e| ClientError::Config(format!("base_url: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(ClientError::Config("base_url must be http or https".into()));
+        }
+        let root = config.base_url.trim_end_matches('/');
+        let endpoint = |path: &str| format!("{root}{path}");
+        let auth_url = AuthUrl::new(endpoint(&profile.oauth.authorize_path))
+            .map_err(|e| ClientError::Config(format!("authorize URL: {e}")))?;
+        let token_url = TokenUrl::new(endpoint(&profile.oauth.token_path))
+            .map_err(|e| ClientError::Config(format!("token URL: {e}")))?;
+        let redirect = RedirectUrl::new(config.redirect_uri.clone())
+            .map_err(|e| ClientError::Config(format!("redirect_uri: {e}")))?;
+        let auth_type = match profile.token_request.preferred_client_auth() {
+            ClientAuth::ClientSecretBasic => AuthType::BasicAuth,
+            ClientAuth::ClientSecretPost => AuthType::RequestBody,
+        };
+        let oauth = oauth2::Client::new(ClientId::new(config.client_id.clone()))
+            .set_client_secret(config.client_secret.clone())
+            .set_auth_uri(auth_url)
+            .set_token_uri(token_url)
+            .set_redirect_uri(redirect)
+            .set_auth_type(auth_type);
+        let http = default_http_client(DEFAULT_TIMEOUT)?;
+        Ok(OAuthClient {
+            revoke_url: profile.oauth.revoke_path().map(endpoint),
+            profile: profile.clone(),
+            config,
+            oauth,
+            base,
+            http,
+            store: Arc::new(MemoryStore::new()),
+            timeout: DEFAULT_TIMEOUT,
+            authorization_ttl: DEFAULT_AUTHORIZATION_TTL,
+            refresh_skew: DEFAULT_REFRESH_SKEW,
+            max_retry_wait: DEFAULT_MAX_RETRY_WAIT,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            pending: Mutex::new(HashMap::new()),
+            refresh_locks: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Uses this HTTP client (custom roots for HTTPS mocks, proxies...). See the security
+    /// note on [`OAuthClient`]: it should not follow redirects.
+    pub fn with_http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// Keeps tokens in this store instead of memory.
+    pub fn with_store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// Per-request timeout (applied to every request, injected HTTP clients included).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        if let Ok(http) = default_http_client(timeout) {
+            self.http = http;
+        }
+        self
+    }
+
+    /// How long a pending authorization stays redeemable (default 10 minutes).
+    pub fn with_authorization_ttl(mut self, ttl: Duration) -> Self {
+        self.authorization_ttl = ttl;
+        self
+    }
+
+    /// Refresh access tokens this long before they expire (default 60 s).
+    pub fn with_refresh_skew(mut self, skew: Duration) -> Self {
+        self.refresh_skew = skew;
+        self
+    }
+
+    /// Longest single wait after a 429 (default 30 s). Waits the provider asks for are cut
+    /// to this.
+    pub fn with_max_retry_wait(mut self, cap: Duration) -> Self {
+        self.max_retry_wait = cap;
+        self
+    }
+
+    /// API attempts when rate limited, the first included (default 3, minimum 1).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// The profile this client follows.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// Starts an authorization for `session`: a fresh `state` (256 bits from the OS-seeded
+    /// CSPRNG) and, when the provider supports PKCE, a verifier with an S256 challenge
+    /// (`plain` only when that is all the provider offers). A previous pending
+    /// authorization of the session is replaced.
+    pub fn authorize(&self, session: &SessionId) -> AuthorizationRequest {
+        let scopes = self
+            .config
+            .scopes
+            .clone()
+            .unwrap_or_else(|| self.profile.scopes.default.clone());
+        let mut req = self.oauth.authorize_url(|| CsrfToken::new_random_len(32));
+        if !scopes.is_empty() {
+            // Joined here rather than with oauth2's add_scope, which always uses a space.
+            req = req.add_extra_param("scope", self.profile.scopes.join(&scopes));
+        }
+        let method = self.profile.pkce.best_method();
+        let verifier = match method {
+            Some(PkceMethod::S256) => {
+                let (challenge, verifier) = PkceCodeChallenge::new_random_sha256_len(32);
+                req = req.set_pkce_challenge(challenge);
+                Some(verifier)
+            }
+            Some(PkceMethod::Plain) => {
+                let (challenge, verifier) = PkceCodeChallenge::new_random_plain();
+                req = req.set_pkce_challenge(challenge);
+                Some(verifier)
+            }
+            None => None,
+        };
+        let (url, state) = req.url();
+        tracing::info!(provider = %self.profile.id, pkce = ?method.map(PkceMethod::as_str), "authorization request issued");
+        let request = AuthorizationRequest {
+            url,
+            state: state.secret().clone(),
+            pkce_method: method,
+        };
+        lock(&self.pending)
+            .entry(session.clone())
+            .or_default()
+            .pending = Some(Pending {
+            state,
+            verifier,
+            issued: Instant::now(),
+        });
+        request
+    }
+
+    /// Validates the provider's redirect back to `redirect_uri` and exchanges the code.
+    ///
+    /// `state` is checked first, in constant time, before any network call: missing,
+    /// mismatched, replayed, unknown or expired states are rejected. Any callback carrying
+    /// a `state` consumes the pending authorization, so a code is never exchanged twice.
+    /// `error=` callbacks become [`ClientError::AuthorizationDenied`].
+    pub async fn handle_callback(
+        &self,
+        session: &SessionId,
+        callback_url: &str,
+    ) -> Result<TokenSet, ClientError> {
+        let cb = Callback::parse(callback_url)?;
+        let pending = self.take_pending(session, cb.state.as_deref())?;
+        if let Some(error) = cb.error {
+            tracing::warn!(provider = %self.profile.id, %error, "authorization denied");
+            return Err(ClientError::AuthorizationDenied {
+                error,
+                description: cb.error_description,
+            });
+        }
+        let code = cb.code.ok_or(ClientError::MissingCode)?;
+        let transport = self.transport();
+        let mut req = self.oauth.exchange_code(code);
+        if let Some(verifier) = pending.verifier {
+            req = req.set_pkce_verifier(verifier);
+        }
+        tracing::info!(provider = %self.profile.id, "exchanging authorization code");
+        let resp = req
+            .request_async(&transport)
+            .await
+            .map_err(|e| token_error(e, transport.last_status()))?;
+        let tokens = TokenSet::from_response(resp, None, SystemTime::now());
+        self.store.put(
+            session,
+            &Connection {
+                status: ConnectionStatus::Active,
+                tokens: Some(tokens.clone()),
+            },
+        )?;
+        tracing::info!(provider = %self.profile.id, refresh_token = tokens.refresh_token.is_some(), "connected");
+        Ok(tokens)
+    }
+
+    fn take_pending(
+        &self,
+        session: &SessionId,
+        state: Option<&str>,
+    ) -> Result<Pending, ClientError> {
+        let state = state.ok_or(ClientError::StateMissing)?;
+        let digest: [u8; 32] = Sha256::digest(state.as_bytes()).into();
+        let mut map = lock(&self.pending);
+        let slot = map.get_mut(session).ok_or(ClientError::StateUnknown)?;
+        if slot.consumed.iter().any(|d| bool::from(d.ct_eq(&digest))) {
+            return Err(ClientError::StateReplayed);
+        }
+        let pending = slot.pending.take().ok_or(ClientError::StateUnknown)?;
+        slot.consumed.push(digest);
+        if slot.consumed.len() > CONSUMED_REMEMBERED {
+            slot.consumed.remove(0);
+        }
+        let expected = pending.state.secret().as_bytes();
+        if !bool::from(expected.ct_eq(state.as_bytes())) {
+            tracing::warn!(provider = %self.profile.id, "callback state mismatch");
+            return Err(ClientError::StateMismatch);
+        }
+        if pending.issued.elapsed() > self.authorization_ttl {
+            return Err(ClientError::StateExpired);
+        }
+        Ok(pending)
+    }
+
+    fn transport(&self) -> TokenTransport {
+        TokenTransport::new(
+            self.http.clone(),
+            self.profile.token_request.preferred_encoding(),
+            self.timeout,
+        )
+    }
+
+    /// The session's stored connection, if any.
+    pub fn connection(&self, session: &SessionId) -> Result<Option<Connection>, ClientError> {
+        Ok(self.store.get(session)?)
+    }
+
+    fn active_tokens(&self, session: &SessionId) -> Result<TokenSet, ClientError> {
+        let conn = self.store.get(session)?.ok_or(ClientError::NotConnected)?;
+        if conn.status == ConnectionStatus::ReauthorizationRequired {
+            return Err(ClientError::ReauthorizationRequired);
+        }
+        conn.tokens.ok_or(ClientError::NotConnected)
+    }
+
+    /// Tokens good for at least the refresh skew, refreshing first if needed.
+    pub async fn tokens(&self, session: &SessionId) -> Result<TokenSet, ClientError> {
+        let tokens = self.active_tokens(session)?;
+        let now = SystemTime::now();
+        if !tokens.expires_within(self.refresh_skew, now) {
+            return Ok(tokens);
+        }
+        if tokens.refresh_token.is_none() && !tokens.expires_within(Duration::ZERO, now) {
+            // Nothing to refresh with yet; use the token while it lasts.
+            return Ok(tokens);
+        }
+        tracing::debug!(provider = %self.profile.id, "access token near expiry; refreshing");
+        self.refresh_replacing(session, &tokens.access_token).await
+    }
+
+    /// Refreshes now (RFC 6749 §6), whatever the expiry says.
+    pub async fn refresh(&self, session: &SessionId) -> Result<TokenSet, ClientError> {
+        let tokens = self.active_tokens(session)?;
+        self.refresh_replacing(session, &tokens.access_token).await
+    }
+
+    /// Single-flight refresh: concurrent callers queue on one per-session lock; whoever
+    /// gets it second finds `stale` already replaced and uses the new tokens.
+    async fn refresh_replacing(
+        &self,
+        session: &SessionId,
+        stale: &AccessToken,
+    ) -> Result<TokenSet, ClientError> {
+        let gate = lock(&self.refresh_locks)
+            .entry(session.clone())
+            .or_default()
+            .clone();
+        let _guard = gate.lock().await;
+        let current = self.active_tokens(session)?;
+        if current.access_token.secret() != stale.secret() {
+            return Ok(current);
+        }
+        let Some(refresh_token) = current.refresh_token.clone() else {
+            self.mark_reauthorization_required(session)?;
+            return Err(ClientError::ReauthorizationRequired);
+        };
+        let transport = self.transport();
+        tracing::info!(provider = %self.profile.id, "refreshing access token");
+        let result = self
+            .oauth
+            .exchange_refresh_token(&refresh_token)
+            .request_async(&transport)
+            .await
+            .map_err(|e| token_error(e, transport.last_status()));
+        match result {
+            Ok(resp) => {
+                let tokens = TokenSet::from_response(resp, Some(&refresh_token), SystemTime::now());
+                // Stored before the lock is released: nobody can use the old refresh token.
+                self.store.put(
+                    session,
+                    &Connection {
+                        status: ConnectionStatus::Active,
+                        tokens: Some(tokens.clone()),
+                    },
+                )?;
+                Ok(tokens)
+            }
+            Err(ClientError::TokenEndpoint { error, .. }) if error == "invalid_grant" => {
+                tracing::warn!(provider = %self.profile.id, "refresh token rejected; re-authorization required");
+                self.mark_reauthorization_required(session)?;
+                Err(ClientError::ReauthorizationRequired)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn mark_reauthorization_required(&self, session: &SessionId) -> Result<(), ClientError> {
+        self.store.put(
+            session,
+            &Connection {
+                status: ConnectionStatus::ReauthorizationRequired,
+                tokens: None,
+            },
+        )?;
+        Ok(())
+    }
+
+    /// `GET` an API path (joined to the base URL) or an absolute URL on the provider's
+    /// origin. See [`api_request`](Self::api_request).
+    pub async fn api_get(
+        &self,
+        session: &SessionId,
+        path_or_url: &str,
+    ) -> Result<ApiResponse, ClientError> {
+        self.api_request(session, reqwest::Method::GET, path_or_url, None)
+            .await
+    }
+
+    /// Sends an authenticated API request.
+    ///
+    /// The bearer token goes in the `Authorization` header only (RFC 6750 §2.1), and only to
+    /// the provider's origin. A 401 triggers one refresh and exactly one retry. A 429 is
+    /// retried after `Retry-After` (seconds) or `X-RateLimit-Reset` (epoch seconds), each
+    /// wait capped by [`with_max_retry_wait`](Self::with_max_retry_wait), up to
+    /// [`with_max_attempts`](Self::with_max_attempts) requests; then
+    /// [`ClientError::RateLimited`]. Every other status is returned as an [`ApiResponse`].
+    pub async fn api_request(
+        &self,
+        session: &SessionId,
+        method: reqwest::Method,
+        path_or_url: &str,
+        json_body: Option<&serde_json::Value>,
+    ) -> Result<ApiResponse, ClientError> {
+        let url = self.api_url(path_or_url)?;
+        let mut tokens = self.tokens(session).await?;
+        let mut retried_401 = false;
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let mut req = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(tokens.access_token.secret())
+                .header(http::header::ACCEPT, "application/json")
+                .timeout(self.timeout);
+            if let Some(body) = json_body {
+                req = req.json(body);
+            }
+            let resp = req.send().await?;
+            let status = resp.status().as_u16();
+            tracing::debug!(provider = %self.profile.id, status, attempts, "API response");
+            match status {
+                401 if !retried_401 && tokens.refresh_token.is_some() => {
+                    retried_401 = true;
+                    tracing::info!(provider = %self.profile.id, "API answered 401; refreshing once");
+                    tokens = self
+                        .refresh_replacing(session, &tokens.access_token)
+                        .await?;
+                }
+                429 => {
+                    let asked = retry_wait(resp.headers(), SystemTime::now());
+                    if attempts >= self.max_attempts {
+                        return Err(ClientError::RateLimited {
+                            attempts,
+                            retry_after: asked,
+                        });
+                    }
+                    let backoff = Duration::from_secs(1 << (attempts - 1).min(6));
+                    let wait = asked.unwrap_or(backoff).min(self.max_retry_wait);
+                    tracing::info!(provider = %self.profile.id, wait_ms = wait.as_millis() as u64, "rate limited; backing off");
+                    tokio::time::sleep(wait).await;
+                }
+                _ => return ApiResponse::read(resp).await,
+            }
+        }
+    }
+
+    fn api_url(&self, path_or_url: &str) -> Result<Url, ClientError> {
+        if path_or_url.starts_with('/') {
+            let root = self.config.base_url.trim_end_matches('/');
+            return Url::parse(&format!("{root}{path_or_url}"))
+                .map_err(|e| ClientError::Config(format!("API path: {e}")));
+        }
+        let url =
+            Url::parse(path_or_url).map_err(|e| ClientError::Config(format!("API URL: {e}")))?;
+        if url.origin() != self.base.origin() {
+            return Err(ClientError::Config(
+                "refusing to send the access token to an origin other than base_url".into(),
+            ));
+        }
+        Ok(url)
+    }
+
+    /// Logs the session out: deletes local tokens first (so they are gone whatever the
+    /// provider says), then revokes the refresh token and the access token at the
+    /// provider's RFC 7009 endpoint, retrying a 503 once.
+    ///
+    /// Revocation is sent with reqwest rather than `oauth2`'s `revoke_token`, which refuses
+    /// non-HTTPS endpoints; local mocks are plain HTTP on loopback. Encoding and client
+    /// authentication follow the profile exactly as token requests do.
+    pub async fn logout(&self, session: &SessionId) -> Result<LogoutReport, ClientError> {
+        lock(&self.pending).remove(session);
+        let conn = self.store.get(session);
+        let deleted = self.store.delete(session);
+        let tokens = conn.ok().flatten().and_then(|c| c.tokens);
+        let mut report = LogoutReport {
+            refresh_token: Revocation::NotAttempted,
+            access_token: Revocation::NotAttempted,
+        };
+        if let (Some(tokens), Some(url)) = (tokens, self.revoke_url.as_deref()) {
+            if let Some(rt) = &tokens.refresh_token {
+                report.refresh_token = self.revoke(url, rt.secret(), "refresh_token").await;
+            }
+            report.access_token = self
+                .revoke(url, tokens.access_token.secret(), "access_token")
+                .await;
+        }
+        tracing::info!(provider = %self.profile.id, refresh = ?report.refresh_token, access = ?report.access_token, "logged out");
+        deleted?;
+        Ok(report)
+    }
+
+    async fn revoke(&self, url: &str, token: &str, hint: &str) -> Revocation {
+        let post = AuthenticatedPost {
+            http: &self.http,
+            timeout: self.timeout,
+            encoding: self.profile.token_request.preferred_encoding(),
+            auth: self.profile.token_request.preferred_client_auth(),
+            client_id: &self.config.client_id,
+            client_secret: self.config.client_secret.secret(),
+        };
+        let mut retried = false;
+        loop {
+            let params = vec![("token", token), ("token_type_hint", hint)];
+            match post.send(url, params).await {
+                Ok(resp) if resp.status().as_u16() == 200 => return Revocation::Revoked,
+                // RFC 7009 §2.2.1: 503 means try again later; once is enough for logout.
+                Ok(resp) if resp.status().as_u16() == 503 && !retried => {
+                    retried = true;
+                    let wait = retry_wait(resp.headers(), SystemTime::now())
+                        .unwrap_or(Duration::from_secs(1))
+                        .min(self.max_retry_wait);
+                    tokio::time::sleep(wait).await;
+                }
+                Ok(resp) => {
+                    return Revocation::Failed {
+                        status: resp.status().as_u16(),
+                    }
+                }
+                Err(e) => return Revocation::TransportError(e.without_url().to_string()),
+            }
+        }
+    }
+}
+
+/// Maps `oauth2`'s error to ours, keeping the status and OAuth error code but no body.
+fn token_error(
+    e: RequestTokenError<TransportError, BasicErrorResponse>,
+    status: Option<u16>,
+) -> ClientError {
+    let status_code = status.unwrap_or(0);
+    match e {
+        RequestTokenError::ServerResponse(err) => ClientError::TokenEndpoint {
+            status: status_code,
+            error: err.error().as_ref().to_owned(),
+            description: err.error_description().cloned(),
+        },
+        RequestTokenError::Request(TransportError::Http(e)) => ClientError::Http(e),
+        RequestTokenError::Request(other) => ClientError::Config(other.to_string()),
+        RequestTokenError::Parse(err, body) if status == Some(200) => {
+            ClientError::InvalidTokenResponse {
+                reason: format!("{}; {}", err.inner(), field_names(&body)),
+            }
+        }
+        RequestTokenError::Parse(_, body) => ClientError::TokenEndpoint {
+            status: status_code,
+            error: "unparseable_error_body".into(),
+            description: Some(field_names(&body)),
+        },
+        RequestTokenError::Other(reason) if status == Some(200) => {
+            ClientError::InvalidTokenResponse { reason }
+        }
+        RequestTokenError::Other(reason) => ClientError::TokenEndpoint {
+            status: status_code,
+            error: "unparseable_error_body".into(),
+            description: Some(reason),
+        },
+    }
+}

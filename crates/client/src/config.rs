@@ -1,0 +1,98 @@
+//! Client configuration and session identifiers.
+
+use std::fmt;
+
+pub use oauth2::ClientSecret;
+
+/// What a team registers with a provider, plus where the provider lives.
+///
+/// ```
+/// use handshake_client::{ClientConfig, ClientSecret};
+///
+/// let config = ClientConfig::new(
+///     "https://api.capsulecrm.com",
+///     "my-client-id",
+///     ClientSecret::new("my-secret".into()),
+///     "https://app.example.com/callback",
+/// );
+/// // The secret never shows in Debug output.
+/// assert!(!format!("{config:?}").contains("my-secret"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The provider's base URL; endpoint URLs are this plus the profile's paths.
+    pub base_url: String,
+    /// The registered client identifier.
+    pub client_id: String,
+    /// The registered client secret (redacted in `Debug`).
+    pub client_secret: ClientSecret,
+    /// The registered redirect URI, sent verbatim (RFC 9700 §4.1.3: exact match).
+    pub redirect_uri: String,
+    /// Scopes to request; `None` asks for the profile's default scopes.
+    pub scopes: Option<Vec<String>>,
+}
+
+impl ClientConfig {
+    /// A configuration asking for the profile's default scopes.
+    pub fn new(
+        base_url: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: ClientSecret,
+        redirect_uri: impl Into<String>,
+    ) -> Self {
+        ClientConfig {
+            base_url: base_url.into(),
+            client_id: client_id.into(),
+            client_secret,
+            redirect_uri: redirect_uri.into(),
+            scopes: None,
+        }
+    }
+
+    /// Asks for these scopes instead of the profile's defaults.
+    pub fn with_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+}
+
+/// The application's identifier for one user session (typically a session-cookie key).
+///
+/// Pending authorizations and tokens are bound to it. It is a credential in most web apps,
+/// so `Debug` does not print it.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// Wraps an application session key.
+    pub fn new(id: impl Into<String>) -> Self {
+        SessionId(id.into())
+    }
+
+    /// The key, for storage lookups.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionId([redacted])")
+    }
+}
+
+impl From<&str> for SessionId {
+    fn from(s: &str) -> Self {
+        SessionId::new(s)
+    }
+}
+
+impl From<String> for SessionId {
+    fn from(s: String) -> Self {
+        SessionId(s)
+    }
+}

@@ -1,0 +1,114 @@
+//! Typed errors of the client. No variant carries a secret: token-endpoint bodies are
+//! reduced to their OAuth error code and description, and parse failures keep the
+//! parser's message and the names of the fields present, never their values.
+
+use std::time::Duration;
+
+use crate::store::StoreError;
+
+/// Everything that can go wrong while driving an authorization flow.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The configuration or profile cannot produce valid endpoint URLs.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
+    /// The callback URL or its query string could not be parsed.
+    #[error("malformed callback: {0}")]
+    MalformedCallback(String),
+
+    /// The callback carried no `state` parameter (RFC 6749 §4.1.2, RFC 9700 §4.7).
+    #[error("callback has no `state` parameter")]
+    StateMissing,
+
+    /// The callback's `state` differs from the one issued for this session (possible CSRF).
+    #[error("callback `state` does not match the authorization request issued for this session")]
+    StateMismatch,
+
+    /// The pending authorization for this session expired before the callback arrived.
+    #[error("the authorization request for this session expired; start again")]
+    StateExpired,
+
+    /// The callback's `state` was already used once; a code is never exchanged twice.
+    #[error("callback `state` was already used (replayed callback)")]
+    StateReplayed,
+
+    /// No authorization request is pending for this session.
+    #[error("no authorization request is pending for this session")]
+    StateUnknown,
+
+    /// The provider redirected back with `error=` (RFC 6749 §4.1.2.1).
+    #[error("authorization failed: {error}{}", fmt_description(.description))]
+    AuthorizationDenied {
+        /// The OAuth error code, e.g. `access_denied`, `invalid_scope`.
+        error: String,
+        /// The provider's `error_description`, if any.
+        description: Option<String>,
+    },
+
+    /// The callback had a valid `state` but neither `code` nor `error`.
+    #[error("callback has neither `code` nor `error`")]
+    MissingCode,
+
+    /// The token endpoint answered with an error (RFC 6749 §5.2).
+    #[error("token endpoint returned HTTP {status}: {error}{}", fmt_description(.description))]
+    TokenEndpoint {
+        /// HTTP status of the response.
+        status: u16,
+        /// The OAuth error code (`invalid_grant`, ...), or `unparseable_error_body`.
+        error: String,
+        /// The provider's `error_description`, if any.
+        description: Option<String>,
+    },
+
+    /// A token response could not be used: not JSON, no `access_token`, unknown
+    /// `token_type`, unexpected content type...
+    #[error("invalid token response: {reason}")]
+    InvalidTokenResponse {
+        /// What was wrong, with the names (never the values) of the fields received.
+        reason: String,
+    },
+
+    /// The grant is gone (refresh answered `invalid_grant`); the user must authorize again.
+    /// Later calls fail with this error without contacting the provider.
+    #[error("re-authorization required: the provider rejected the refresh token")]
+    ReauthorizationRequired,
+
+    /// There are no tokens for this session.
+    #[error("not connected: no tokens stored for this session")]
+    NotConnected,
+
+    /// The API kept answering 429 after the bounded number of attempts.
+    #[error("rate limited by the provider after {attempts} attempt(s){}", fmt_retry(.retry_after))]
+    RateLimited {
+        /// How many requests were sent.
+        attempts: u32,
+        /// The wait the provider asked for on the last response, if it said.
+        retry_after: Option<Duration>,
+    },
+
+    /// The request could not be sent or its response not read (connect error, timeout...).
+    #[error("HTTP request failed: {0}")]
+    Http(#[source] reqwest::Error),
+
+    /// The token store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn fmt_description(d: &Option<String>) -> String {
+    d.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+}
+
+fn fmt_retry(d: &Option<Duration>) -> String {
+    d.map(|d| format!("; provider asked to wait {}s", d.as_secs()))
+        .unwrap_or_default()
+}
+
+impl From<reqwest::Error> for ClientError {
+    fn from(e: reqwest::Error) -> Self {
+        // The URL stays in the message: tokens travel in headers and bodies, never in URLs.
+        ClientError::Http(e)
+    }
+}
