@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use base64::Engine as _;
 use handshake_profile::{ClientAuth, PkceMethod, Profile};
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
@@ -48,6 +49,8 @@ pub const DEFAULT_MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 /// Default request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+// 32 random bytes give a 43-character verifier, 256 bits of entropy (RFC 7636 §7.1).
+const PKCE_VERIFIER_BYTES: u32 = 32;
 // Consumed states remembered per session, to tell a replay from a stranger's state.
 const CONSUMED_REMEMBERED: usize = 16;
 
@@ -90,7 +93,7 @@ pub enum Revocation {
     NotAttempted,
 }
 
-struct Pending {
+pub(crate) struct Pending {
     state: CsrfToken,
     verifier: Option<PkceCodeVerifier>,
     issued: Instant,
@@ -275,19 +278,12 @@ impl OAuthClient {
             req = req.add_extra_param("scope", self.profile.scopes.join(&scopes));
         }
         let method = self.profile.pkce.best_method();
-        let verifier = match method {
-            Some(PkceMethod::S256) => {
-                let (challenge, verifier) = PkceCodeChallenge::new_random_sha256_len(32);
-                req = req.set_pkce_challenge(challenge);
-                Some(verifier)
-            }
-            Some(PkceMethod::Plain) => {
-                let (challenge, verifier) = PkceCodeChallenge::new_random_plain();
-                req = req.set_pkce_challenge(challenge);
-                Some(verifier)
-            }
-            None => None,
-        };
+        let mut verifier = None;
+        if let Some(m) = method {
+            let (challenge, v) = new_pkce(m, PKCE_VERIFIER_BYTES);
+            req = req.set_pkce_challenge(challenge);
+            verifier = Some(v);
+        }
         let (url, state) = req.url();
         tracing::info!(provider = %self.profile.id, pkce = ?method.map(PkceMethod::as_str), "authorization request issued");
         let request = AuthorizationRequest {
@@ -349,7 +345,7 @@ impl OAuthClient {
         Ok(tokens)
     }
 
-    fn take_pending(
+    pub(crate) fn take_pending(
         &self,
         session: &SessionId,
         state: Option<&str>,
@@ -661,4 +657,20 @@ fn token_error(
             description: Some(reason),
         },
     }
+}
+
+/// A PKCE pair: `num_bytes` (32..=96) random bytes give a verifier of 43..=128 characters
+/// of the unreserved set (RFC 7636 §4.1).
+pub(crate) fn new_pkce(
+    method: PkceMethod,
+    num_bytes: u32,
+) -> (PkceCodeChallenge, PkceCodeVerifier) {
+    let bytes: Vec<u8> = (0..num_bytes).map(|_| rand::random::<u8>()).collect();
+    let verifier =
+        PkceCodeVerifier::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
+    let challenge = match method {
+        PkceMethod::S256 => PkceCodeChallenge::from_code_verifier_sha256(&verifier),
+        PkceMethod::Plain => PkceCodeChallenge::from_code_verifier_plain(&verifier),
+    };
+    (challenge, verifier)
 }
