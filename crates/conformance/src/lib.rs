@@ -1,1 +1,31 @@
-//! placeholder
+//! Conformance scenarios and their runner: OAuth 2.0 flows played end to end against mock CRMs.
+//!
+//! A scenario (`scenarios/*.toml`) is data: ordered steps with expected outcomes and
+//! expectations on the mock's journal. The [`Runner`] plays every scenario against every
+//! provider profile, each case with its own in-process mock on a random loopback port, in
+//! parallel, and returns a [`Report`] (pretty, JSON, JUnit).
+
+mod control;
+mod cut;
+mod error;
+mod exec;
+mod expected;
+mod mockctl;
+mod plan;
+pub mod report;
+mod runner;
+mod scenario;
+mod target;
+
+pub use cut::{ApiReply, ClientFactory, ClientFailure, ClientSettings, ClientUnderTest};
+pub use error::{ExpectedFailuresError, ReportError, RunError, ScenarioError, ScenarioErrorKind};
+pub use expected::{ExpectedFailure, ExpectedFailures, DEFAULT_FILE_NAME};
+pub use plan::{plan, skip_reason, PlannedCase};
+pub use report::{CaseReport, Failure, Report, Status, Summary};
+pub use runner::Runner;
+pub use scenario::{
+    Action, ClientSetup, ClockAdvance, CodeChoice, EndpointName, FaultSpec, JournalExpect,
+    RawGrant, RawPkce, RedirectChoice, Requirement, Scenario, ScopeChoice, SecretChoice, Step,
+    Tamper, VerifierChoice,
+};
+pub use target::{Registration, Secret, Target};

@@ -1,0 +1,55 @@
+//! What the runner needs from a mock: faults, clock, expiry, revocation and the journal.
+//!
+//! Kept behind a small internal trait so the step executor does not depend on the mock's
+//! concrete types, and so the journal is reduced here to what a report may show.
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use crate::scenario::{EndpointName, FaultSpec};
+
+/// One journal entry, reduced to what a report may show: no parameter or header values except
+/// `grant_type`, so no secret can leak through it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JournalLine {
+    pub(crate) seq: u64,
+    pub(crate) endpoint: Option<EndpointName>,
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) grant_type: Option<String>,
+    pub(crate) client_auth: Option<String>,
+    /// Names of the query and body parameters sent.
+    pub(crate) param_names: Vec<String>,
+    pub(crate) status: u16,
+}
+
+impl JournalLine {
+    pub(crate) fn render(&self) -> String {
+        let mut s = format!("#{} {} {}", self.seq, self.method, self.path);
+        if let Some(g) = &self.grant_type {
+            s.push_str(&format!(" grant_type={g}"));
+        }
+        if let Some(a) = &self.client_auth {
+            s.push_str(&format!(" auth={a}"));
+        }
+        if !self.param_names.is_empty() {
+            s.push_str(&format!(" [{}]", self.param_names.join(",")));
+        }
+        if self.status == 0 {
+            s.push_str(" -> dropped");
+        } else {
+            s.push_str(&format!(" -> {}", self.status));
+        }
+        s
+    }
+}
+
+/// Control of a running mock.
+pub(crate) trait Control: Send + Sync {
+    fn arm_fault<'a>(&'a self, spec: &'a FaultSpec) -> BoxFuture<'a, Result<(), String>>;
+    fn journal(&self) -> Vec<JournalLine>;
+    fn expire_access_tokens(&self);
+    fn revoke_grants(&self);
+    fn advance_clock(&self, by: Duration);
+}

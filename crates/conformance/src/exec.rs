@@ -1,0 +1,638 @@
+//! Plays the steps of one scenario against one provider.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use base64::Engine as _;
+use handshake_profile::{ClientAuth, Profile, TokenEncoding};
+use rand::RngCore as _;
+use sha2::Digest as _;
+use url::Url;
+
+use crate::control::{Control, JournalLine};
+use crate::cut::ClientUnderTest;
+use crate::report::Failure;
+use crate::scenario::{
+    Action, ClockAdvance, CodeChoice, JournalExpect, RawGrant, RawPkce, RedirectChoice, Scenario,
+    SecretChoice, Step, Tamper, VerifierChoice,
+};
+use crate::target::Secret;
+
+/// A step that does not finish within this is reported as `step_timeout`: a client stuck in a
+/// refresh loop must not hang the run.
+const STEP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An `redirect_uri` nobody registered, used by the runner's own requests.
+const ATTACKER_REDIRECT: &str = "https://attacker.example/callback";
+
+/// Where the case's provider is and how the runner's own requests authenticate.
+pub(crate) struct Env<'a> {
+    pub(crate) profile: &'a Profile,
+    pub(crate) base_url: String,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Secret,
+    pub(crate) redirect_uri: String,
+    pub(crate) control: Option<&'a dyn Control>,
+    pub(crate) http: reqwest::Client,
+}
+
+#[derive(Default)]
+struct State {
+    /// Callback URLs the browser received from the provider, in order.
+    callbacks: Vec<String>,
+    /// The callback delivered last (for `replay`).
+    delivered: Vec<String>,
+    /// Code and PKCE verifier of the last `raw_authorize`.
+    raw_code: Option<(String, Option<String>, String)>,
+    /// Tokens saved by raw token requests: label -> (access, refresh).
+    saved: HashMap<String, (String, Option<String>)>,
+}
+
+struct Outcome {
+    name: String,
+    detail: Option<String>,
+}
+
+impl Outcome {
+    fn ok() -> Self {
+        Outcome {
+            name: "ok".to_owned(),
+            detail: None,
+        }
+    }
+    fn named(name: impl Into<String>, detail: impl Into<String>) -> Self {
+        Outcome {
+            name: name.into(),
+            detail: Some(detail.into()),
+        }
+    }
+    fn describe(&self) -> String {
+        match &self.detail {
+            Some(d) => format!("{} ({d})", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// Runs every step; the first step whose outcome or journal is not as expected fails the case.
+pub(crate) async fn run_steps(
+    scenario: &Scenario,
+    env: &Env<'_>,
+    client: &dyn ClientUnderTest,
+) -> Result<(), Failure> {
+    let mut state = State::default();
+    for (i, step) in scenario.steps.iter().enumerate() {
+        let index = i + 1;
+        let before = env
+            .control
+            .map(|c| c.journal().last().map_or(0, |e| e.seq))
+            .unwrap_or(0);
+        let outcome =
+            match tokio::time::timeout(STEP_TIMEOUT, run_step(step, env, client, &mut state)).await
+            {
+                Ok(Ok(o)) => o,
+                Ok(Err(failure)) => {
+                    let f = Failure::at_step(index, step.action.name(), "the step to run", failure);
+                    return Err(f.with_journal(journal_since(env, before)));
+                }
+                Err(_) => Outcome::named(
+                    "step_timeout",
+                    format!("did not finish within {}s", STEP_TIMEOUT.as_secs()),
+                ),
+            };
+        if !step.expect.is_empty() && !step.expect.contains(&outcome.name) {
+            let expected = step.expect.join(" or ");
+            return Err(
+                Failure::at_step(index, step.action.name(), expected, outcome.describe())
+                    .with_journal(journal_since(env, before)),
+            );
+        }
+        if let Some(control) = env.control {
+            let entries: Vec<JournalLine> = control
+                .journal()
+                .into_iter()
+                .filter(|e| e.seq > before)
+                .collect();
+            for je in &step.journal {
+                if let Err(actual) = check_journal(je, &entries, env.profile) {
+                    return Err(Failure::at_step(
+                        index,
+                        step.action.name(),
+                        format!("journal: {je}"),
+                        actual,
+                    )
+                    .with_journal(entries.iter().map(JournalLine::render).collect()));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn journal_since(env: &Env<'_>, before: u64) -> Vec<String> {
+    env.control
+        .map(|c| {
+            c.journal()
+                .iter()
+                .filter(|e| e.seq > before)
+                .map(JournalLine::render)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn check_journal(
+    je: &JournalExpect,
+    entries: &[JournalLine],
+    profile: &Profile,
+) -> Result<(), String> {
+    let matching: Vec<&JournalLine> = entries
+        .iter()
+        .filter(|e| e.endpoint == Some(je.endpoint))
+        .filter(|e| match &je.grant_type {
+            Some(g) => e.grant_type.as_deref() == Some(g.as_str()),
+            None => true,
+        })
+        .collect();
+    let (min, max) = je.bounds();
+    let n = matching.len();
+    if n < min || max.is_some_and(|m| n > m) {
+        return Err(format!("{n} matching request(s)"));
+    }
+    for e in &matching {
+        for name in &je.with_params {
+            if !e.param_names.contains(name) {
+                return Err(format!("request #{} has no `{name}` parameter", e.seq));
+            }
+        }
+    }
+    if let Some(want) = &je.client_auth {
+        let accepted: Vec<&str> = if want == "profile" {
+            profile
+                .token_request
+                .client_auth
+                .iter()
+                .map(|a| a.as_str())
+                .collect()
+        } else {
+            vec![want.as_str()]
+        };
+        for e in &matching {
+            let got = e.client_auth.as_deref().unwrap_or("none");
+            if !accepted.contains(&got) {
+                return Err(format!(
+                    "request #{} authenticated the client with {got} (the provider accepts {})",
+                    e.seq,
+                    accepted.join(" or ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn run_step(
+    step: &Step,
+    env: &Env<'_>,
+    client: &dyn ClientUnderTest,
+    state: &mut State,
+) -> Result<Outcome, String> {
+    let control = || {
+        env.control
+            .ok_or_else(|| "this step needs a mock (planner bug: not skipped)".to_owned())
+    };
+    Ok(match &step.action {
+        Action::Authorize { present, equals } => {
+            let url = match client.authorize().await {
+                Ok(u) => u,
+                Err(f) => return Ok(Outcome::named(f.outcome, f.message)),
+            };
+            let parsed = Url::parse(&url)
+                .map_err(|e| format!("the client's authorization URL is not a URL: {e}"))?;
+            let query: HashMap<String, String> = parsed.query_pairs().into_owned().collect();
+            for p in present {
+                if !query.contains_key(p) {
+                    return Ok(Outcome::named(
+                        format!("missing_{p}"),
+                        format!("the authorization request has no `{p}` parameter"),
+                    ));
+                }
+            }
+            for (k, v) in equals {
+                match query.get(k) {
+                    Some(got) if got == v => {}
+                    Some(got) => {
+                        return Ok(Outcome::named(
+                            format!("wrong_{k}"),
+                            format!("`{k}` is {got:?}, not {v:?}"),
+                        ))
+                    }
+                    None => {
+                        return Ok(Outcome::named(
+                            format!("missing_{k}"),
+                            format!("the authorization request has no `{k}` parameter"),
+                        ))
+                    }
+                }
+            }
+            match browse(env, &url, &env.redirect_uri).await? {
+                Browse::Redirected(cb) => {
+                    let cb_url = Url::parse(&cb).map_err(|e| format!("bad callback URL: {e}"))?;
+                    let err = cb_url
+                        .query_pairs()
+                        .find(|(k, _)| k == "error")
+                        .map(|(_, v)| v.into_owned());
+                    state.callbacks.push(cb);
+                    match err {
+                        Some(e) => Outcome::named(
+                            e,
+                            "the provider redirected back with an error".to_owned(),
+                        ),
+                        None => Outcome::ok(),
+                    }
+                }
+                Browse::Other(o) => o,
+            }
+        }
+        Action::Callback { tamper, error } => {
+            let url = match (tamper, error) {
+                (_, Some(e)) => {
+                    // The user denied consent: the provider sends the error with the same state.
+                    let last = state
+                        .callbacks
+                        .last()
+                        .ok_or("no authorization redirect to answer")?;
+                    let mut u = Url::parse(last).map_err(|e| e.to_string())?;
+                    let st = u
+                        .query_pairs()
+                        .find(|(k, _)| k == "state")
+                        .map(|(_, v)| v.into_owned());
+                    u.set_query(None);
+                    {
+                        let mut q = u.query_pairs_mut();
+                        q.append_pair("error", e);
+                        if let Some(s) = st {
+                            q.append_pair("state", &s);
+                        }
+                    }
+                    u.to_string()
+                }
+                (Tamper::Replay, None) => state
+                    .delivered
+                    .last()
+                    .cloned()
+                    .ok_or("no earlier callback to replay")?,
+                (t, None) => {
+                    let last = state
+                        .callbacks
+                        .last()
+                        .ok_or("no authorization redirect to deliver")?;
+                    tamper_url(last, *t)?
+                }
+            };
+            state.delivered.push(url.clone());
+            client_outcome(client.callback(url).await.map(|_| ()))
+        }
+        Action::ApiCall => match client.api_get().await {
+            Ok(r) if (200..300).contains(&r.status) => Outcome::ok(),
+            Ok(r) => Outcome::named(format!("http_{}", r.status), "the API answered"),
+            Err(f) => Outcome::named(f.outcome, f.message),
+        },
+        Action::Refresh => client_outcome(client.refresh().await),
+        Action::Logout => client_outcome(client.logout().await),
+        Action::ExpireTokens => {
+            control()?.expire_access_tokens();
+            Outcome::ok()
+        }
+        Action::RevokeGrant => {
+            control()?.revoke_grants();
+            Outcome::ok()
+        }
+        Action::AdvanceClock(adv) => {
+            let by = match adv {
+                ClockAdvance::By(d) => *d,
+                ClockAdvance::PastCodeLifetime => {
+                    Duration::from_secs(env.profile.tokens.code_lifetime_secs + 1)
+                }
+                ClockAdvance::PastAccessTokenLifetime => {
+                    Duration::from_secs(env.profile.tokens.access_token_lifetime_secs + 1)
+                }
+            };
+            control()?.advance_clock(by);
+            Outcome::ok()
+        }
+        Action::Fault(spec) => {
+            control()?.arm_fault(spec).await?;
+            Outcome::ok()
+        }
+        Action::RawAuthorize { pkce, redirect_uri } => {
+            raw_authorize(env, state, *pkce, *redirect_uri).await?
+        }
+        Action::RawTokenRequest {
+            grant,
+            code,
+            refresh_token,
+            redirect_uri,
+            code_verifier,
+            client_secret,
+            save_as,
+        } => {
+            let mut params: Vec<(String, String)> = Vec::new();
+            match grant {
+                RawGrant::AuthorizationCode => {
+                    params.push(("grant_type".into(), "authorization_code".into()));
+                    let (code_value, verifier, used_redirect) = match code {
+                        CodeChoice::Last => state
+                            .raw_code
+                            .clone()
+                            .ok_or("no code: the last raw_authorize issued none")?,
+                        CodeChoice::Bogus => (random_token(), None, env.redirect_uri.clone()),
+                    };
+                    params.push(("code".into(), code_value));
+                    let ru = match redirect_uri {
+                        RedirectChoice::Registered => used_redirect,
+                        RedirectChoice::Unregistered => ATTACKER_REDIRECT.to_owned(),
+                    };
+                    params.push(("redirect_uri".into(), ru));
+                    match code_verifier {
+                        VerifierChoice::Match => {
+                            if let Some(v) = verifier {
+                                params.push(("code_verifier".into(), v));
+                            }
+                        }
+                        VerifierChoice::Wrong => {
+                            params.push(("code_verifier".into(), pkce_verifier()))
+                        }
+                        VerifierChoice::Omit => {}
+                    }
+                }
+                RawGrant::RefreshToken => {
+                    let label = refresh_token.as_deref().unwrap_or_default();
+                    let rt = state
+                        .saved
+                        .get(label)
+                        .and_then(|(_, r)| r.clone())
+                        .ok_or_else(|| {
+                            format!("tokens saved as {label:?} have no refresh token")
+                        })?;
+                    params.push(("grant_type".into(), "refresh_token".into()));
+                    params.push(("refresh_token".into(), rt));
+                }
+            }
+            let secret = match client_secret {
+                SecretChoice::Correct => env.client_secret.expose().to_owned(),
+                SecretChoice::Wrong => "wrong-secret-handshake".to_owned(),
+            };
+            let (outcome, tokens) = raw_token(env, params, &secret).await?;
+            if let (Some(label), Some(t)) = (save_as, tokens) {
+                state.saved.insert(label.clone(), t);
+            }
+            outcome
+        }
+        Action::RawApiCall { token } => {
+            let (access, _) = state
+                .saved
+                .get(token)
+                .ok_or_else(|| format!("no tokens saved as {token:?}"))?;
+            let url = format!("{}{}", env.base_url, env.profile.api.path);
+            let resp = env
+                .http
+                .get(&url)
+                .bearer_auth(access)
+                .send()
+                .await
+                .map_err(|e| format!("GET {url}: {}", e.without_url()))?;
+            let status = resp.status().as_u16();
+            if (200..300).contains(&status) {
+                Outcome::ok()
+            } else {
+                Outcome::named(format!("http_{status}"), "the API answered")
+            }
+        }
+    })
+}
+
+fn client_outcome(r: Result<(), crate::cut::ClientFailure>) -> Outcome {
+    match r {
+        Ok(()) => Outcome::ok(),
+        Err(f) => Outcome::named(f.outcome, f.message),
+    }
+}
+
+fn tamper_url(url: &str, tamper: Tamper) -> Result<String, String> {
+    let mut u = Url::parse(url).map_err(|e| format!("bad callback URL: {e}"))?;
+    let pairs: Vec<(String, String)> = u.query_pairs().into_owned().collect();
+    let pairs: Vec<(String, String)> = match tamper {
+        Tamper::None | Tamper::Replay => pairs,
+        Tamper::DropState => pairs.into_iter().filter(|(k, _)| k != "state").collect(),
+        Tamper::ForgeState => pairs
+            .into_iter()
+            .map(|(k, v)| {
+                if k == "state" {
+                    (k, random_token())
+                } else {
+                    (k, v)
+                }
+            })
+            .collect(),
+    };
+    u.set_query(None);
+    if !pairs.is_empty() {
+        u.query_pairs_mut().extend_pairs(pairs);
+    }
+    Ok(u.to_string())
+}
+
+enum Browse {
+    /// The provider redirected to the expected redirect URI.
+    Redirected(String),
+    /// Anything else, as an outcome.
+    Other(Outcome),
+}
+
+/// The browser's part: send the authorization request and keep the redirect, without following
+/// it (the redirect URI belongs to the app, not to a server the runner should contact).
+async fn browse(env: &Env<'_>, url: &str, redirect_uri: &str) -> Result<Browse, String> {
+    let resp = env
+        .http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| format!("browser: GET authorization URL: {}", e.without_url()))?;
+    let status = resp.status().as_u16();
+    let location = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match location {
+        Some(loc) if (300..400).contains(&status) => {
+            let target = loc.split('?').next().unwrap_or_default();
+            if target == redirect_uri {
+                Ok(Browse::Redirected(loc))
+            } else if target == ATTACKER_REDIRECT {
+                Ok(Browse::Other(Outcome::named(
+                    "redirected_to_unregistered_uri",
+                    "the provider sent the browser to a redirect_uri nobody registered",
+                )))
+            } else {
+                Ok(Browse::Other(Outcome::named(
+                    "unexpected_redirect",
+                    format!("HTTP {status} to {target}"),
+                )))
+            }
+        }
+        _ if (200..300).contains(&status) => Ok(Browse::Other(Outcome::named(
+            "consent_page",
+            "the provider showed a page instead of approving (is auto-approve on?)",
+        ))),
+        _ => Ok(Browse::Other(Outcome::named(
+            "rejected",
+            format!("HTTP {status}, no redirect"),
+        ))),
+    }
+}
+
+async fn raw_authorize(
+    env: &Env<'_>,
+    state: &mut State,
+    pkce: RawPkce,
+    redirect: RedirectChoice,
+) -> Result<Outcome, String> {
+    let p = env.profile;
+    let redirect_uri = match redirect {
+        RedirectChoice::Registered => env.redirect_uri.clone(),
+        RedirectChoice::Unregistered => ATTACKER_REDIRECT.to_owned(),
+    };
+    let mut url = Url::parse(&format!("{}{}", env.base_url, p.oauth.authorize_path))
+        .map_err(|e| format!("authorization URL: {e}"))?;
+    let verifier = match pkce {
+        RawPkce::Best if p.pkce.supported() => Some(pkce_verifier()),
+        RawPkce::S256 => Some(pkce_verifier()),
+        _ => None,
+    };
+    // S256 unless the profile only offers plain.
+    let method = p.pkce.best_method().map_or("S256", |m| m.as_str());
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("response_type", "code");
+        q.append_pair("client_id", &env.client_id);
+        q.append_pair("redirect_uri", &redirect_uri);
+        q.append_pair("scope", &p.scopes.join(&p.scopes.default));
+        q.append_pair("state", &random_token());
+        if let Some(v) = &verifier {
+            let challenge = if method == "plain" {
+                v.clone()
+            } else {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(sha2::Sha256::digest(v.as_bytes()))
+            };
+            q.append_pair("code_challenge", &challenge);
+            q.append_pair("code_challenge_method", method);
+        }
+    }
+    state.raw_code = None;
+    Ok(match browse(env, url.as_str(), &redirect_uri).await? {
+        Browse::Redirected(cb) => {
+            let cb = Url::parse(&cb).map_err(|e| format!("bad redirect: {e}"))?;
+            let q: HashMap<String, String> = cb.query_pairs().into_owned().collect();
+            if let Some(e) = q.get("error") {
+                Outcome::named(e.clone(), "the provider redirected back with an error")
+            } else if let Some(code) = q.get("code") {
+                state.raw_code = Some((code.clone(), verifier, redirect_uri));
+                Outcome::ok()
+            } else {
+                Outcome::named("no_code", "the redirect carries neither code nor error")
+            }
+        }
+        Browse::Other(o)
+            if redirect == RedirectChoice::Unregistered && o.name == "unexpected_redirect" =>
+        {
+            Outcome::named(
+                "redirected_to_unregistered_uri",
+                o.detail.unwrap_or_default(),
+            )
+        }
+        Browse::Other(o) => o,
+    })
+}
+
+type Tokens = (String, Option<String>);
+
+/// Sends a token request as the profile wants it encoded and authenticated.
+async fn raw_token(
+    env: &Env<'_>,
+    mut params: Vec<(String, String)>,
+    secret: &str,
+) -> Result<(Outcome, Option<Tokens>), String> {
+    let p = env.profile;
+    let url = format!("{}{}", env.base_url, p.oauth.token_path);
+    let mut req = env.http.post(&url).header("accept", "application/json");
+    match p.token_request.preferred_client_auth() {
+        ClientAuth::ClientSecretBasic => {
+            // RFC 6749 §2.3.1: form-encode id and secret before Basic.
+            let enc =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            req = req.basic_auth(enc(&env.client_id), Some(enc(secret)));
+        }
+        ClientAuth::ClientSecretPost => {
+            params.push(("client_id".into(), env.client_id.clone()));
+            params.push(("client_secret".into(), secret.to_owned()));
+        }
+    }
+    req = match p.token_request.preferred_encoding() {
+        TokenEncoding::Form => req.form(&params),
+        TokenEncoding::Json => {
+            let obj: serde_json::Map<String, serde_json::Value> = params
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect();
+            req.json(&obj)
+        }
+    };
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| format!("POST {url}: {}", e.without_url()))?;
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+    if (200..300).contains(&status) {
+        let access = body.get("access_token").and_then(|v| v.as_str());
+        match access {
+            Some(a) => {
+                let refresh = body
+                    .get("refresh_token")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned);
+                Ok((Outcome::ok(), Some((a.to_owned(), refresh))))
+            }
+            None => Ok((
+                Outcome::named(
+                    "invalid_token_response",
+                    format!("HTTP {status} without access_token"),
+                ),
+                None,
+            )),
+        }
+    } else {
+        let err = body
+            .get("error")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("http_{status}"));
+        Ok((Outcome::named(err, format!("HTTP {status}")), None))
+    }
+}
+
+fn random_token() -> String {
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+/// A 43-character verifier (RFC 7636 §4.1).
+fn pkce_verifier() -> String {
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}

@@ -1,0 +1,129 @@
+//! The matrix planner: which scenario runs against which provider, and why one is skipped.
+
+use std::sync::Arc;
+
+use handshake_profile::{PkceMode, Profile, Rotation};
+
+use crate::scenario::{Requirement, Scenario};
+use crate::target::Target;
+
+/// One cell of the matrix.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PlannedCase {
+    /// The scenario.
+    pub scenario: Arc<Scenario>,
+    /// Where it runs.
+    pub target: Arc<Target>,
+    /// Why it does not run, if it does not.
+    pub skip: Option<String>,
+}
+
+/// Plans every scenario against every target, in scenario-major order.
+pub fn plan(scenarios: &[Arc<Scenario>], targets: &[Arc<Target>]) -> Vec<PlannedCase> {
+    let mut out = Vec::with_capacity(scenarios.len() * targets.len());
+    for s in scenarios {
+        for t in targets {
+            out.push(PlannedCase {
+                scenario: Arc::clone(s),
+                target: Arc::clone(t),
+                skip: skip_reason(s, t),
+            });
+        }
+    }
+    out
+}
+
+/// Why `scenario` cannot run against `target`, or `None` if it can.
+///
+/// ```
+/// use handshake_conformance::{skip_reason, Scenario, Target};
+/// use handshake_profile::Profile;
+///
+/// let s = Scenario::from_toml_str(
+///     "title = 't'\nrfc = 'RFC 7636 §4.4'\nrequires = ['pkce']\n[[steps]]\naction = 'authorize'\n",
+///     "pkce.toml",
+/// ).unwrap();
+/// let redtail = Target::mock(Profile::builtin("redtail").unwrap());
+/// assert!(skip_reason(&s, &redtail).unwrap().contains("pkce.mode = \"unsupported\""));
+/// let capsule = Target::mock(Profile::builtin("capsule").unwrap());
+/// assert_eq!(skip_reason(&s, &capsule), None);
+/// ```
+pub fn skip_reason(scenario: &Scenario, target: &Target) -> Option<String> {
+    let profile = target.profile();
+    scenario.requires.iter().find_map(|r| {
+        if *r == Requirement::Control {
+            return (!target.is_controllable()).then(|| {
+                "needs the mock's control (fault injection, clock, journal): not available against an external server".to_owned()
+            });
+        }
+        unmet(*r, profile)
+    })
+}
+
+fn unmet(r: Requirement, p: &Profile) -> Option<String> {
+    let sec = &p.security;
+    let off = |knob: &str| Some(format!("security.{knob} = false in this profile"));
+    match r {
+        Requirement::Pkce if !p.pkce.supported() => {
+            Some("pkce.mode = \"unsupported\": the provider has no PKCE".to_owned())
+        }
+        Requirement::PkceOptional if p.pkce.mode != PkceMode::Optional => Some(format!(
+            "needs pkce.mode = \"optional\" (a code issued without a challenge); this profile has {:?}",
+            mode_name(p.pkce.mode)
+        )),
+        Requirement::PkceRequired if p.pkce.mode != PkceMode::Required => Some(format!(
+            "needs pkce.mode = \"required\"; this profile has {:?}",
+            mode_name(p.pkce.mode)
+        )),
+        Requirement::Refresh if !p.tokens.refresh_tokens => {
+            Some("tokens.refresh_tokens = false: the provider issues no refresh tokens".to_owned())
+        }
+        Requirement::Rotation if p.tokens.rotation == Rotation::Off => {
+            Some("tokens.rotation = \"off\": refresh tokens do not rotate".to_owned())
+        }
+        Requirement::RotationFamily if p.tokens.rotation != Rotation::RotateReuseRevokesFamily => {
+            Some(
+                "needs tokens.rotation = \"rotate_reuse_revokes_family\" (refresh-token reuse detection)"
+                    .to_owned(),
+            )
+        }
+        Requirement::Revocation if p.oauth.revoke_path().is_none() => {
+            Some("oauth.revoke_paths is empty: the provider has no revocation endpoint".to_owned())
+        }
+        Requirement::RateLimit if p.rate_limit.limit.is_none() => {
+            Some("rate_limit.limit is unset: the provider documents no rate limit".to_owned())
+        }
+        Requirement::Scope => match &p.api.required_scope {
+            None => Some("api.required_scope is unset: the API needs no particular scope".to_owned()),
+            Some(req) if !p.scopes.supported.iter().any(|s| s != req) => Some(format!(
+                "{req:?} is the only supported scope: a client cannot leave it out"
+            )),
+            Some(_) if !sec.enforce_scope => off("enforce_scope"),
+            Some(_) => None,
+        },
+        Requirement::SingleUseCodes if !sec.single_use_codes => off("single_use_codes"),
+        Requirement::RevokeOnCodeReuse if !sec.revoke_on_code_reuse => off("revoke_on_code_reuse"),
+        Requirement::ExactRedirectUri if !sec.exact_redirect_uri || !sec.bind_code => {
+            off(if sec.exact_redirect_uri {
+                "bind_code"
+            } else {
+                "exact_redirect_uri"
+            })
+        }
+        Requirement::VerifyPkce if !sec.verify_pkce => off("verify_pkce"),
+        Requirement::RejectPkceDowngrade if !sec.reject_pkce_downgrade => {
+            off("reject_pkce_downgrade")
+        }
+        Requirement::AuthenticateClient if !sec.authenticate_client => off("authenticate_client"),
+        _ => None,
+    }
+}
+
+fn mode_name(m: PkceMode) -> &'static str {
+    match m {
+        PkceMode::Required => "required",
+        PkceMode::Optional => "optional",
+        PkceMode::Unsupported => "unsupported",
+    }
+}

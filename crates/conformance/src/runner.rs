@@ -1,0 +1,184 @@
+//! The runner: every planned case in parallel, each with its own mock, into a [`Report`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+
+use crate::cut::{ClientFactory, ClientSettings};
+use crate::exec::{run_steps, Env};
+use crate::expected::ExpectedFailures;
+use crate::plan::{plan, PlannedCase};
+use crate::report::{CaseReport, Failure, Report, Status};
+use crate::scenario::{Scenario, ScopeChoice};
+use crate::target::Target;
+
+/// A whole case must finish within this (each step has its own, shorter, limit).
+const CASE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Runs scenarios against targets with a client.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use handshake_conformance::{ReferenceClient, Runner, Scenario, Target};
+/// use handshake_profile::Profile;
+///
+/// let report = Runner::new(ReferenceClient)
+///     .scenarios(Scenario::load_dir("scenarios")?)
+///     .targets(Profile::builtins().into_iter().map(Target::mock))
+///     .run()
+///     .await;
+/// println!("{}", report.to_pretty());
+/// assert!(report.is_success());
+/// # Ok(()) }
+/// ```
+pub struct Runner {
+    factory: Arc<dyn ClientFactory>,
+    scenarios: Vec<Arc<Scenario>>,
+    targets: Vec<Arc<Target>>,
+    expected: ExpectedFailures,
+    concurrency: usize,
+}
+
+impl Runner {
+    /// A runner driving clients made by `factory`.
+    pub fn new(factory: impl ClientFactory + 'static) -> Self {
+        Runner {
+            factory: Arc::new(factory),
+            scenarios: Vec::new(),
+            targets: Vec::new(),
+            expected: ExpectedFailures::none(),
+            concurrency: 32,
+        }
+    }
+
+    /// Adds scenarios.
+    pub fn scenarios(mut self, scenarios: impl IntoIterator<Item = Scenario>) -> Self {
+        self.scenarios.extend(scenarios.into_iter().map(Arc::new));
+        self
+    }
+
+    /// Adds targets (providers).
+    pub fn targets(mut self, targets: impl IntoIterator<Item = Target>) -> Self {
+        self.targets.extend(targets.into_iter().map(Arc::new));
+        self
+    }
+
+    /// Known deviations.
+    pub fn expected_failures(mut self, expected: ExpectedFailures) -> Self {
+        self.expected = expected;
+        self
+    }
+
+    /// How many cases run at once (at least 1). Each case is I/O-bound on loopback.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// The planned cases, without running them.
+    pub fn plan(&self) -> Vec<PlannedCase> {
+        plan(&self.scenarios, &self.targets)
+    }
+
+    /// Runs every case and returns the report, cases in plan order.
+    pub async fn run(&self) -> Report {
+        let started = Instant::now();
+        let cases = self.plan();
+        let factory = Arc::clone(&self.factory);
+        let results: Vec<CaseReport> = futures::stream::iter(cases.into_iter().map(|case| {
+            let factory = Arc::clone(&factory);
+            // Each case on its own task: the mock's server tasks and the client's requests
+            // spread over the runtime's threads.
+            let handle = tokio::spawn(async move { run_case(case, factory).await });
+            async move {
+                handle.await.unwrap_or_else(|e| {
+                    CaseReport::new("?", "?", "", "", Status::Failed)
+                        .with_reason(format!("case task panicked: {e}"))
+                })
+            }
+        }))
+        .buffered(self.concurrency)
+        .collect()
+        .await;
+        let mut report = Report::new(results);
+        self.expected.apply(&mut report);
+        report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        report
+    }
+}
+
+async fn run_case(case: PlannedCase, factory: Arc<dyn ClientFactory>) -> CaseReport {
+    let s = &case.scenario;
+    let base = CaseReport::new(case.target.id(), &s.id, &s.title, &s.rfc, Status::Passed);
+    if let Some(reason) = &case.skip {
+        return base
+            .with_reason(reason.clone())
+            .with_status(Status::Skipped);
+    }
+    let started = Instant::now();
+    let result = tokio::time::timeout(CASE_TIMEOUT, play(&case, factory.as_ref())).await;
+    let report = match result {
+        Ok(Ok(())) => base,
+        Ok(Err(f)) => base.with_failure(f),
+        Err(_) => base.with_failure(Failure::at_step(
+            0,
+            "case",
+            format!("to finish within {}s", CASE_TIMEOUT.as_secs()),
+            "it did not",
+        )),
+    };
+    report.with_duration(started.elapsed())
+}
+
+async fn play(case: &PlannedCase, factory: &dyn ClientFactory) -> Result<(), Failure> {
+    let scenario = &case.scenario;
+    let profile = case.target.profile();
+    let setup = |what: &str, why: String| Failure {
+        step: None,
+        action: "setup".to_owned(),
+        expected: what.to_owned(),
+        actual: why,
+        journal: Vec::new(),
+    };
+    let provider = crate::mockctl::Provider::start(&case.target)
+        .await
+        .map_err(|e| setup("the provider to start", e))?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| setup("an HTTP client", e.to_string()))?;
+    let scopes = match scenario.client.scopes {
+        ScopeChoice::Default => profile.scopes.default.clone(),
+        ScopeChoice::WithoutRequired => profile
+            .scopes
+            .supported
+            .iter()
+            .filter(|s| Some(*s) != profile.api.required_scope.as_ref())
+            .take(1)
+            .cloned()
+            .collect(),
+    };
+    let settings = ClientSettings {
+        base_url: provider.base_url.clone(),
+        client_id: provider.registration.client_id.clone(),
+        client_secret: provider.registration.client_secret.clone(),
+        redirect_uri: provider.registration.redirect_uri.clone(),
+        scopes,
+        timeout: scenario.client.timeout_ms.map(Duration::from_millis),
+    };
+    let client = factory
+        .create(profile, &settings)
+        .map_err(|e| setup("the client to be created", e.to_string()))?;
+    let env = Env {
+        profile,
+        base_url: provider.base_url.clone(),
+        client_id: settings.client_id.clone(),
+        client_secret: settings.client_secret.clone(),
+        redirect_uri: settings.redirect_uri.clone(),
+        control: provider.control(),
+        http,
+    };
+    run_steps(scenario, &env, client.as_ref()).await
+}

@@ -1,0 +1,972 @@
+//! Scenario files: the declarative format and its parser.
+//!
+//! A scenario is one TOML file in `scenarios/`. Its id is the file stem. It names no CRM: the
+//! runner plays it against every profile, and skips it with a reason where the profile cannot
+//! express it (see [`Requirement`]).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{ScenarioError, ScenarioErrorKind};
+
+/// One parsed scenario file.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Scenario {
+    /// Identifier: the file stem (`state-mismatch`).
+    pub id: String,
+    /// One line saying what is checked.
+    pub title: String,
+    /// The clause the scenario enforces (`RFC 6749 §10.12`).
+    pub rfc: String,
+    /// What a profile must support for the scenario to apply.
+    pub requires: Vec<Requirement>,
+    /// How the client under test is configured for this scenario.
+    pub client: ClientSetup,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// The file it came from, for messages.
+    pub file: String,
+}
+
+/// Client settings a scenario can change.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ClientSetup {
+    /// Which scopes the client asks for.
+    #[serde(default)]
+    pub scopes: ScopeChoice,
+    /// The client's HTTP timeout, in milliseconds (`None`: the client's default).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// Scopes the client asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeChoice {
+    /// The profile's `scopes.default`.
+    #[default]
+    Default,
+    /// Every supported scope except `api.required_scope` (to provoke `insufficient_scope`).
+    WithoutRequired,
+}
+
+/// A capability a profile must have for a scenario to apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Requirement {
+    /// PKCE is supported (`pkce.mode` is not `unsupported`).
+    Pkce,
+    /// PKCE is optional: a code can be issued without a challenge.
+    PkceOptional,
+    /// PKCE is required.
+    PkceRequired,
+    /// Refresh tokens are issued.
+    Refresh,
+    /// Refresh tokens rotate.
+    Rotation,
+    /// Reusing a rotated refresh token revokes the whole grant (RFC 9700 §4.14.2).
+    RotationFamily,
+    /// A revocation endpoint exists (RFC 7009).
+    Revocation,
+    /// The API resource is rate limited.
+    RateLimit,
+    /// The API resource needs a scope the client can leave out.
+    Scope,
+    /// Codes are single use (`security.single_use_codes`).
+    SingleUseCodes,
+    /// A reused code revokes its tokens (`security.revoke_on_code_reuse`).
+    RevokeOnCodeReuse,
+    /// `redirect_uri` is matched exactly and bound to the code.
+    ExactRedirectUri,
+    /// PKCE verifiers are checked (`security.verify_pkce`).
+    VerifyPkce,
+    /// PKCE downgrades are rejected (`security.reject_pkce_downgrade`).
+    RejectPkceDowngrade,
+    /// The token endpoint authenticates the client.
+    AuthenticateClient,
+    /// The scenario drives the mock (faults, clock, expiry, journal): not possible against an
+    /// external server. Implied by control steps; it can also be written out.
+    Control,
+}
+
+impl Requirement {
+    /// The name used in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Requirement::Pkce => "pkce",
+            Requirement::PkceOptional => "pkce_optional",
+            Requirement::PkceRequired => "pkce_required",
+            Requirement::Refresh => "refresh",
+            Requirement::Rotation => "rotation",
+            Requirement::RotationFamily => "rotation_family",
+            Requirement::Revocation => "revocation",
+            Requirement::RateLimit => "rate_limit",
+            Requirement::Scope => "scope",
+            Requirement::SingleUseCodes => "single_use_codes",
+            Requirement::RevokeOnCodeReuse => "revoke_on_code_reuse",
+            Requirement::ExactRedirectUri => "exact_redirect_uri",
+            Requirement::VerifyPkce => "verify_pkce",
+            Requirement::RejectPkceDowngrade => "reject_pkce_downgrade",
+            Requirement::AuthenticateClient => "authenticate_client",
+            Requirement::Control => "control",
+        }
+    }
+}
+
+impl fmt::Display for Requirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One step of a scenario: an action, the outcome it must have, and what the mock's journal
+/// must show for the requests the step caused.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Step {
+    /// What the runner does.
+    pub action: Action,
+    /// Accepted outcomes (`ok`, `state_mismatch`, `invalid_grant`, `http_403`, ...). Empty for
+    /// steps that have no outcome (control steps).
+    pub expect: Vec<String>,
+    /// Expectations on the journal entries recorded during this step.
+    pub journal: Vec<JournalExpect>,
+}
+
+/// Tampering applied to the callback before the runner delivers it to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Tamper {
+    /// Deliver the callback as the provider sent it.
+    #[default]
+    None,
+    /// Replace `state` with an attacker's value (RFC 6749 §10.12).
+    ForgeState,
+    /// Remove `state`.
+    DropState,
+    /// Deliver the previous callback again.
+    Replay,
+}
+
+/// Which code a raw token request presents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeChoice {
+    /// The code of the last `raw_authorize`.
+    #[default]
+    Last,
+    /// A code the server never issued.
+    Bogus,
+}
+
+/// Which `redirect_uri` a raw request sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RedirectChoice {
+    /// The registered one.
+    #[default]
+    Registered,
+    /// One that was never registered (an attacker's).
+    Unregistered,
+}
+
+/// PKCE in a raw authorization request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RawPkce {
+    /// The profile's best method (none when unsupported).
+    #[default]
+    Best,
+    /// S256.
+    S256,
+    /// No challenge.
+    None,
+}
+
+/// The `code_verifier` a raw token request sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifierChoice {
+    /// The verifier matching the challenge (none if there was no challenge).
+    #[default]
+    Match,
+    /// A different, well-formed verifier.
+    Wrong,
+    /// No verifier.
+    Omit,
+}
+
+/// The client secret a raw token request sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretChoice {
+    /// The registered secret.
+    #[default]
+    Correct,
+    /// A wrong secret.
+    Wrong,
+}
+
+/// Grant type of a raw token request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RawGrant {
+    /// `authorization_code`.
+    #[default]
+    AuthorizationCode,
+    /// `refresh_token`.
+    RefreshToken,
+}
+
+/// How far `advance_clock` moves the mock's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockAdvance {
+    /// A fixed duration.
+    By(Duration),
+    /// One second past the profile's code lifetime.
+    PastCodeLifetime,
+    /// One second past the profile's access-token lifetime.
+    PastAccessTokenLifetime,
+}
+
+/// The endpoint a fault or journal expectation is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointName {
+    /// Authorization endpoint.
+    Authorize,
+    /// Token endpoint.
+    Token,
+    /// Revocation endpoint.
+    Revoke,
+    /// API resource.
+    Api,
+}
+
+impl EndpointName {
+    /// The name used in scenario files and journal lines.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointName::Authorize => "authorize",
+            EndpointName::Token => "token",
+            EndpointName::Revoke => "revoke",
+            EndpointName::Api => "api",
+        }
+    }
+}
+
+/// A fault to inject into the mock.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct FaultSpec {
+    /// Which endpoint misbehaves.
+    pub endpoint: EndpointName,
+    /// Answer with this OAuth error (`invalid_grant`, `temporarily_unavailable`, ...).
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Answer with this HTTP status.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Delay the answer.
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
+    /// Close the connection without answering.
+    #[serde(default)]
+    pub drop_connection: bool,
+    /// How many requests the fault applies to.
+    #[serde(default = "one")]
+    pub times: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// What the runner does in a step.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Action {
+    /// The client builds an authorization request; the runner, as the browser, sends it to the
+    /// provider and keeps the redirect back to the client.
+    Authorize {
+        /// Query parameters that must be present in the client's authorization URL.
+        present: Vec<String>,
+        /// Query parameters that must have these values.
+        equals: BTreeMap<String, String>,
+    },
+    /// The runner delivers the callback to the client, which validates it and redeems the code.
+    Callback {
+        /// Tampering applied first.
+        tamper: Tamper,
+        /// Deliver an error callback (`access_denied`) instead of the provider's answer.
+        error: Option<String>,
+    },
+    /// The client calls the API resource.
+    ApiCall,
+    /// The client refreshes its access token.
+    Refresh,
+    /// The client logs out (RFC 7009 revocation).
+    Logout,
+    /// The mock treats every issued access token as expired.
+    ExpireTokens,
+    /// The mock revokes every grant (as a user would in the CRM's settings).
+    RevokeGrant,
+    /// The mock's clock moves forward.
+    AdvanceClock(ClockAdvance),
+    /// The mock misbehaves on its next requests.
+    Fault(FaultSpec),
+    /// The runner itself sends an authorization request (server-side checks).
+    RawAuthorize {
+        /// PKCE challenge to send.
+        pkce: RawPkce,
+        /// `redirect_uri` to send.
+        redirect_uri: RedirectChoice,
+    },
+    /// The runner itself sends a token request (server-side checks).
+    RawTokenRequest {
+        /// Grant type.
+        grant: RawGrant,
+        /// Code to present (authorization_code grant).
+        code: CodeChoice,
+        /// Label of saved tokens whose refresh token to present (refresh_token grant).
+        refresh_token: Option<String>,
+        /// `redirect_uri` to send.
+        redirect_uri: RedirectChoice,
+        /// `code_verifier` to send.
+        code_verifier: VerifierChoice,
+        /// Client secret to authenticate with.
+        client_secret: SecretChoice,
+        /// Save the tokens of a successful answer under this label.
+        save_as: Option<String>,
+    },
+    /// The runner itself calls the API resource with saved tokens.
+    RawApiCall {
+        /// Label of the saved tokens.
+        token: String,
+    },
+}
+
+impl Action {
+    /// The `action` name used in scenario files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Authorize { .. } => "authorize",
+            Action::Callback { .. } => "callback",
+            Action::ApiCall => "api_call",
+            Action::Refresh => "refresh",
+            Action::Logout => "logout",
+            Action::ExpireTokens => "expire_tokens",
+            Action::RevokeGrant => "revoke_grant",
+            Action::AdvanceClock(_) => "advance_clock",
+            Action::Fault(_) => "fault",
+            Action::RawAuthorize { .. } => "raw_authorize",
+            Action::RawTokenRequest { .. } => "raw_token_request",
+            Action::RawApiCall { .. } => "raw_api_call",
+        }
+    }
+
+    /// Whether the step drives the mock rather than a protocol party.
+    pub fn needs_control(&self) -> bool {
+        matches!(
+            self,
+            Action::ExpireTokens | Action::RevokeGrant | Action::AdvanceClock(_) | Action::Fault(_)
+        )
+    }
+
+    /// Whether the step has an outcome to check.
+    fn has_outcome(&self) -> bool {
+        !self.needs_control()
+    }
+}
+
+/// What the journal must show for the requests of one step.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct JournalExpect {
+    /// Endpoint of the entries counted.
+    pub endpoint: EndpointName,
+    /// Only entries with this `grant_type`.
+    #[serde(default)]
+    pub grant_type: Option<String>,
+    /// Exactly this many matching entries.
+    #[serde(default)]
+    pub count: Option<usize>,
+    /// At least this many.
+    #[serde(default)]
+    pub min: Option<usize>,
+    /// At most this many.
+    #[serde(default)]
+    pub max: Option<usize>,
+    /// Every matching entry authenticated the client so: `client_secret_basic`,
+    /// `client_secret_post`, or `profile` (the profile's preferred method).
+    #[serde(default)]
+    pub client_auth: Option<String>,
+    /// Every matching entry carried these query or body parameters (names only).
+    #[serde(default)]
+    pub with_params: Vec<String>,
+}
+
+impl JournalExpect {
+    /// The count bounds, `(min, max)`.
+    pub fn bounds(&self) -> (usize, Option<usize>) {
+        match self.count {
+            Some(n) => (n, Some(n)),
+            None => (self.min.unwrap_or(0), self.max),
+        }
+    }
+}
+
+impl fmt::Display for JournalExpect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (min, max) = self.bounds();
+        match (min, max) {
+            (a, Some(b)) if a == b => write!(f, "{a}")?,
+            (0, Some(b)) => write!(f, "at most {b}")?,
+            (a, None) => write!(f, "at least {a}")?,
+            (a, Some(b)) => write!(f, "{a} to {b}")?,
+        }
+        write!(f, " {} request(s)", self.endpoint.as_str())?;
+        if let Some(g) = &self.grant_type {
+            write!(f, " with grant_type={g}")?;
+        }
+        if let Some(a) = &self.client_auth {
+            write!(f, ", client authenticated with {a}")?;
+        }
+        if !self.with_params.is_empty() {
+            write!(f, ", each with {}", self.with_params.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+// ---- parsing ---------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    title: String,
+    rfc: String,
+    #[serde(default)]
+    requires: Vec<Requirement>,
+    #[serde(default)]
+    client: ClientSetup,
+    steps: Vec<toml::Table>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AuthorizeArgs {
+    #[serde(default)]
+    present: Vec<String>,
+    #[serde(default)]
+    equals: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CallbackArgs {
+    #[serde(default)]
+    tamper: Tamper,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct NoArgs {}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ClockArgs {
+    #[serde(default)]
+    seconds: Option<u64>,
+    #[serde(default)]
+    past: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAuthorizeArgs {
+    #[serde(default)]
+    pkce: RawPkce,
+    #[serde(default)]
+    redirect_uri: RedirectChoice,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTokenArgs {
+    #[serde(default)]
+    grant: RawGrant,
+    #[serde(default)]
+    code: CodeChoice,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    redirect_uri: RedirectChoice,
+    #[serde(default)]
+    code_verifier: VerifierChoice,
+    #[serde(default)]
+    client_secret: SecretChoice,
+    #[serde(default)]
+    save_as: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApiArgs {
+    token: String,
+}
+
+const ACTIONS: &[&str] = &[
+    "authorize",
+    "callback",
+    "api_call",
+    "refresh",
+    "logout",
+    "expire_tokens",
+    "revoke_grant",
+    "advance_clock",
+    "fault",
+    "raw_authorize",
+    "raw_token_request",
+    "raw_api_call",
+];
+
+impl Scenario {
+    /// Parses a scenario from TOML text. `file` names it in errors and gives the id (its stem).
+    ///
+    /// ```
+    /// use handshake_conformance::Scenario;
+    ///
+    /// let text = r#"
+    ///     title = "The happy path"
+    ///     rfc = "RFC 6749 §4.1"
+    ///     [[steps]]
+    ///     action = "authorize"
+    ///     [[steps]]
+    ///     action = "callback"
+    ///     journal = [{ endpoint = "token", grant_type = "authorization_code", count = 1 }]
+    /// "#;
+    /// let s = Scenario::from_toml_str(text, "scenarios/happy-path.toml").unwrap();
+    /// assert_eq!(s.id, "happy-path");
+    /// assert_eq!(s.steps.len(), 2);
+    ///
+    /// let err = Scenario::from_toml_str(
+    ///     "title = 't'\nrfc = 'r'\n[[steps]]\naction = 'dance'\n",
+    ///     "scenarios/bad.toml",
+    /// )
+    /// .unwrap_err();
+    /// assert!(err.to_string().starts_with("scenarios/bad.toml: step 1 (dance): unknown action"));
+    /// ```
+    pub fn from_toml_str(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let id = Path::new(file)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or(file)
+            .to_owned();
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ScenarioError::new(
+                file,
+                None,
+                ScenarioErrorKind::Invalid,
+                "the file name must use only ASCII letters, digits, '-' and '_'",
+            ));
+        }
+        let raw: RawScenario = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            ScenarioError::new(file, None, ScenarioErrorKind::Parse, e.message().trim())
+                .with_line(line)
+        })?;
+        if raw.title.trim().is_empty() {
+            return Err(ScenarioError::new(
+                file,
+                None,
+                ScenarioErrorKind::Invalid,
+                "`title` must not be empty",
+            ));
+        }
+        if !raw.rfc.contains("RFC") {
+            return Err(ScenarioError::new(
+                file,
+                None,
+                ScenarioErrorKind::Invalid,
+                "`rfc` must cite the clause checked, e.g. \"RFC 6749 §10.12\"",
+            ));
+        }
+        if raw.steps.is_empty() {
+            return Err(ScenarioError::new(
+                file,
+                None,
+                ScenarioErrorKind::Invalid,
+                "a scenario needs at least one [[steps]]",
+            ));
+        }
+        let mut steps = Vec::with_capacity(raw.steps.len());
+        for (i, table) in raw.steps.into_iter().enumerate() {
+            steps.push(parse_step(file, i + 1, table)?);
+        }
+        let mut requires = raw.requires;
+        if steps
+            .iter()
+            .any(|s| s.action.needs_control() || !s.journal.is_empty())
+        {
+            requires.push(Requirement::Control);
+        }
+        requires.sort();
+        requires.dedup();
+        let scenario = Scenario {
+            id,
+            title: raw.title,
+            rfc: raw.rfc,
+            requires,
+            client: raw.client,
+            steps,
+            file: file.to_owned(),
+        };
+        scenario.check_order()?;
+        Ok(scenario)
+    }
+
+    /// Reads and parses a scenario file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+        let path = path.as_ref();
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ScenarioError::new(
+                &file,
+                None,
+                ScenarioErrorKind::Io,
+                &format!("cannot read: {e}"),
+            )
+        })?;
+        Scenario::from_toml_str(&text, &file)
+    }
+
+    /// Every `*.toml` scenario in a directory, sorted by id. `expected-failures.toml` is not a
+    /// scenario and is left out.
+    pub fn load_dir(dir: impl AsRef<Path>) -> Result<Vec<Scenario>, ScenarioError> {
+        let dir = dir.as_ref();
+        let shown = dir.display().to_string();
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            ScenarioError::new(
+                &shown,
+                None,
+                ScenarioErrorKind::Io,
+                &format!("cannot read the scenarios directory: {e}"),
+            )
+        })?;
+        let mut paths: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension().is_some_and(|e| e == "toml")
+                    && p.file_name()
+                        .is_some_and(|n| n != crate::expected::DEFAULT_FILE_NAME)
+            })
+            .collect();
+        paths.sort();
+        paths.iter().map(Scenario::from_file).collect()
+    }
+
+    /// Steps that need state from earlier steps must come after them.
+    fn check_order(&self) -> Result<(), ScenarioError> {
+        let mut authorized = false;
+        let mut called_back = false;
+        let mut raw_authorized = false;
+        let mut labels: Vec<&str> = Vec::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            let bad = |reason: &str| {
+                Err(ScenarioError::new(
+                    &self.file,
+                    Some((i + 1, step.action.name())),
+                    ScenarioErrorKind::Invalid,
+                    reason,
+                ))
+            };
+            match &step.action {
+                Action::Authorize { .. } => authorized = true,
+                Action::Callback { tamper, .. } => {
+                    if !authorized {
+                        return bad("`callback` needs an `authorize` step before it");
+                    }
+                    if *tamper == Tamper::Replay && !called_back {
+                        return bad("`tamper = \"replay\"` needs an earlier `callback` to replay");
+                    }
+                    called_back = true;
+                }
+                Action::RawAuthorize { .. } => raw_authorized = true,
+                Action::RawTokenRequest {
+                    grant,
+                    code,
+                    refresh_token,
+                    save_as,
+                    ..
+                } => {
+                    match grant {
+                        RawGrant::AuthorizationCode => {
+                            if *code == CodeChoice::Last && !raw_authorized {
+                                return bad("`code = \"last\"` needs a `raw_authorize` step before it");
+                            }
+                            if refresh_token.is_some() {
+                                return bad("`refresh_token` only goes with `grant = \"refresh_token\"`");
+                            }
+                        }
+                        RawGrant::RefreshToken => match refresh_token {
+                            None => {
+                                return bad("`grant = \"refresh_token\"` needs `refresh_token = \"<label>\"` naming tokens saved earlier with `save_as`")
+                            }
+                            Some(l) if !labels.contains(&l.as_str()) => {
+                                return bad(&format!("no earlier step saved tokens as {l:?}"))
+                            }
+                            Some(_) => {}
+                        },
+                    }
+                    if let Some(l) = save_as {
+                        labels.push(l);
+                    }
+                }
+                Action::RawApiCall { token } => {
+                    if !labels.contains(&token.as_str()) {
+                        return bad(&format!("no earlier step saved tokens as {token:?}"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_step(file: &str, index: usize, mut table: toml::Table) -> Result<Step, ScenarioError> {
+    let action_name = match table.remove("action") {
+        Some(toml::Value::String(s)) => s,
+        Some(_) => {
+            return Err(ScenarioError::new(
+                file,
+                Some((index, "?")),
+                ScenarioErrorKind::Invalid,
+                "`action` must be a string",
+            ))
+        }
+        None => {
+            return Err(ScenarioError::new(
+                file,
+                Some((index, "?")),
+                ScenarioErrorKind::Invalid,
+                &format!("missing `action` (one of {})", ACTIONS.join(", ")),
+            ))
+        }
+    };
+    let err = |kind, reason: &str| {
+        ScenarioError::new(file, Some((index, action_name.as_str())), kind, reason)
+    };
+    let expect = match table.remove("expect") {
+        None => None,
+        Some(v) => Some(match v.try_into::<OneOrMany>() {
+            Ok(OneOrMany::One(s)) => vec![s],
+            Ok(OneOrMany::Many(v)) if !v.is_empty() => v,
+            _ => {
+                return Err(err(
+                    ScenarioErrorKind::Invalid,
+                    "`expect` must be an outcome (\"ok\", \"invalid_grant\", \"http_403\", ...) or a non-empty list of them",
+                ))
+            }
+        }),
+    };
+    let journal = match table.remove("journal") {
+        None => Vec::new(),
+        Some(toml::Value::Array(items)) => {
+            let mut out = Vec::new();
+            for (j, item) in items.into_iter().enumerate() {
+                let je: JournalExpect = item.try_into().map_err(|e: toml::de::Error| {
+                    err(
+                        ScenarioErrorKind::Parse,
+                        &format!("journal[{j}]: {}", e.message().trim()),
+                    )
+                })?;
+                if je.count.is_some() && (je.min.is_some() || je.max.is_some()) {
+                    return Err(err(
+                        ScenarioErrorKind::Invalid,
+                        &format!("journal[{j}]: give `count` or `min`/`max`, not both"),
+                    ));
+                }
+                if je.count.is_none() && je.min.is_none() && je.max.is_none() {
+                    return Err(err(
+                        ScenarioErrorKind::Invalid,
+                        &format!("journal[{j}]: needs `count`, `min` or `max`"),
+                    ));
+                }
+                if let Some(a) = &je.client_auth {
+                    if !["profile", "client_secret_basic", "client_secret_post"]
+                        .contains(&a.as_str())
+                    {
+                        return Err(err(ScenarioErrorKind::Invalid, &format!("journal[{j}]: `client_auth` must be \"profile\", \"client_secret_basic\" or \"client_secret_post\", not {a:?}")));
+                    }
+                }
+                out.push(je);
+            }
+            out
+        }
+        Some(_) => {
+            return Err(err(
+                ScenarioErrorKind::Invalid,
+                "`journal` must be a list of tables, e.g. [{ endpoint = \"token\", count = 1 }]",
+            ))
+        }
+    };
+    let rest = toml::Value::Table(table);
+    fn args<T: for<'de> Deserialize<'de>>(
+        v: toml::Value,
+        err: &dyn Fn(ScenarioErrorKind, &str) -> ScenarioError,
+    ) -> Result<T, ScenarioError> {
+        v.try_into::<T>()
+            .map_err(|e| err(ScenarioErrorKind::Parse, e.message().trim()))
+    }
+    let action = match action_name.as_str() {
+        "authorize" => {
+            let a: AuthorizeArgs = args(rest, &err)?;
+            Action::Authorize {
+                present: a.present,
+                equals: a.equals,
+            }
+        }
+        "callback" => {
+            let a: CallbackArgs = args(rest, &err)?;
+            if a.error.is_some() && a.tamper != Tamper::None {
+                return Err(err(
+                    ScenarioErrorKind::Invalid,
+                    "give `error` or `tamper`, not both",
+                ));
+            }
+            Action::Callback {
+                tamper: a.tamper,
+                error: a.error,
+            }
+        }
+        "api_call" | "refresh" | "logout" | "expire_tokens" | "revoke_grant" => {
+            let _: NoArgs = args(rest, &err)?;
+            match action_name.as_str() {
+                "api_call" => Action::ApiCall,
+                "refresh" => Action::Refresh,
+                "logout" => Action::Logout,
+                "expire_tokens" => Action::ExpireTokens,
+                _ => Action::RevokeGrant,
+            }
+        }
+        "advance_clock" => {
+            let a: ClockArgs = args(rest, &err)?;
+            let adv = match (a.seconds, a.past.as_deref()) {
+                (Some(s), None) => ClockAdvance::By(Duration::from_secs(s)),
+                (None, Some("code_lifetime")) => ClockAdvance::PastCodeLifetime,
+                (None, Some("access_token_lifetime")) => ClockAdvance::PastAccessTokenLifetime,
+                (None, Some(other)) => {
+                    return Err(err(
+                        ScenarioErrorKind::Invalid,
+                        &format!("`past` must be \"code_lifetime\" or \"access_token_lifetime\", not {other:?}"),
+                    ))
+                }
+                _ => {
+                    return Err(err(
+                        ScenarioErrorKind::Invalid,
+                        "give exactly one of `seconds = N` or `past = \"code_lifetime\"`",
+                    ))
+                }
+            };
+            Action::AdvanceClock(adv)
+        }
+        "fault" => {
+            let f: FaultSpec = args(rest, &err)?;
+            let kinds = [f.error.is_some(), f.status.is_some(), f.drop_connection]
+                .iter()
+                .filter(|b| **b)
+                .count();
+            if kinds > 1 {
+                return Err(err(
+                    ScenarioErrorKind::Invalid,
+                    "give one of `error`, `status` or `drop_connection`",
+                ));
+            }
+            if kinds == 0 && f.delay_ms.is_none() {
+                return Err(err(
+                    ScenarioErrorKind::Invalid,
+                    "a fault needs `error`, `status`, `drop_connection` or `delay_ms`",
+                ));
+            }
+            if f.times == 0 {
+                return Err(err(
+                    ScenarioErrorKind::Invalid,
+                    "`times` must be at least 1",
+                ));
+            }
+            Action::Fault(f)
+        }
+        "raw_authorize" => {
+            let a: RawAuthorizeArgs = args(rest, &err)?;
+            Action::RawAuthorize {
+                pkce: a.pkce,
+                redirect_uri: a.redirect_uri,
+            }
+        }
+        "raw_token_request" => {
+            let a: RawTokenArgs = args(rest, &err)?;
+            Action::RawTokenRequest {
+                grant: a.grant,
+                code: a.code,
+                refresh_token: a.refresh_token,
+                redirect_uri: a.redirect_uri,
+                code_verifier: a.code_verifier,
+                client_secret: a.client_secret,
+                save_as: a.save_as,
+            }
+        }
+        "raw_api_call" => {
+            let a: RawApiArgs = args(rest, &err)?;
+            Action::RawApiCall { token: a.token }
+        }
+        other => {
+            return Err(err(
+                ScenarioErrorKind::Invalid,
+                &format!("unknown action {other:?} (one of {})", ACTIONS.join(", ")),
+            ))
+        }
+    };
+    let expect = match expect {
+        Some(_) if !action.has_outcome() => {
+            return Err(err(
+                ScenarioErrorKind::Invalid,
+                "this step has no outcome: `expect` does not apply",
+            ))
+        }
+        Some(e) => e,
+        None if action.has_outcome() => vec!["ok".to_owned()],
+        None => Vec::new(),
+    };
+    Ok(Step {
+        action,
+        expect,
+        journal,
+    })
+}

@@ -1,0 +1,104 @@
+//! Where a case runs: an in-process mock, or an external authorization server.
+
+use std::fmt;
+
+use handshake_profile::Profile;
+
+/// A secret string (client secret) that prints `[redacted]` in `Debug`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The value. Don't log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// A client registration at an external server.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Registration {
+    /// `client_id`.
+    pub client_id: String,
+    /// `client_secret`.
+    pub client_secret: Secret,
+    /// The registered redirect URI.
+    pub redirect_uri: String,
+}
+
+impl Registration {
+    /// A registration.
+    pub fn new(
+        client_id: impl Into<String>,
+        client_secret: Secret,
+        redirect_uri: impl Into<String>,
+    ) -> Self {
+        Registration {
+            client_id: client_id.into(),
+            client_secret,
+            redirect_uri: redirect_uri.into(),
+        }
+    }
+}
+
+/// A provider to run scenarios against.
+#[derive(Debug, Clone)]
+pub struct Target {
+    profile: Profile,
+    external: Option<(String, Registration)>,
+}
+
+impl Target {
+    /// An in-process mock of this profile, started fresh for every case.
+    pub fn mock(profile: Profile) -> Self {
+        Target {
+            profile,
+            external: None,
+        }
+    }
+
+    /// An external authorization server at `base_url` (the profile's paths are appended),
+    /// which must approve authorization requests without user interaction. Scenarios that need
+    /// the mock's control are skipped.
+    pub fn external(
+        profile: Profile,
+        base_url: impl Into<String>,
+        registration: Registration,
+    ) -> Self {
+        let base = base_url.into().trim_end_matches('/').to_owned();
+        Target {
+            profile,
+            external: Some((base, registration)),
+        }
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// The provider id shown in reports.
+    pub fn id(&self) -> &str {
+        &self.profile.id
+    }
+
+    /// Whether faults, the clock and the journal are available (a mock, not an external server).
+    pub fn is_controllable(&self) -> bool {
+        self.external.is_none()
+    }
+
+    pub(crate) fn external_parts(&self) -> Option<&(String, Registration)> {
+        self.external.as_ref()
+    }
+}

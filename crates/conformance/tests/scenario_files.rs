@@ -1,0 +1,143 @@
+//! The scenario format: every shipped file parses, the matrix is big enough, and malformed
+//! files are reported with their file, step and reason.
+
+use std::path::PathBuf;
+
+use handshake_conformance::{plan, Requirement, Scenario, Target};
+use handshake_profile::Profile;
+
+fn scenarios_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
+}
+
+#[test]
+fn shipped_scenarios_parse_and_cite_a_clause() {
+    let scenarios = Scenario::load_dir(scenarios_dir()).unwrap();
+    assert!(scenarios.len() >= 20, "only {} scenarios", scenarios.len());
+    for s in &scenarios {
+        assert!(s.rfc.starts_with("RFC "), "{}: rfc = {:?}", s.id, s.rfc);
+    }
+}
+
+#[test]
+fn the_matrix_has_at_least_100_cases_and_explains_every_skip() {
+    let scenarios: Vec<_> = Scenario::load_dir(scenarios_dir())
+        .unwrap()
+        .into_iter()
+        .map(std::sync::Arc::new)
+        .collect();
+    let targets: Vec<_> = Profile::builtins()
+        .into_iter()
+        .map(|p| std::sync::Arc::new(Target::mock(p)))
+        .collect();
+    let cases = plan(&scenarios, &targets);
+    assert!(cases.len() >= 100, "{} cases", cases.len());
+    let runnable = cases.iter().filter(|c| c.skip.is_none()).count();
+    assert!(runnable >= 100, "only {runnable} runnable cases");
+    for c in cases.iter().filter(|c| c.skip.is_some()) {
+        assert!(!c.skip.as_ref().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn pkce_scenarios_are_skipped_where_the_provider_has_no_pkce() {
+    let s = Scenario::from_file(scenarios_dir().join("pkce-s256.toml")).unwrap();
+    assert!(s.requires.contains(&Requirement::Pkce));
+    let redtail = Target::mock(Profile::builtin("redtail").unwrap());
+    let reason = handshake_conformance::skip_reason(&s, &redtail).unwrap();
+    assert_eq!(
+        reason,
+        "pkce.mode = \"unsupported\": the provider has no PKCE"
+    );
+    let connectwise = Target::mock(Profile::builtin("connectwise").unwrap());
+    assert_eq!(handshake_conformance::skip_reason(&s, &connectwise), None);
+}
+
+#[test]
+fn control_steps_imply_the_control_requirement() {
+    let s = Scenario::from_file(scenarios_dir().join("expired-access-token.toml")).unwrap();
+    assert!(s.requires.contains(&Requirement::Control));
+    let s = Scenario::from_file(scenarios_dir().join("unknown-code.toml")).unwrap();
+    assert!(!s.requires.contains(&Requirement::Control));
+}
+
+/// Parses `body` as `scenarios/bad.toml` and checks the whole error message.
+#[track_caller]
+fn check_error(body: &str, expected: &str) {
+    let err = Scenario::from_toml_str(body, "scenarios/bad.toml").unwrap_err();
+    assert_eq!(err.to_string(), expected);
+}
+
+const HEAD: &str = "title = \"t\"\nrfc = \"RFC 6749 §4.1\"\n";
+
+#[test]
+fn malformed_scenarios_name_file_step_and_reason() {
+    check_error(
+        &format!("{HEAD}[[steps]]\naction = \"dance\"\n"),
+        "scenarios/bad.toml: step 1 (dance): unknown action \"dance\" (one of authorize, callback, api_call, refresh, logout, expire_tokens, revoke_grant, advance_clock, fault, raw_authorize, raw_token_request, raw_api_call)",
+    );
+    check_error(
+        &format!("{HEAD}[[steps]]\naction = \"authorize\"\n[[steps]]\nexpect = \"ok\"\n"),
+        "scenarios/bad.toml: step 2 (?): missing `action` (one of authorize, callback, api_call, refresh, logout, expire_tokens, revoke_grant, advance_clock, fault, raw_authorize, raw_token_request, raw_api_call)",
+    );
+    check_error(
+        &format!("{HEAD}[[steps]]\naction = \"authorize\"\n[[steps]]\naction = \"callback\"\ntamper = \"sideways\"\n"),
+        "scenarios/bad.toml: step 2 (callback): unknown variant `sideways`, expected one of `none`, `forge_state`, `drop_state`, `replay`",
+    );
+    check_error(
+        &format!("{HEAD}[[steps]]\naction = \"callback\"\n"),
+        "scenarios/bad.toml: step 1 (callback): `callback` needs an `authorize` step before it",
+    );
+    check_error(
+        &format!("{HEAD}[[steps]]\naction = \"expire_tokens\"\nexpect = \"ok\"\n"),
+        "scenarios/bad.toml: step 1 (expire_tokens): this step has no outcome: `expect` does not apply",
+    );
+    check_error(
+        &format!("{HEAD}[[steps]]\naction = \"fault\"\nendpoint = \"token\"\n"),
+        "scenarios/bad.toml: step 1 (fault): a fault needs `error`, `status`, `drop_connection` or `delay_ms`",
+    );
+    check_error(
+        &format!(
+            "{HEAD}[[steps]]\naction = \"api_call\"\njournal = [{{ endpoint = \"token\" }}]\n"
+        ),
+        "scenarios/bad.toml: step 1 (api_call): journal[0]: needs `count`, `min` or `max`",
+    );
+    check_error(
+        &format!("{HEAD}[[steps]]\naction = \"api_call\"\njournal = [{{ endpoint = \"tokn\", count = 1 }}]\n"),
+        "scenarios/bad.toml: step 1 (api_call): journal[0]: unknown variant `tokn`, expected one of `authorize`, `token`, `revoke`, `api`",
+    );
+    check_error(
+        &format!("{HEAD}[[steps]]\naction = \"raw_api_call\"\ntoken = \"first\"\n"),
+        "scenarios/bad.toml: step 1 (raw_api_call): no earlier step saved tokens as \"first\"",
+    );
+    check_error(
+        &format!("{HEAD}[[steps]]\naction = \"advance_clock\"\npast = \"lunch\"\n"),
+        "scenarios/bad.toml: step 1 (advance_clock): `past` must be \"code_lifetime\" or \"access_token_lifetime\", not \"lunch\"",
+    );
+    check_error(
+        &format!("{HEAD}[[steps]]\naction = \"api_call\"\ncolour = \"red\"\n"),
+        "scenarios/bad.toml: step 1 (api_call): unknown field `colour`, there are no fields",
+    );
+    check_error(
+        "title = \"t\"\nrfc = \"see the docs\"\n[[steps]]\naction = \"api_call\"\n",
+        "scenarios/bad.toml: `rfc` must cite the clause checked, e.g. \"RFC 6749 §10.12\"",
+    );
+    check_error(
+        "title = \"t\"\nrfc = \"RFC 6749\"\nrequires = [\"telepathy\"]\n[[steps]]\naction = \"api_call\"\n",
+        "scenarios/bad.toml:3: unknown variant `telepathy`, expected one of `pkce`, `pkce_optional`, `pkce_required`, `refresh`, `rotation`, `rotation_family`, `revocation`, `rate_limit`, `scope`, `single_use_codes`, `revoke_on_code_reuse`, `exact_redirect_uri`, `verify_pkce`, `reject_pkce_downgrade`, `authenticate_client`, `control`",
+    );
+    check_error(
+        "title = \"t\"\nrfc = \"RFC 6749\"\n",
+        "scenarios/bad.toml:1: missing field `steps`",
+    );
+}
+
+#[test]
+fn a_scenario_file_on_disk_reports_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.toml");
+    std::fs::write(&path, format!("{HEAD}[[steps]]\naction = \"callback\"\n")).unwrap();
+    let err = Scenario::load_dir(dir.path()).unwrap_err();
+    assert_eq!(err.file, path.display().to_string());
+    assert_eq!(err.step, Some((1, "callback".to_owned())));
+}
