@@ -1,1 +1,235 @@
-//! placeholder
+//! Mock CRM OAuth 2.0 providers for tests: one strict authorization server and API resource
+//! per [`Profile`], with faults on demand and a journal of what crossed the wire.
+//!
+//! # Getting started
+//!
+//! Start a mock of a built-in CRM on a random loopback port, then point your client at it:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use handshake_mock::MockProvider;
+//! use handshake_profile::Profile;
+//!
+//! let mock = MockProvider::start(Profile::builtin("capsule").unwrap()).await;
+//!
+//! // Everything a client needs to know:
+//! println!("authorize: {}", mock.authorize_url());   // http://127.0.0.1:PORT/oauth/authorise
+//! println!("token:     {}", mock.token_url());
+//! println!("revoke:    {:?}", mock.revoke_url());
+//! println!("api:       {}", mock.api_url());
+//! let client = mock.client();                       // handshake-client / handshake-secret
+//! assert_eq!(client.redirect_uris, ["http://localhost:3000/callback"]);
+//! // The secret redacts itself in Debug output:
+//! assert!(!format!("{client:?}").contains("handshake-secret"));
+//! # }
+//! ```
+//!
+//! The server runs on a background task of the current tokio runtime and stops when the
+//! `MockProvider` is dropped. Each test gets its own mock, so tests are isolated and can run
+//! in parallel.
+//!
+//! # The flow
+//!
+//! The authorization endpoint shows a consent page (a real HTML form with Approve and Deny
+//! buttons) unless the mock was built with [`MockProviderBuilder::auto_approve`]; a test that
+//! acts as the browser can approve without parsing HTML:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use handshake_mock::MockProvider;
+//! use handshake_profile::Profile;
+//!
+//! let mock = MockProvider::builder(Profile::builtin("redtail").unwrap())
+//!     .auto_approve(true)
+//!     .start()
+//!     .await
+//!     .unwrap();
+//! let http = reqwest::Client::builder()
+//!     .redirect(reqwest::redirect::Policy::none())
+//!     .build()
+//!     .unwrap();
+//! let resp = http
+//!     .get(mock.authorize_url())
+//!     .query(&[
+//!         ("response_type", "code"),
+//!         ("client_id", "handshake-client"),
+//!         ("redirect_uri", "http://localhost:3000/callback"),
+//!         ("state", "xyz"),
+//!     ])
+//!     .send()
+//!     .await
+//!     .unwrap();
+//! assert_eq!(resp.status(), 302);
+//! let location = resp.headers()["location"].to_str().unwrap();
+//! assert!(location.starts_with("http://localhost:3000/callback?code="));
+//! assert!(location.ends_with("&state=xyz"));
+//! # }
+//! ```
+//!
+//! What the mock enforces, all strict by default (every check has a switch in the profile's
+//! `[security]` table, to emulate a sloppy provider on purpose):
+//!
+//! - **authorize** (RFC 6749 §4.1.1, RFC 9700): `client_id` registered and `redirect_uri`
+//!   matching a registered URI exactly, else an HTML error page and never a redirect;
+//!   `response_type=code` only (`unsupported_response_type`); scopes from the profile
+//!   (`invalid_scope`); PKCE as the profile says (required, optional, unsupported; methods
+//!   `S256`/`plain`); `state` echoed; deny ⇒ `error=access_denied`. The consent page sends
+//!   `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer` and `Cache-Control: no-store`,
+//!   and its form carries a single-use random consent id, so a forged POST cannot approve
+//!   another request.
+//! - **token** (RFC 6749 §4.1.3, §6, RFC 7636 §4.6): body encodings and client
+//!   authentication exactly as the profile lists (`invalid_request`, 401 `invalid_client`
+//!   with `WWW-Authenticate: Basic` when Basic was tried); codes single-use, short-lived and
+//!   bound to client and redirect URI; a reused code revokes what it issued; PKCE verified
+//!   in constant time and a verifier for a code issued without a challenge refused
+//!   (downgrade); refresh tokens bound to their client and rotated per profile, with reuse
+//!   of a rotated-out token revoking the whole grant under `rotate_reuse_revokes_family`.
+//!   Responses carry `Cache-Control: no-store` and `Pragma: no-cache`.
+//! - **revoke** (RFC 7009): client authenticated, unknown tokens ⇒ 200, revoking a refresh
+//!   token ends the grant and its access tokens; every path in `oauth.revoke_paths` is served.
+//! - **API** (RFC 6750): `Authorization: Bearer` only; 401 with
+//!   `WWW-Authenticate: Bearer error="invalid_token"` (no error attribute when no token was
+//!   sent) in the profile's body shape; 403 `insufficient_scope`; rate limits with the
+//!   profile's headers and 429 body.
+//! - Bad input never panics and never gets a 500: malformed or duplicate parameters, a wrong
+//!   content type or invalid UTF-8 get an RFC 6749 error JSON, bodies over 64 KiB get 413.
+//! - Codes and tokens are 256 bits from a CSPRNG. Memory stays bounded: rotation replaces
+//!   entries, a grant keeps at most 8 live access tokens, expired codes and dead grants are
+//!   purged, and the journal keeps the latest 4096 requests.
+//!
+//! # Faults
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use std::time::Duration;
+//! use handshake_mock::{Endpoint, MockProvider, OAuthError};
+//! # let mock = MockProvider::start(handshake_profile::Profile::builtin("capsule").unwrap()).await;
+//!
+//! mock.fail_next(Endpoint::Token).with(OAuthError::TemporarilyUnavailable).mount();
+//! mock.fail_next(Endpoint::Api).with_status(503).times(3).mount();
+//! mock.fail_next(Endpoint::Revoke).with_delay(Duration::from_millis(50)).mount();
+//! mock.fail_next(Endpoint::Token).drop_connection().mount();
+//!
+//! let resp = reqwest::Client::new()
+//!     .post(mock.token_url())
+//!     .form(&[("grant_type", "refresh_token")])
+//!     .send()
+//!     .await
+//!     .unwrap();
+//! assert_eq!(resp.status(), 503);
+//! # }
+//! ```
+//!
+//! `mount()` is synchronous: the very next matching request sees the fault. Faults on one
+//! endpoint apply in mounting order.
+//!
+//! # Spying: the journal
+//!
+//! [`MockProvider::journal`] lists every request received (control calls excepted), with
+//! secret values replaced: client secrets, verifiers and credentials read `[redacted]`; codes
+//! and tokens read `[redacted:xxxxxxxx]`, a short hash tag so you can tell whether the same
+//! value was sent twice without the journal holding it.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use handshake_mock::{Endpoint, MockProvider};
+//! use handshake_profile::ClientAuth;
+//! # let mock = MockProvider::start(handshake_profile::Profile::builtin("capsule").unwrap()).await;
+//!
+//! reqwest::Client::new()
+//!     .post(mock.token_url())
+//!     .basic_auth("handshake-client", Some("handshake-secret"))
+//!     .form(&[("grant_type", "refresh_token"), ("refresh_token", "not-a-real-one")])
+//!     .send()
+//!     .await
+//!     .unwrap();
+//!
+//! let journal = mock.journal();
+//! let last = journal.last().unwrap();
+//! assert_eq!(last.endpoint, Some(Endpoint::Token));
+//! assert_eq!(last.grant_type.as_deref(), Some("refresh_token"));
+//! assert_eq!(last.client_auth, Some(ClientAuth::ClientSecretBasic));
+//! assert_eq!(last.status, 400);
+//! assert_eq!(last.header("authorization"), Some("Basic [redacted]"));
+//! assert!(last.param("refresh_token").unwrap().starts_with("[redacted:"));
+//! # }
+//! ```
+//!
+//! # Time
+//!
+//! [`MockProvider::advance_clock`] moves a virtual clock, so code and token expiry are tested
+//! without sleeping; [`MockProvider::expire_access_tokens`] expires access tokens at once and
+//! [`MockProvider::revoke_grants`] acts like a user disconnecting the app in the CRM.
+//!
+//! # Control over HTTP: `/__handshake/*`
+//!
+//! The same controls, for tests written in any language. Errors come back as
+//! `400 {"error":"invalid_request","error_description":"..."}`.
+//!
+//! | Request | Body | Answer |
+//! |---|---|---|
+//! | `GET /__handshake/healthz` | | `200 {"status":"ok"}` |
+//! | `GET /__handshake/metadata` | | `200` RFC 8414 metadata (below) |
+//! | `GET /__handshake/journal` | | `200 [JournalEntry, ...]` |
+//! | `POST /__handshake/faults` | a fault (below) | `201` the fault as armed |
+//! | `POST /__handshake/expire` | | `204`: access tokens expire now |
+//! | `POST /__handshake/revoke` | | `204`: every grant revoked, as by the user |
+//! | `POST /__handshake/reset` | | `204`: codes, tokens, faults, journal, clock reset |
+//! | `POST /__handshake/clock` | `{"advance_secs": 120}` | `200 {"offset_secs": 120}` |
+//!
+//! Fault bodies (`times` defaults to 1; `endpoint` is `authorize`, `token`, `revoke` or `api`):
+//!
+//! ```json
+//! {"endpoint": "token", "kind": "oauth_error", "error": "invalid_grant", "times": 2}
+//! {"endpoint": "api",   "kind": "status", "status": 503}
+//! {"endpoint": "token", "kind": "delay", "delay_ms": 3000}
+//! {"endpoint": "revoke", "kind": "drop"}
+//! ```
+//!
+//! Metadata carries the RFC 8414 fields (`issuer`, `authorization_endpoint`,
+//! `token_endpoint`, `revocation_endpoint`, `token_endpoint_auth_methods_supported`,
+//! `revocation_endpoint_auth_methods_supported`, `code_challenge_methods_supported`,
+//! `scopes_supported`, `response_types_supported`, `response_modes_supported`,
+//! `grant_types_supported`) plus `provider`, `name`, `oauth_documented`, `api_resource`
+//! (absolute URL), `token_request_encodings`, `pkce_mode`, `refresh_token_rotation` and
+//! `provenance` (`{"oauth": {"provenance": "vendor", "sources": [...], "note": ...}, ...}`
+//! for each behaviour group). Profiles with `oauth.well_known = true` (Capsule) also serve the
+//! RFC 8414 fields at `/.well-known/oauth-authorization-server`.
+//!
+//! A journal entry:
+//!
+//! ```json
+//! {"seq": 3, "endpoint": "token", "method": "POST", "path": "/oauth/token", "query": [],
+//!  "headers": [["authorization", "Basic [redacted]"], ...],
+//!  "params": [["grant_type", "authorization_code"], ["code", "[redacted:1f2e3d4c]"], ...],
+//!  "grant_type": "authorization_code", "client_auth": "client_secret_basic", "status": 200}
+//! ```
+//!
+//! # HTTPS
+//!
+//! Real CRMs are HTTPS-only, and some clients refuse plain HTTP for revocation.
+//! [`MockProviderBuilder::tls`] generates a CA and a certificate for `localhost` and the bound
+//! IP at start; trust [`MockProvider::ca_cert_pem`] in the client.
+//!
+//! # In-process tests
+//!
+//! [`MockProviderBuilder::into_router`] returns the [`axum::Router`] without binding a socket,
+//! for `tower::ServiceExt::oneshot`.
+//!
+//! # Prior art
+//!
+//! The API follows [wiremock](https://docs.rs/wiremock): `start()`, `uri()`, staged builders,
+//! a journal of received requests.
+
+mod params;
+mod provider;
+mod server;
+mod store;
+mod tls;
+mod types;
+
+pub use handshake_profile::{ClientAuth, Profile};
+pub use provider::{ArmedFault, FaultBuilder, MockProvider, MockProviderBuilder};
+pub use types::{
+    ClientSecret, Endpoint, Fault, FaultKind, JournalEntry, MockError, OAuthError, RegisteredClient,
+};

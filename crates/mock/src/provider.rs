@@ -1,0 +1,474 @@
+//! `MockProvider`: a running mock, its builder, and the fault builders.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum_server::tls_rustls::RustlsConfig;
+use handshake_profile::Profile;
+
+use crate::server::{self, lock, Shared};
+use crate::types::{
+    Endpoint, Fault, FaultKind, JournalEntry, MockError, OAuthError, RegisteredClient,
+};
+
+/// A mock CRM: an OAuth 2.0 authorization server and API resource behaving as its
+/// [`Profile`] says, served on a background task. Dropping it shuts the server down.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use handshake_mock::MockProvider;
+/// use handshake_profile::Profile;
+///
+/// let mock = MockProvider::start(Profile::builtin("capsule").unwrap()).await;
+/// assert!(mock.uri().starts_with("http://127.0.0.1:"));
+/// assert_eq!(mock.authorize_url(), format!("{}/oauth/authorise", mock.uri()));
+/// assert_eq!(mock.client().client_id, "handshake-client");
+/// # }
+/// ```
+pub struct MockProvider {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    handle: axum_server::Handle,
+    ca_pem: Option<String>,
+}
+
+impl MockProvider {
+    /// Starts a mock on `127.0.0.1` and a random port, with the default client
+    /// ([`RegisteredClient::default`]) and the consent page on.
+    ///
+    /// # Panics
+    /// If no loopback port can be bound or the profile cannot be served: this is the
+    /// test-facing shortcut. Use [`MockProvider::builder`] to get a `Result`.
+    pub async fn start(profile: Profile) -> MockProvider {
+        match MockProvider::builder(profile).start().await {
+            Ok(m) => m,
+            Err(e) => panic!("handshake-mock could not start: {e}"),
+        }
+    }
+
+    /// Configures a mock before starting it.
+    pub fn builder(profile: Profile) -> MockProviderBuilder {
+        MockProviderBuilder {
+            profile,
+            client: RegisteredClient::default(),
+            redirect_overridden: false,
+            auto_approve: false,
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            tls: false,
+        }
+    }
+
+    /// Base URL, `http://127.0.0.1:PORT` (`https` with TLS), without a trailing slash.
+    pub fn uri(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// The bound socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The profile this mock follows.
+    pub fn profile(&self) -> &Profile {
+        &self.shared.profile
+    }
+
+    /// The registered client.
+    pub fn client(&self) -> &RegisteredClient {
+        &self.shared.client
+    }
+
+    /// Absolute URL of the authorization endpoint.
+    pub fn authorize_url(&self) -> String {
+        format!("{}{}", self.uri(), self.profile().oauth.authorize_path)
+    }
+
+    /// Absolute URL of the token endpoint.
+    pub fn token_url(&self) -> String {
+        format!("{}{}", self.uri(), self.profile().oauth.token_path)
+    }
+
+    /// Absolute URL of the advertised revocation endpoint, if the provider has one.
+    pub fn revoke_url(&self) -> Option<String> {
+        self.profile()
+            .oauth
+            .revoke_path()
+            .map(|p| format!("{}{p}", self.uri()))
+    }
+
+    /// Absolute URL of the API resource.
+    pub fn api_url(&self) -> String {
+        format!("{}{}", self.uri(), self.profile().api.path)
+    }
+
+    /// The document served at `GET /__handshake/metadata`.
+    pub fn metadata(&self) -> serde_json::Value {
+        server::metadata(&self.shared)
+    }
+
+    /// Makes the next request(s) to `endpoint` fail. Nothing happens until
+    /// [`ArmedFault::mount`]:
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use handshake_mock::{Endpoint, MockProvider, OAuthError};
+    /// # let mock = MockProvider::start(handshake_profile::Profile::builtin("redtail").unwrap()).await;
+    /// mock.fail_next(Endpoint::Token).with(OAuthError::TemporarilyUnavailable).times(2).mount();
+    /// mock.fail_next(Endpoint::Api).with_status(502).mount();
+    /// # }
+    /// ```
+    ///
+    /// Faults on one endpoint apply in the order they were mounted.
+    pub fn fail_next(&self, endpoint: Endpoint) -> FaultBuilder<'_> {
+        FaultBuilder {
+            mock: self,
+            endpoint,
+        }
+    }
+
+    /// Every request received (except `/__handshake/*` control calls), oldest first, with
+    /// secrets redacted. The most recent 4096 are kept.
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        self.shared.journal()
+    }
+
+    /// Expires every access token now, as if its lifetime had passed.
+    pub fn expire_access_tokens(&self) {
+        let now = self.shared.now();
+        lock(&self.shared.store).expire_access_tokens(now);
+    }
+
+    /// Revokes every grant, as a user removing the app in the CRM's settings would: access
+    /// and refresh tokens stop working.
+    pub fn revoke_grants(&self) {
+        lock(&self.shared.store).revoke_all();
+    }
+
+    /// Forgets codes, consents, grants, tokens, faults and the journal, and sets the virtual
+    /// clock back to real time.
+    pub fn reset(&self) {
+        self.shared.reset();
+    }
+
+    /// Moves the mock's virtual clock forward: codes and tokens expire as if `by` had passed.
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.clock.advance(by);
+    }
+
+    /// The CA certificate (PEM) to trust when the mock serves HTTPS.
+    pub fn ca_cert_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+}
+
+impl Drop for MockProvider {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+    }
+}
+
+impl fmt::Debug for MockProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockProvider")
+            .field("provider", &self.shared.profile.id)
+            .field("uri", &self.shared.base_url)
+            .field("client", &self.shared.client)
+            .field("auto_approve", &self.shared.auto_approve)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configuration of a [`MockProvider`] before it starts.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use handshake_mock::MockProvider;
+///
+/// let mock = MockProvider::builder(handshake_profile::Profile::builtin("insightly").unwrap())
+///     .client_id("my-app")
+///     .client_secret("s3cret")
+///     .redirect_uri("http://localhost:8080/oauth/callback")
+///     .redirect_uri("http://127.0.0.1:8080/oauth/callback")
+///     .auto_approve(true)
+///     .start()
+///     .await
+///     .unwrap();
+/// assert_eq!(mock.client().redirect_uris.len(), 2);
+/// # }
+/// ```
+#[must_use]
+pub struct MockProviderBuilder {
+    profile: Profile,
+    client: RegisteredClient,
+    redirect_overridden: bool,
+    auto_approve: bool,
+    host: IpAddr,
+    port: u16,
+    tls: bool,
+}
+
+impl fmt::Debug for MockProviderBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockProviderBuilder")
+            .field("provider", &self.profile.id)
+            .field("client", &self.client)
+            .field("auto_approve", &self.auto_approve)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
+impl MockProviderBuilder {
+    /// Registers this client instead of the default one.
+    pub fn client(mut self, client: RegisteredClient) -> Self {
+        self.client = client;
+        self.redirect_overridden = true;
+        self
+    }
+
+    /// Sets the client id.
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client.client_id = id.into();
+        self
+    }
+
+    /// Sets the client secret.
+    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.client.client_secret = crate::ClientSecret::new(secret);
+        self
+    }
+
+    /// Registers a redirect URI. The first call replaces the default; later calls add more.
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        if !self.redirect_overridden {
+            self.client.redirect_uris.clear();
+            self.redirect_overridden = true;
+        }
+        self.client.redirect_uris.push(uri.into());
+        self
+    }
+
+    /// Skip the consent page: the authorization endpoint redirects with a code at once.
+    pub fn auto_approve(mut self, yes: bool) -> Self {
+        self.auto_approve = yes;
+        self
+    }
+
+    /// Address to listen on (default `127.0.0.1`).
+    pub fn host(mut self, host: IpAddr) -> Self {
+        self.host = host;
+        self
+    }
+
+    /// Port to listen on (default 0: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Serve HTTPS with a certificate generated at start; see [`MockProvider::ca_cert_pem`].
+    pub fn tls(mut self, yes: bool) -> Self {
+        self.tls = yes;
+        self
+    }
+
+    fn validate(&self) -> Result<(), MockError> {
+        let bad_profile = |reason: String| MockError::Profile {
+            profile: self.profile.id.clone(),
+            reason,
+        };
+        let paths = server::served_paths(&self.profile);
+        for (i, (key, path)) in paths.iter().enumerate() {
+            if path.contains(['{', '}', '*']) {
+                return Err(bad_profile(format!(
+                    "{key} {path:?} contains a character reserved by the router ({{ }} *)"
+                )));
+            }
+            if let Some((other, _)) = paths[..i].iter().find(|(_, p)| p == path) {
+                return Err(bad_profile(format!(
+                    "{key} and {other} are both {path:?}; each endpoint needs its own path"
+                )));
+            }
+        }
+        let c = &self.client;
+        if c.client_id.is_empty() {
+            return Err(MockError::Client("client_id must not be empty".into()));
+        }
+        if c.redirect_uris.is_empty() {
+            return Err(MockError::Client(
+                "at least one redirect URI is required".into(),
+            ));
+        }
+        for uri in &c.redirect_uris {
+            match url::Url::parse(uri) {
+                Ok(u) if u.fragment().is_some() => {
+                    return Err(MockError::Client(format!(
+                        "redirect URI {uri:?} must not contain a fragment (RFC 6749 §3.1.2)"
+                    )))
+                }
+                Ok(u) if u.cannot_be_a_base() => {
+                    return Err(MockError::Client(format!(
+                        "redirect URI {uri:?} must be an absolute URL"
+                    )))
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(MockError::Client(format!(
+                        "redirect URI {uri:?} is not a URL: {e}"
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The mock as an in-process [`axum::Router`], without a socket, for `tower::ServiceExt::
+    /// oneshot` tests. URLs in its metadata use `http://localhost`.
+    pub fn into_router(self) -> Result<axum::Router, MockError> {
+        self.validate()?;
+        let shared = Shared::new(
+            self.profile,
+            self.client,
+            self.auto_approve,
+            "http://localhost".to_owned(),
+        );
+        Ok(server::app(Arc::new(shared)))
+    }
+
+    /// Binds the socket and starts serving on a background task.
+    pub async fn start(self) -> Result<MockProvider, MockError> {
+        self.validate()?;
+        let addr = SocketAddr::new(self.host, self.port);
+        let bind_err = |source| MockError::Bind { addr, source };
+        let listener = std::net::TcpListener::bind(addr).map_err(bind_err)?;
+        listener.set_nonblocking(true).map_err(bind_err)?;
+        let local = listener.local_addr().map_err(bind_err)?;
+        let shown = if local.ip().is_unspecified() {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), local.port())
+        } else {
+            local
+        };
+        let scheme = if self.tls { "https" } else { "http" };
+        let shared = Arc::new(Shared::new(
+            self.profile,
+            self.client,
+            self.auto_approve,
+            format!("{scheme}://{shown}"),
+        ));
+        let app = server::app(shared.clone());
+        let handle = axum_server::Handle::new();
+        let ca_pem = if self.tls {
+            let (pem, config) = crate::tls::server_config(local.ip())?;
+            let server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(config))
+                .handle(handle.clone());
+            tokio::spawn(async move {
+                if let Err(e) = server.serve(app.into_make_service()).await {
+                    tracing::error!(error = %e, "handshake-mock server stopped");
+                }
+            });
+            Some(pem)
+        } else {
+            let server = axum_server::from_tcp(listener).handle(handle.clone());
+            tokio::spawn(async move {
+                if let Err(e) = server.serve(app.into_make_service()).await {
+                    tracing::error!(error = %e, "handshake-mock server stopped");
+                }
+            });
+            None
+        };
+        Ok(MockProvider {
+            shared,
+            addr: local,
+            handle,
+            ca_pem,
+        })
+    }
+}
+
+/// First stage of [`MockProvider::fail_next`]: choose how the endpoint fails.
+#[must_use = "a fault does nothing until you choose how it fails and call .mount()"]
+pub struct FaultBuilder<'a> {
+    mock: &'a MockProvider,
+    endpoint: Endpoint,
+}
+
+impl fmt::Debug for FaultBuilder<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FaultBuilder")
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+impl<'a> FaultBuilder<'a> {
+    fn kind(self, kind: FaultKind) -> ArmedFault<'a> {
+        ArmedFault {
+            mock: self.mock,
+            fault: Fault {
+                endpoint: self.endpoint,
+                kind,
+                times: 1,
+            },
+        }
+    }
+
+    /// Answer with this OAuth error (RFC 6749 JSON; at the authorization endpoint, an error
+    /// redirect when the client and redirect URI are valid).
+    pub fn with(self, error: OAuthError) -> ArmedFault<'a> {
+        self.kind(FaultKind::OauthError { error })
+    }
+
+    /// Answer with this HTTP status and an RFC 6749 error body.
+    ///
+    /// # Panics
+    /// If `status` is not in 100–599.
+    pub fn with_status(self, status: u16) -> ArmedFault<'a> {
+        assert!(
+            (100..=599).contains(&status),
+            "{status} is not an HTTP status"
+        );
+        self.kind(FaultKind::Status { status })
+    }
+
+    /// Wait before handling the request normally.
+    pub fn with_delay(self, delay: Duration) -> ArmedFault<'a> {
+        let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.kind(FaultKind::Delay { delay_ms })
+    }
+
+    /// Close the connection without answering.
+    pub fn drop_connection(self) -> ArmedFault<'a> {
+        self.kind(FaultKind::Drop)
+    }
+}
+
+/// A fault ready to mount. Mounting is synchronous: the next matching request sees it.
+#[must_use = "a fault does nothing until .mount()"]
+#[derive(Debug)]
+pub struct ArmedFault<'a> {
+    mock: &'a MockProvider,
+    fault: Fault,
+}
+
+impl ArmedFault<'_> {
+    /// How many requests fail (default 1).
+    pub fn times(mut self, n: u32) -> Self {
+        self.fault.times = n;
+        self
+    }
+
+    /// The fault as data (the JSON shape of `POST /__handshake/faults`).
+    pub fn fault(&self) -> &Fault {
+        &self.fault
+    }
+
+    /// Arms the fault.
+    pub fn mount(self) {
+        self.mock.shared.arm(self.fault);
+    }
+}

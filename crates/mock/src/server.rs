@@ -1,0 +1,1369 @@
+//! The axum application: OAuth endpoints, API resource, control API, journal and faults.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
+};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use handshake_profile::{
+    ClientAuth, PkceMethod, PkceMode, Profile, RateLimitHeaders, Rotation, TokenEncoding,
+};
+use serde_json::{json, Value};
+
+use crate::params::{self, Params};
+use crate::store::{AccessLookup, AuthRequest, Clock, Issued, Redeem, RefreshLookup, Store};
+use crate::types::{Endpoint, Fault, FaultKind, JournalEntry, OAuthError, RegisteredClient};
+
+/// Largest request body accepted; larger ones get 413.
+pub(crate) const BODY_LIMIT: usize = 64 * 1024;
+/// Journal entries kept (oldest evicted first), so a long benchmark cannot grow memory.
+pub(crate) const JOURNAL_CAPACITY: usize = 4096;
+/// How long a consent page stays answerable.
+const CONSENT_TTL: Duration = Duration::from_secs(600);
+
+pub(crate) const WELL_KNOWN: &str = "/.well-known/oauth-authorization-server";
+
+pub(crate) struct Shared {
+    pub(crate) profile: Profile,
+    pub(crate) client: RegisteredClient,
+    pub(crate) auto_approve: bool,
+    pub(crate) base_url: String,
+    pub(crate) store: Mutex<Store>,
+    pub(crate) clock: Clock,
+    pub(crate) faults: Mutex<Vec<Fault>>,
+    pub(crate) journal: Mutex<VecDeque<JournalEntry>>,
+    pub(crate) seq: AtomicU64,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere must not turn every later request into a 500.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    pub(crate) fn new(
+        profile: Profile,
+        client: RegisteredClient,
+        auto_approve: bool,
+        base_url: String,
+    ) -> Self {
+        Shared {
+            profile,
+            client,
+            auto_approve,
+            base_url,
+            store: Mutex::new(Store::default()),
+            clock: Clock::default(),
+            faults: Mutex::new(Vec::new()),
+            journal: Mutex::new(VecDeque::new()),
+            seq: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    fn endpoint_of(&self, path: &str) -> Option<Endpoint> {
+        let o = &self.profile.oauth;
+        if path == o.authorize_path {
+            Some(Endpoint::Authorize)
+        } else if path == o.token_path {
+            Some(Endpoint::Token)
+        } else if o.revoke_paths.iter().any(|p| p == path) {
+            Some(Endpoint::Revoke)
+        } else if path == self.profile.api.path {
+            Some(Endpoint::Api)
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn arm(&self, fault: Fault) {
+        if fault.times > 0 {
+            lock(&self.faults).push(fault);
+        }
+    }
+
+    fn take_fault(&self, endpoint: Endpoint) -> Option<FaultKind> {
+        let mut faults = lock(&self.faults);
+        let i = faults.iter().position(|f| f.endpoint == endpoint)?;
+        let kind = faults[i].kind.clone();
+        faults[i].times -= 1;
+        if faults[i].times == 0 {
+            faults.remove(i);
+        }
+        Some(kind)
+    }
+
+    pub(crate) fn journal(&self) -> Vec<JournalEntry> {
+        let mut v: Vec<_> = lock(&self.journal).iter().cloned().collect();
+        v.sort_by_key(|e| e.seq);
+        v
+    }
+
+    fn record(&self, entry: JournalEntry) {
+        let mut j = lock(&self.journal);
+        if j.len() >= JOURNAL_CAPACITY {
+            j.pop_front();
+        }
+        j.push_back(entry);
+    }
+
+    pub(crate) fn reset(&self) {
+        *lock(&self.store) = Store::default();
+        lock(&self.faults).clear();
+        lock(&self.journal).clear();
+        self.clock.reset();
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    fn redirect_allowed(&self, uri: &str) -> bool {
+        let registered = &self.client.redirect_uris;
+        if self.profile.security.exact_redirect_uri {
+            registered.iter().any(|r| r == uri)
+        } else {
+            // The classic sloppy check: prefix match, which lets attackers append paths.
+            registered.iter().any(|r| uri.starts_with(r.as_str()))
+        }
+    }
+}
+
+/// Builds the application for a profile.
+pub(crate) fn app(shared: Arc<Shared>) -> Router {
+    let p = &shared.profile;
+    let mut r = Router::new()
+        .route(&p.oauth.authorize_path, get(authorize).post(consent))
+        .route(&p.oauth.token_path, post(token))
+        .route(&p.api.path, get(api));
+    let mut seen = Vec::new();
+    for path in &p.oauth.revoke_paths {
+        if !seen.contains(path) {
+            r = r.route(path, post(revoke));
+            seen.push(path.clone());
+        }
+    }
+    if p.oauth.well_known {
+        r = r.route(WELL_KNOWN, get(well_known));
+    }
+    r.route("/__handshake/metadata", get(control_metadata))
+        .route("/__handshake/journal", get(control_journal))
+        .route("/__handshake/faults", post(control_faults))
+        .route("/__handshake/expire", post(control_expire))
+        .route("/__handshake/revoke", post(control_revoke))
+        .route("/__handshake/reset", post(control_reset))
+        .route("/__handshake/clock", post(control_clock))
+        .route("/__handshake/healthz", get(healthz))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(shared.clone(), observe))
+        .with_state(shared)
+}
+
+/// Every path the router will serve, for conflict checks before building it.
+pub(crate) fn served_paths(p: &Profile) -> Vec<(&'static str, String)> {
+    let mut v = vec![
+        ("oauth.authorize_path", p.oauth.authorize_path.clone()),
+        ("oauth.token_path", p.oauth.token_path.clone()),
+        ("api.path", p.api.path.clone()),
+    ];
+    let mut revoke: Vec<String> = Vec::new();
+    for r in &p.oauth.revoke_paths {
+        if !revoke.contains(r) {
+            revoke.push(r.clone());
+        }
+    }
+    v.extend(revoke.into_iter().map(|r| ("oauth.revoke_paths", r)));
+    if p.oauth.well_known {
+        v.push(("oauth.well_known", WELL_KNOWN.to_owned()));
+    }
+    v
+}
+
+// ---------------------------------------------------------------- middleware: journal + faults
+
+#[derive(Clone, Copy)]
+struct Injected(OAuthError);
+
+async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    if path.starts_with("/__handshake/") {
+        // Control calls are not part of the conversation under test.
+        return next.run(req).await;
+    }
+    let seq = s.seq.fetch_add(1, Ordering::Relaxed) + 1;
+    let endpoint = s.endpoint_of(&path);
+    let (mut parts, body) = req.into_parts();
+    let mut entry = journal_entry(seq, endpoint, &parts.method, &parts.uri, &parts.headers);
+    let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(_) => {
+            let resp = oauth_json(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                OAuthError::InvalidRequest.as_str(),
+                &format!("request body exceeds {BODY_LIMIT} bytes"),
+            );
+            entry.status = resp.status().as_u16();
+            s.record(entry);
+            return resp;
+        }
+    };
+    fill_params(&mut entry, &parts.headers, &bytes);
+
+    let fault = endpoint.and_then(|e| s.take_fault(e));
+    let resp = match fault {
+        Some(FaultKind::Drop) => {
+            entry.status = 0;
+            s.record(entry);
+            return dropped_connection();
+        }
+        Some(FaultKind::Status { status }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let error = if status.is_server_error() {
+                OAuthError::TemporarilyUnavailable
+            } else {
+                OAuthError::InvalidRequest
+            };
+            oauth_json(status, error.as_str(), "injected fault")
+        }
+        Some(FaultKind::OauthError { error }) if endpoint != Some(Endpoint::Authorize) => {
+            let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            oauth_json(status, error.as_str(), "injected fault")
+        }
+        other => {
+            if let Some(FaultKind::OauthError { error }) = other {
+                parts.extensions.insert(Injected(error));
+            }
+            if let Some(FaultKind::Delay { delay_ms }) = other {
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            }
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+    };
+    entry.status = resp.status().as_u16();
+    s.record(entry);
+    resp
+}
+
+/// A response whose body fails before anything is written: hyper closes the connection
+/// without sending the head, so the client sees a dropped connection.
+fn dropped_connection() -> Response {
+    let stream = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::other("fault: drop connection"))
+    });
+    Response::new(Body::from_stream(stream))
+}
+
+const SECRET_KEYS: &[&str] = &[
+    "client_secret",
+    "code_verifier",
+    "password",
+    "client_assertion",
+];
+const TOKEN_KEYS: &[&str] = &[
+    "code",
+    "access_token",
+    "refresh_token",
+    "token",
+    "id_token",
+    "code_challenge",
+    "consent_id",
+];
+
+fn redact_pair(k: &str, v: &str) -> String {
+    if SECRET_KEYS.contains(&k) {
+        "[redacted]".to_owned()
+    } else if TOKEN_KEYS.contains(&k) {
+        params::tag(v)
+    } else {
+        v.to_owned()
+    }
+}
+
+fn lossy_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(bytes)
+        .map(|(k, v)| {
+            let v = redact_pair(&k, &v);
+            (k.into_owned(), v)
+        })
+        .collect()
+}
+
+fn journal_entry(
+    seq: u64,
+    endpoint: Option<Endpoint>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> JournalEntry {
+    let headers = headers
+        .iter()
+        .map(|(name, value)| {
+            let v = String::from_utf8_lossy(value.as_bytes());
+            let v = match name.as_str() {
+                "authorization" | "proxy-authorization" => {
+                    let (scheme, rest) = v.split_once(' ').unwrap_or((&v, ""));
+                    if scheme.eq_ignore_ascii_case("bearer") {
+                        format!("{scheme} {}", params::tag(rest.trim()))
+                    } else {
+                        format!("{scheme} [redacted]")
+                    }
+                }
+                "cookie" => "[redacted]".to_owned(),
+                _ => v.into_owned(),
+            };
+            (name.as_str().to_owned(), v)
+        })
+        .collect();
+    JournalEntry {
+        seq,
+        endpoint,
+        method: method.as_str().to_owned(),
+        path: uri.path().to_owned(),
+        query: lossy_pairs(uri.query().unwrap_or("").as_bytes()),
+        headers,
+        params: Vec::new(),
+        grant_type: None,
+        client_auth: None,
+        status: 0,
+    }
+}
+
+fn fill_params(entry: &mut JournalEntry, headers: &HeaderMap, body: &[u8]) {
+    entry.params = match body_encoding(headers) {
+        Some(TokenEncoding::Form) => lossy_pairs(body),
+        Some(TokenEncoding::Json) => params::parse_json_object(body)
+            .map(|p| {
+                p.0.into_iter()
+                    .map(|(k, v)| {
+                        let v = redact_pair(&k, &v);
+                        (k, v)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    entry.grant_type = entry.param("grant_type").map(str::to_owned);
+    let basic = headers
+        .get(AUTHORIZATION)
+        .and_then(|h| params::parse_basic(h.as_bytes()))
+        .is_some();
+    entry.client_auth = if basic {
+        Some(ClientAuth::ClientSecretBasic)
+    } else if entry.param("client_secret").is_some() {
+        Some(ClientAuth::ClientSecretPost)
+    } else {
+        None
+    };
+}
+
+// ---------------------------------------------------------------- response helpers
+
+fn oauth_json(status: StatusCode, error: &str, description: &str) -> Response {
+    let body = json!({ "error": error, "error_description": description });
+    let mut resp = (status, axum::Json(body)).into_response();
+    no_store(resp.headers_mut());
+    resp
+}
+
+fn oauth_error(error: OAuthError, description: &str) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    oauth_json(status, error.as_str(), description)
+}
+
+fn no_store(h: &mut HeaderMap) {
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn html_headers(h: &mut HeaderMap) {
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        HeaderName::from_static("x-frame-options"),
+        HeaderValue::from_static("DENY"),
+    );
+    h.insert(
+        HeaderName::from_static("referrer-policy"),
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        HeaderName::from_static("content-security-policy"),
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    no_store(h);
+}
+
+/// The page shown instead of redirecting when the client or redirect URI cannot be trusted
+/// (RFC 6749 §4.1.2.1: never redirect to an unverified URI).
+fn error_page(s: &Shared, reason: &str) -> Response {
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Authorization error – {name}</title></head>\n<body><main><h1>Authorization error</h1>\n<p id=\"error\">{reason}</p>\n<p>{name} (handshake mock) did not redirect back to the application because the request could not be trusted.</p></main></body></html>\n",
+        name = html_escape(&s.profile.name),
+        reason = html_escape(reason),
+    );
+    let mut resp = (StatusCode::BAD_REQUEST, body).into_response();
+    html_headers(resp.headers_mut());
+    resp
+}
+
+fn redirect(status: StatusCode, target: &str, pairs: &[(&str, &str)]) -> Response {
+    let Ok(mut url) = url::Url::parse(target) else {
+        // Registered URIs are validated at start; this is unreachable in practice.
+        return oauth_error(OAuthError::InvalidRequest, "unusable redirect_uri");
+    };
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in pairs {
+            q.append_pair(k, v);
+        }
+    }
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(url.as_str()) {
+        resp.headers_mut().insert(LOCATION, v);
+    }
+    no_store(resp.headers_mut());
+    resp.headers_mut().insert(
+        HeaderName::from_static("referrer-policy"),
+        HeaderValue::from_static("no-referrer"),
+    );
+    resp
+}
+
+fn error_redirect(
+    status: StatusCode,
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &str,
+    description: &str,
+) -> Response {
+    let mut pairs = vec![("error", error), ("error_description", description)];
+    if let Some(st) = state {
+        pairs.push(("state", st));
+    }
+    redirect(status, redirect_uri, &pairs)
+}
+
+// ---------------------------------------------------------------- authorization endpoint
+
+async fn authorize(
+    State(s): State<Arc<Shared>>,
+    uri: Uri,
+    injected: Option<Extension<Injected>>,
+) -> Response {
+    let q = match params::parse_urlencoded(uri.query().unwrap_or("").as_bytes()) {
+        Ok(q) => q,
+        Err(e) => return error_page(&s, &format!("malformed authorization request: {e}")),
+    };
+    for key in ["client_id", "redirect_uri"] {
+        if q.0.iter().filter(|(k, _)| k == key).count() > 1 {
+            return error_page(&s, &format!("{key} is included more than once"));
+        }
+    }
+    let Some(client_id) = q.get("client_id") else {
+        return error_page(&s, "client_id is missing");
+    };
+    if client_id != s.client.client_id {
+        return error_page(&s, "client_id is not registered with this provider");
+    }
+    let redirect_uri = match q.get("redirect_uri") {
+        Some(r) if s.redirect_allowed(r) => r.to_owned(),
+        Some(_) => return error_page(
+            &s,
+            "redirect_uri does not match any URI registered for this client (exact match required)",
+        ),
+        None if s.client.redirect_uris.len() == 1 => s.client.redirect_uris[0].clone(),
+        None => {
+            return error_page(
+                &s,
+                "redirect_uri is missing and the client has several registered",
+            )
+        }
+    };
+    let state = q.get("state");
+    let fail = |error: &str, description: &str| {
+        error_redirect(StatusCode::FOUND, &redirect_uri, state, error, description)
+    };
+    if let Some(Extension(Injected(e))) = injected {
+        return fail(e.as_str(), "injected fault");
+    }
+    if let Err(e) = q.reject_duplicates() {
+        return fail("invalid_request", &e.to_string());
+    }
+    match q.get("response_type") {
+        Some("code") => {}
+        Some(_) => {
+            return fail(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            )
+        }
+        None => return fail("invalid_request", "response_type is missing"),
+    }
+    let scope = match validate_scope(&s.profile, q.get("scope")) {
+        Ok(scope) => scope,
+        Err(desc) => return fail("invalid_scope", &desc),
+    };
+    let challenge = match validate_pkce(&s.profile, &q) {
+        Ok(c) => c,
+        Err(desc) => return fail("invalid_request", desc),
+    };
+    let req = AuthRequest {
+        client_id: client_id.to_owned(),
+        redirect_uri: redirect_uri.clone(),
+        redirect_explicit: q.get("redirect_uri").is_some(),
+        scope,
+        state: state.map(str::to_owned),
+        challenge,
+    };
+    let now = s.now();
+    if s.auto_approve {
+        return approve(&s, req, now, StatusCode::FOUND);
+    }
+    let consent_id = lock(&s.store).add_consent(req.clone(), now, CONSENT_TTL);
+    consent_page(&s, &req, &consent_id)
+}
+
+fn validate_scope(p: &Profile, scope: Option<&str>) -> Result<Vec<String>, String> {
+    let requested = scope.map(|s| p.scopes.split(s)).unwrap_or_default();
+    if requested.is_empty() {
+        return Ok(p.scopes.default.clone());
+    }
+    let mut out: Vec<String> = Vec::new();
+    for s in requested {
+        if !p.scopes.supported.iter().any(|k| k == s) {
+            return Err(format!(
+                "scope {:?} is not supported (supported: {})",
+                s.chars().take(40).collect::<String>(),
+                p.scopes.supported.join(" ")
+            ));
+        }
+        if !out.iter().any(|o| o == s) {
+            out.push(s.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+fn validate_pkce(p: &Profile, q: &Params) -> Result<Option<(PkceMethod, String)>, &'static str> {
+    if p.pkce.mode == PkceMode::Unsupported {
+        // This provider ignores PKCE parameters, as real ones without PKCE do.
+        return Ok(None);
+    }
+    match (q.get("code_challenge"), q.get("code_challenge_method")) {
+        (None, Some(_)) => Err("code_challenge_method sent without code_challenge"),
+        (None, None) if p.pkce.mode == PkceMode::Required => {
+            Err("code_challenge is required (PKCE, RFC 7636)")
+        }
+        (None, None) => Ok(None),
+        (Some(c), method) => {
+            // RFC 7636 §4.3: the method defaults to plain.
+            let m = PkceMethod::parse(method.unwrap_or("plain"))
+                .ok_or("code_challenge_method must be S256 or plain")?;
+            if !p.pkce.methods.contains(&m) {
+                return Err("transform algorithm not supported");
+            }
+            if !params::valid_pkce_value(c) {
+                return Err("code_challenge must be 43-128 characters of [A-Za-z0-9-._~]");
+            }
+            Ok(Some((m, c.to_owned())))
+        }
+    }
+}
+
+fn approve(s: &Shared, req: AuthRequest, now: Instant, status: StatusCode) -> Response {
+    let ttl = Duration::from_secs(s.profile.tokens.code_lifetime_secs);
+    let redirect_uri = req.redirect_uri.clone();
+    let state = req.state.clone();
+    let code = lock(&s.store).add_code(req, now, ttl);
+    let mut pairs = vec![("code", code.as_str())];
+    if let Some(st) = state.as_deref() {
+        pairs.push(("state", st));
+    }
+    redirect(status, &redirect_uri, &pairs)
+}
+
+fn consent_page(s: &Shared, req: &AuthRequest, consent_id: &str) -> Response {
+    let scopes: String = req
+        .scope
+        .iter()
+        .map(|sc| format!("<li><code>{}</code></li>", html_escape(sc)))
+        .collect();
+    let name = html_escape(&s.profile.name);
+    let body = format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Authorize {client} – {name}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}}button{{font-size:1rem;padding:.5rem 1.25rem;margin-right:.5rem}}.note{{color:#666;font-size:.85rem}}</style>
+</head><body><main>
+<h1>{name}</h1>
+<p><strong id="client">{client}</strong> would like to access your {name} account.</p>
+<p>Requested permissions:</p><ul id="scopes">{scopes}</ul>
+<p>You will be sent back to <code id="redirect">{redirect}</code>.</p>
+<form method="post" action="{action}">
+<input type="hidden" name="consent_id" value="{consent_id}">
+<button type="submit" name="decision" value="approve" id="approve">Approve</button>
+<button type="submit" name="decision" value="deny" id="deny">Deny</button>
+</form>
+<p class="note">handshake mock of {name}: no real account is involved.</p>
+</main></body></html>
+"#,
+        client = html_escape(&req.client_id),
+        redirect = html_escape(&req.redirect_uri),
+        action = html_escape(&s.profile.oauth.authorize_path),
+        consent_id = html_escape(consent_id),
+    );
+    let mut resp = (StatusCode::OK, body).into_response();
+    html_headers(resp.headers_mut());
+    resp
+}
+
+/// The consent form's POST. The hidden `consent_id` is 256 random bits, single-use and tied to
+/// one authorization request, so a forged POST cannot approve another request.
+async fn consent(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    injected: Option<Extension<Injected>>,
+    body: Bytes,
+) -> Response {
+    if body_encoding(&headers) != Some(TokenEncoding::Form) {
+        return error_page(
+            &s,
+            "the consent form must be posted as application/x-www-form-urlencoded",
+        );
+    }
+    let form = match params::parse_urlencoded(&body) {
+        Ok(f) => f,
+        Err(e) => return error_page(&s, &format!("malformed consent form: {e}")),
+    };
+    if let Err(e) = form.reject_duplicates() {
+        return error_page(&s, &e.to_string());
+    }
+    let now = s.now();
+    let Some(req) = form
+        .get("consent_id")
+        .and_then(|id| lock(&s.store).take_consent(id, now))
+    else {
+        return error_page(
+            &s,
+            "unknown, used or expired consent request; start again from the application",
+        );
+    };
+    let deny = |error: &str, desc: &str| {
+        error_redirect(
+            StatusCode::SEE_OTHER,
+            &req.redirect_uri,
+            req.state.as_deref(),
+            error,
+            desc,
+        )
+    };
+    if let Some(Extension(Injected(e))) = injected {
+        return deny(e.as_str(), "injected fault");
+    }
+    match form.get("decision") {
+        Some("approve") => approve(&s, req, now, StatusCode::SEE_OTHER),
+        Some("deny") => deny("access_denied", "the user denied the request"),
+        _ => error_page(&s, "decision must be approve or deny"),
+    }
+}
+
+// ---------------------------------------------------------------- token endpoint
+
+fn body_encoding(headers: &HeaderMap) -> Option<TokenEncoding> {
+    let ct = headers.get(CONTENT_TYPE)?.to_str().ok()?;
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        Some(TokenEncoding::Form)
+    } else if essence.eq_ignore_ascii_case("application/json") {
+        Some(TokenEncoding::Json)
+    } else {
+        None
+    }
+}
+
+/// Decodes a token or revocation request body in an encoding the profile accepts.
+fn read_body(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Params, Response> {
+    let accepted = &s.profile.token_request.encodings;
+    let names = accepted
+        .iter()
+        .map(|e| match e {
+            TokenEncoding::Form => "application/x-www-form-urlencoded",
+            TokenEncoding::Json => "application/json",
+        })
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let enc = match body_encoding(headers) {
+        Some(e) if accepted.contains(&e) => e,
+        _ => {
+            return Err(oauth_error(
+                OAuthError::InvalidRequest,
+                &format!("this provider accepts request bodies as {names} only"),
+            ))
+        }
+    };
+    let parsed = match enc {
+        TokenEncoding::Form => params::parse_urlencoded(body),
+        TokenEncoding::Json => params::parse_json_object(body),
+    };
+    let p = parsed
+        .and_then(|p| p.reject_duplicates().map(|()| p))
+        .map_err(|e| oauth_error(OAuthError::InvalidRequest, &e.to_string()))?;
+    Ok(p)
+}
+
+fn invalid_client(s: &Shared, description: &str, tried_basic: bool) -> Response {
+    let mut resp = oauth_error(OAuthError::InvalidClient, description);
+    if tried_basic {
+        // RFC 6749 §5.2: MUST answer with the scheme the client used.
+        let v = format!("Basic realm=\"{}\"", s.profile.id);
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            resp.headers_mut().insert(WWW_AUTHENTICATE, v);
+        }
+    }
+    resp
+}
+
+/// Authenticates the client as the profile allows (RFC 6749 §2.3.1). Returns its id.
+fn authenticate(s: &Shared, headers: &HeaderMap, p: &Params) -> Result<String, Response> {
+    let allowed = &s.profile.token_request.client_auth;
+    let strict = s.profile.security.authenticate_client;
+    let basic = headers
+        .get(AUTHORIZATION)
+        .and_then(|h| params::parse_basic(h.as_bytes()));
+    let tried_basic = basic.is_some();
+    let fail = |d: &str| Err(invalid_client(s, d, tried_basic));
+    let (id, secret, method) = match basic {
+        Some(Err(())) => return fail("malformed Basic credentials"),
+        Some(Ok(c)) => {
+            if p.get("client_secret").is_some() {
+                return Err(oauth_error(
+                    OAuthError::InvalidRequest,
+                    "more than one client authentication method was used (RFC 6749 §2.3)",
+                ));
+            }
+            if p.get("client_id").is_some_and(|id| id != c.client_id) {
+                return Err(oauth_error(
+                    OAuthError::InvalidRequest,
+                    "client_id in the body differs from the Basic credentials",
+                ));
+            }
+            (
+                c.client_id,
+                Some(c.client_secret),
+                ClientAuth::ClientSecretBasic,
+            )
+        }
+        None => match p.get("client_id") {
+            Some(id) => (
+                id.to_owned(),
+                p.get("client_secret").map(str::to_owned),
+                ClientAuth::ClientSecretPost,
+            ),
+            None => return fail("client authentication is required"),
+        },
+    };
+    if !strict {
+        // Sloppy provider: the client id alone identifies the client.
+        return if id == s.client.client_id {
+            Ok(id)
+        } else {
+            fail("unknown client")
+        };
+    }
+    if !allowed.contains(&method) {
+        let want = allowed
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(" or ");
+        return fail(&format!(
+            "{} is not accepted by this provider; use {want}",
+            method.as_str()
+        ));
+    }
+    let Some(secret) = secret else {
+        return fail("client_secret is missing");
+    };
+    // Evaluate both comparisons so timing does not reveal which one failed.
+    let id_ok = params::ct_eq(&id, &s.client.client_id);
+    let secret_ok = params::ct_eq(&secret, s.client.client_secret.secret());
+    if id_ok & secret_ok {
+        Ok(id)
+    } else {
+        fail("client authentication failed")
+    }
+}
+
+async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let p = match read_body(&s, &headers, &body) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let client_id = match authenticate(&s, &headers, &p) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let result = match p.get("grant_type") {
+        None => Err(OAuthErr::new(
+            OAuthError::InvalidRequest,
+            "grant_type is missing",
+        )),
+        Some("authorization_code") => code_grant(&s, &client_id, &p),
+        Some("refresh_token") if s.profile.tokens.refresh_tokens => {
+            refresh_grant(&s, &client_id, &p)
+        }
+        Some(_) => Err(OAuthErr::new(
+            OAuthError::UnsupportedGrantType,
+            if s.profile.tokens.refresh_tokens {
+                "supported grant types: authorization_code, refresh_token"
+            } else {
+                "supported grant types: authorization_code"
+            },
+        )),
+    };
+    match result {
+        Ok(issued) => token_response(&s, issued),
+        Err(e) => oauth_error(e.error, &e.description),
+    }
+}
+
+struct OAuthErr {
+    error: OAuthError,
+    description: String,
+}
+
+impl OAuthErr {
+    fn new(error: OAuthError, description: impl Into<String>) -> Self {
+        OAuthErr {
+            error,
+            description: description.into(),
+        }
+    }
+}
+
+fn grant_err(description: &str) -> OAuthErr {
+    OAuthErr::new(OAuthError::InvalidGrant, description)
+}
+
+fn code_grant(s: &Shared, client_id: &str, p: &Params) -> Result<Issued, OAuthErr> {
+    let sec = &s.profile.security;
+    let Some(code) = p.get("code") else {
+        return Err(OAuthErr::new(OAuthError::InvalidRequest, "code is missing"));
+    };
+    let now = s.now();
+    // One lock for lookup, checks and issue: two concurrent redemptions cannot both win.
+    let mut store = lock(&s.store);
+    let req = match store.redeem_code(code, now, sec.single_use_codes) {
+        Redeem::Fresh(req) => req,
+        Redeem::Unknown => return Err(grant_err("authorization code is invalid")),
+        Redeem::Expired => return Err(grant_err("authorization code expired")),
+        Redeem::Reused(grant) => {
+            if sec.revoke_on_code_reuse {
+                if let Some(g) = grant {
+                    store.revoke_grant(g);
+                }
+                return Err(grant_err(
+                    "authorization code was already used; the tokens issued from it are revoked",
+                ));
+            }
+            return Err(grant_err("authorization code was already used"));
+        }
+    };
+    if sec.bind_code {
+        if req.client_id != client_id {
+            return Err(grant_err("authorization code was issued to another client"));
+        }
+        match p.get("redirect_uri") {
+            Some(r) if r == req.redirect_uri => {}
+            Some(_) => {
+                return Err(grant_err(
+                    "redirect_uri differs from the one in the authorization request",
+                ))
+            }
+            None if req.redirect_explicit => {
+                return Err(OAuthErr::new(
+                    OAuthError::InvalidRequest,
+                    "redirect_uri is required: the authorization request included it",
+                ))
+            }
+            None => {}
+        }
+    }
+    if s.profile.pkce.mode != PkceMode::Unsupported && sec.verify_pkce {
+        match (&req.challenge, p.get("code_verifier")) {
+            (Some((m, c)), Some(v)) => {
+                if !params::verify_pkce(*m, v, c) {
+                    return Err(grant_err("PKCE verification failed"));
+                }
+            }
+            (Some(_), None) => {
+                return Err(grant_err(
+                    "code_verifier is required: the authorization request had a code_challenge",
+                ))
+            }
+            (None, Some(_)) if sec.reject_pkce_downgrade => {
+                return Err(grant_err(
+                    "code_verifier sent for a code issued without code_challenge (PKCE downgrade, RFC 9700 §4.8.2)",
+                ))
+            }
+            _ => {}
+        }
+    }
+    let t = &s.profile.tokens;
+    let refresh = t
+        .refresh_tokens
+        .then(|| t.refresh_token_lifetime_secs.map(Duration::from_secs));
+    let (grant, issued) = store.new_grant(
+        client_id,
+        req.scope,
+        now,
+        Duration::from_secs(t.access_token_lifetime_secs),
+        refresh,
+    );
+    if sec.single_use_codes {
+        store.mark_redeemed(code, grant);
+    }
+    Ok(issued)
+}
+
+fn refresh_grant(s: &Shared, client_id: &str, p: &Params) -> Result<Issued, OAuthErr> {
+    let Some(rt) = p.get("refresh_token") else {
+        return Err(OAuthErr::new(
+            OAuthError::InvalidRequest,
+            "refresh_token is missing",
+        ));
+    };
+    let t = &s.profile.tokens;
+    let now = s.now();
+    let mut store = lock(&s.store);
+    let grant = match store.lookup_refresh(rt, now) {
+        RefreshLookup::Current { grant } => grant,
+        RefreshLookup::Unknown => return Err(grant_err("refresh token is invalid or revoked")),
+        RefreshLookup::Expired => return Err(grant_err("refresh token expired")),
+        RefreshLookup::Retired { grant } => {
+            if t.rotation == Rotation::RotateReuseRevokesFamily {
+                store.revoke_grant(grant);
+                return Err(grant_err(
+                    "refresh token was already used; the whole grant is revoked (reuse detection, RFC 9700 §4.14.2)",
+                ));
+            }
+            return Err(grant_err(
+                "refresh token was rotated out; use the latest one",
+            ));
+        }
+    };
+    let Some(g) = store.grant(grant) else {
+        return Err(grant_err("refresh token is invalid or revoked"));
+    };
+    if s.profile.security.bind_refresh_token && g.client_id != client_id {
+        return Err(grant_err("refresh token was issued to another client"));
+    }
+    let scope = match p.get("scope") {
+        None => g.scope.clone(),
+        Some(requested) => {
+            let requested = s.profile.scopes.split(requested);
+            if let Some(extra) = requested.iter().find(|r| !g.scope.iter().any(|x| x == *r)) {
+                return Err(OAuthErr::new(
+                    OAuthError::InvalidScope,
+                    format!(
+                        "scope {:?} was not granted originally",
+                        extra.chars().take(40).collect::<String>()
+                    ),
+                ));
+            }
+            requested.into_iter().map(str::to_owned).collect()
+        }
+    };
+    let rotate = (t.rotation != Rotation::Off)
+        .then(|| t.refresh_token_lifetime_secs.map(Duration::from_secs));
+    Ok(store.refresh_grant(
+        grant,
+        scope,
+        now,
+        Duration::from_secs(t.access_token_lifetime_secs),
+        rotate,
+    ))
+}
+
+fn token_response(s: &Shared, issued: Issued) -> Response {
+    let t = &s.profile.tokens;
+    let mut body = serde_json::Map::new();
+    body.insert("access_token".into(), Value::String(issued.access_token));
+    body.insert("token_type".into(), Value::String(t.token_type.clone()));
+    body.insert(
+        "expires_in".into(),
+        Value::from(t.access_token_lifetime_secs),
+    );
+    if let Some(rt) = issued.refresh_token {
+        body.insert("refresh_token".into(), Value::String(rt));
+    }
+    body.insert(
+        "scope".into(),
+        Value::String(s.profile.scopes.join(&issued.scope)),
+    );
+    for (k, v) in &t.extra_fields {
+        body.insert(k.clone(), v.clone());
+    }
+    let mut resp = (StatusCode::OK, axum::Json(Value::Object(body))).into_response();
+    if s.profile.security.no_store {
+        no_store(resp.headers_mut());
+    }
+    resp
+}
+
+// ---------------------------------------------------------------- revocation endpoint
+
+async fn revoke(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let p = match read_body(&s, &headers, &body) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let client_id = match authenticate(&s, &headers, &p) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some(token) = p.get("token") else {
+        return oauth_error(OAuthError::InvalidRequest, "token is missing");
+    };
+    // RFC 7009 §2.1: the hint only orders the lookup; unknown hints are ignored.
+    let refresh_first = p.get("token_type_hint") == Some("refresh_token");
+    let mut store = lock(&s.store);
+    if let Some((grant, is_refresh)) = store.token_owner(token, refresh_first) {
+        let owner_ok = store.grant(grant).is_some_and(|g| g.client_id == client_id);
+        if !owner_ok && s.profile.security.bind_refresh_token {
+            return oauth_error(
+                OAuthError::InvalidGrant,
+                "the token was not issued to this client",
+            );
+        }
+        if is_refresh {
+            // Revoking a refresh token ends the grant and its access tokens (RFC 7009 §2.1).
+            store.revoke_grant(grant);
+        } else {
+            store.revoke_access_token(token);
+        }
+    }
+    drop(store);
+    let mut resp = StatusCode::OK.into_response();
+    no_store(resp.headers_mut());
+    resp
+}
+
+// ---------------------------------------------------------------- API resource
+
+fn bearer_challenge(s: &Shared, error: Option<(&str, &str)>, scope: Option<&str>) -> HeaderValue {
+    let mut v = format!("Bearer realm=\"{}\"", s.profile.id);
+    if let Some((e, d)) = error {
+        v.push_str(&format!(", error=\"{e}\", error_description=\"{d}\""));
+    }
+    if let Some(sc) = scope {
+        v.push_str(&format!(", scope=\"{sc}\""));
+    }
+    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+}
+
+fn api_error(
+    s: &Shared,
+    status: StatusCode,
+    template: &str,
+    error: &str,
+    description: &str,
+    challenge: HeaderValue,
+) -> Response {
+    let body = s.profile.errors.render(template, error, description);
+    let mut resp = (status, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(WWW_AUTHENTICATE, challenge);
+    resp
+}
+
+async fn api(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let unauthorized = s.profile.errors.unauthorized_body.as_str();
+    let mut auths = headers.get_all(AUTHORIZATION).iter();
+    let first = auths.next();
+    if auths.next().is_some() {
+        let d = "more than one Authorization header";
+        return api_error(
+            &s,
+            StatusCode::BAD_REQUEST,
+            unauthorized,
+            "invalid_request",
+            d,
+            bearer_challenge(&s, Some(("invalid_request", d)), None),
+        );
+    }
+    let token = first
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim());
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        // RFC 6750 §3.1: no credentials ⇒ no error attribute in the challenge.
+        return api_error(
+            &s,
+            StatusCode::UNAUTHORIZED,
+            unauthorized,
+            "invalid_token",
+            "an access token is required (Authorization: Bearer)",
+            bearer_challenge(&s, None, None),
+        );
+    };
+    let sec = &s.profile.security;
+    let now = s.now();
+    let invalid = |d: &str| {
+        api_error(
+            &s,
+            StatusCode::UNAUTHORIZED,
+            unauthorized,
+            "invalid_token",
+            d,
+            bearer_challenge(&s, Some(("invalid_token", d)), None),
+        )
+    };
+    let mut store = lock(&s.store);
+    let (grant, scope) = match store.lookup_access(token, now) {
+        AccessLookup::Valid { grant, scope } => (grant, scope),
+        AccessLookup::Expired { grant, scope } if !sec.check_expiry => (grant, scope),
+        AccessLookup::Expired { .. } => return invalid("The access token expired"),
+        AccessLookup::Unknown => return invalid("The access token is invalid or revoked"),
+    };
+    if let Some(required) = &s.profile.api.required_scope {
+        if sec.enforce_scope && !scope.iter().any(|sc| sc == required) {
+            let d = format!("the {required} scope is required");
+            return api_error(
+                &s,
+                StatusCode::FORBIDDEN,
+                &s.profile.errors.forbidden_body,
+                "insufficient_scope",
+                &d,
+                bearer_challenge(&s, Some(("insufficient_scope", &d)), Some(required)),
+            );
+        }
+    }
+    let rl = &s.profile.rate_limit;
+    let mut rate_headers = HeaderMap::new();
+    if let Some(limit) = rl.limit {
+        let window = Duration::from_secs(rl.window_secs);
+        let (allowed, remaining, reset_in) = store.rate(grant, limit, window, now);
+        drop(store);
+        let reset_secs = reset_in.as_secs() + u64::from(reset_in.subsec_nanos() > 0);
+        if rl.headers == RateLimitHeaders::XRateLimit {
+            let reset_at = s.clock.unix_secs() + reset_secs;
+            for (k, v) in [
+                ("x-ratelimit-limit", limit.to_string()),
+                ("x-ratelimit-remaining", remaining.to_string()),
+                ("x-ratelimit-reset", reset_at.to_string()),
+            ] {
+                if let Ok(v) = HeaderValue::from_str(&v) {
+                    rate_headers.insert(HeaderName::from_static(k), v);
+                }
+            }
+        }
+        if !allowed {
+            let mut resp = (StatusCode::TOO_MANY_REQUESTS, rl.body.clone()).into_response();
+            let h = resp.headers_mut();
+            h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            if rl.retry_after {
+                h.insert(RETRY_AFTER, HeaderValue::from(reset_secs.max(1)));
+            }
+            h.extend(rate_headers);
+            return resp;
+        }
+    } else {
+        drop(store);
+    }
+    let records = Value::Array(s.profile.api.records.clone());
+    let body = match &s.profile.api.envelope {
+        Some(key) => json!({ key: records }),
+        None => records,
+    };
+    let mut resp = axum::Json(body).into_response();
+    resp.headers_mut().extend(rate_headers);
+    resp
+}
+
+// ---------------------------------------------------------------- metadata and control
+
+/// RFC 8414 authorization server metadata.
+pub(crate) fn rfc8414(s: &Shared) -> serde_json::Map<String, Value> {
+    let p = &s.profile;
+    let mut m = serde_json::Map::new();
+    m.insert("issuer".into(), Value::String(s.base_url.clone()));
+    m.insert(
+        "authorization_endpoint".into(),
+        Value::String(s.url(&p.oauth.authorize_path)),
+    );
+    m.insert(
+        "token_endpoint".into(),
+        Value::String(s.url(&p.oauth.token_path)),
+    );
+    if let Some(r) = p.oauth.revoke_path() {
+        m.insert("revocation_endpoint".into(), Value::String(s.url(r)));
+    }
+    let auth: Vec<&str> = p
+        .token_request
+        .client_auth
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    m.insert("token_endpoint_auth_methods_supported".into(), json!(auth));
+    if p.oauth.revoke_path().is_some() {
+        m.insert(
+            "revocation_endpoint_auth_methods_supported".into(),
+            json!(auth),
+        );
+    }
+    let pkce: Vec<&str> = if p.pkce.supported() {
+        p.pkce.methods.iter().map(|m| m.as_str()).collect()
+    } else {
+        Vec::new()
+    };
+    m.insert("code_challenge_methods_supported".into(), json!(pkce));
+    m.insert("scopes_supported".into(), json!(p.scopes.supported));
+    m.insert("response_types_supported".into(), json!(["code"]));
+    m.insert("response_modes_supported".into(), json!(["query"]));
+    let grants: &[&str] = if p.tokens.refresh_tokens {
+        &["authorization_code", "refresh_token"]
+    } else {
+        &["authorization_code"]
+    };
+    m.insert("grant_types_supported".into(), json!(grants));
+    m
+}
+
+/// RFC 8414 metadata plus what handshake knows about the provider.
+pub(crate) fn metadata(s: &Shared) -> Value {
+    let p = &s.profile;
+    let mut m = rfc8414(s);
+    m.insert("provider".into(), Value::String(p.id.clone()));
+    m.insert("name".into(), Value::String(p.name.clone()));
+    m.insert("oauth_documented".into(), Value::Bool(p.oauth_documented()));
+    m.insert("api_resource".into(), Value::String(s.url(&p.api.path)));
+    m.insert(
+        "token_request_encodings".into(),
+        json!(p.token_request.encodings),
+    );
+    m.insert("pkce_mode".into(), json!(p.pkce.mode));
+    m.insert("refresh_token_rotation".into(), json!(p.tokens.rotation));
+    let provenance: serde_json::Map<String, Value> = p
+        .origins()
+        .into_iter()
+        .map(|(k, o)| (k.to_owned(), json!(o)))
+        .collect();
+    m.insert("provenance".into(), Value::Object(provenance));
+    Value::Object(m)
+}
+
+async fn well_known(State(s): State<Arc<Shared>>) -> Response {
+    axum::Json(Value::Object(rfc8414(&s))).into_response()
+}
+
+async fn control_metadata(State(s): State<Arc<Shared>>) -> Response {
+    axum::Json(metadata(&s)).into_response()
+}
+
+async fn control_journal(State(s): State<Arc<Shared>>) -> Response {
+    axum::Json(s.journal()).into_response()
+}
+
+fn control_error(description: String) -> Response {
+    oauth_json(StatusCode::BAD_REQUEST, "invalid_request", &description)
+}
+
+async fn control_faults(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let fault: Fault = match serde_json::from_slice(&body) {
+        Ok(f) => f,
+        Err(e) => return control_error(format!("invalid fault: {e}")),
+    };
+    if let FaultKind::Status { status } = fault.kind {
+        if !(100..=599).contains(&status) {
+            return control_error(format!("status {status} is not an HTTP status (100-599)"));
+        }
+    }
+    s.arm(fault.clone());
+    (StatusCode::CREATED, axum::Json(fault)).into_response()
+}
+
+async fn control_expire(State(s): State<Arc<Shared>>) -> StatusCode {
+    let now = s.now();
+    lock(&s.store).expire_access_tokens(now);
+    StatusCode::NO_CONTENT
+}
+
+async fn control_revoke(State(s): State<Arc<Shared>>) -> StatusCode {
+    lock(&s.store).revoke_all();
+    StatusCode::NO_CONTENT
+}
+
+async fn control_reset(State(s): State<Arc<Shared>>) -> StatusCode {
+    s.reset();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockBody {
+    advance_secs: u64,
+}
+
+async fn control_clock(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let b: ClockBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return control_error(format!("expected {{\"advance_secs\": N}}: {e}")),
+    };
+    s.clock.advance(Duration::from_secs(b.advance_secs));
+    axum::Json(json!({ "offset_secs": s.clock.offset().as_secs() })).into_response()
+}
+
+async fn healthz() -> Response {
+    axum::Json(json!({ "status": "ok" })).into_response()
+}
+
+async fn not_found(uri: Uri) -> Response {
+    let path: String = uri.path().chars().take(200).collect();
+    oauth_json(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &format!("no endpoint at {path}"),
+    )
+}

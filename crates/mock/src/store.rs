@@ -1,0 +1,510 @@
+//! Codes, grants and tokens, on a virtual clock, with bounded memory.
+//!
+//! Memory stays bounded under load because nothing accumulates per request: a grant keeps at
+//! most [`LIVE_ACCESS_TOKENS`] access tokens and [`RETIRED_REFRESH_TOKENS`] retired refresh
+//! tokens (older ones are forgotten, i.e. invalid), rotation replaces the grant's refresh
+//! token in place, and expired codes, consents and dead grants are purged periodically.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use handshake_profile::PkceMethod;
+use rand::RngCore;
+
+/// Access tokens a grant keeps alive at once; issuing more evicts the oldest.
+pub(crate) const LIVE_ACCESS_TOKENS: usize = 8;
+/// Rotated-out refresh tokens remembered per grant for reuse detection.
+pub(crate) const RETIRED_REFRESH_TOKENS: usize = 8;
+/// Purge expired entries every this many store operations.
+const PURGE_EVERY: u64 = 4096;
+
+/// 256 bits from the thread-local CSPRNG, base64url.
+pub(crate) fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Real time plus an offset that tests can advance.
+#[derive(Debug, Default)]
+pub(crate) struct Clock {
+    offset_ms: AtomicU64,
+}
+
+impl Clock {
+    pub(crate) fn now(&self) -> Instant {
+        Instant::now() + self.offset()
+    }
+    pub(crate) fn offset(&self) -> Duration {
+        Duration::from_millis(self.offset_ms.load(Ordering::Relaxed))
+    }
+    pub(crate) fn advance(&self, by: Duration) {
+        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        let _ = self
+            .offset_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |o| {
+                Some(o.saturating_add(ms))
+            });
+    }
+    pub(crate) fn reset(&self) {
+        self.offset_ms.store(0, Ordering::Relaxed);
+    }
+    /// Unix seconds on the virtual clock, for `X-RateLimit-Reset`.
+    pub(crate) fn unix_secs(&self) -> u64 {
+        (SystemTime::now() + self.offset())
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+}
+
+/// A validated authorization request, waiting for consent or turned into a code.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthRequest {
+    pub(crate) client_id: String,
+    pub(crate) redirect_uri: String,
+    /// Whether the request named `redirect_uri` (then the token request must repeat it).
+    pub(crate) redirect_explicit: bool,
+    pub(crate) scope: Vec<String>,
+    pub(crate) state: Option<String>,
+    pub(crate) challenge: Option<(PkceMethod, String)>,
+}
+
+pub(crate) struct CodeEntry {
+    pub(crate) req: AuthRequest,
+    expires_at: Instant,
+    /// The grant issued when the code was redeemed.
+    pub(crate) redeemed: Option<u64>,
+}
+
+struct Consent {
+    req: AuthRequest,
+    expires_at: Instant,
+}
+
+pub(crate) struct Grant {
+    pub(crate) client_id: String,
+    pub(crate) scope: Vec<String>,
+    access_tokens: VecDeque<String>,
+    refresh_token: Option<String>,
+    refresh_expires_at: Option<Instant>,
+    retired: VecDeque<String>,
+    rate_window: Option<(Instant, u32)>,
+}
+
+struct AccessEntry {
+    grant: u64,
+    expires_at: Instant,
+}
+
+struct RefreshEntry {
+    grant: u64,
+    current: bool,
+}
+
+/// What a code redemption found.
+pub(crate) enum Redeem {
+    Fresh(AuthRequest),
+    Unknown,
+    Expired,
+    /// Already redeemed; carries the grant it issued.
+    Reused(Option<u64>),
+}
+
+/// What a refresh-token lookup found.
+pub(crate) enum RefreshLookup {
+    Current { grant: u64 },
+    Retired { grant: u64 },
+    Expired,
+    Unknown,
+}
+
+/// What the API resource learns about a bearer token.
+pub(crate) enum AccessLookup {
+    Valid { grant: u64, scope: Vec<String> },
+    Expired { grant: u64, scope: Vec<String> },
+    Unknown,
+}
+
+/// Tokens issued by one token response.
+pub(crate) struct Issued {
+    pub(crate) access_token: String,
+    pub(crate) refresh_token: Option<String>,
+    pub(crate) scope: Vec<String>,
+}
+
+#[derive(Default)]
+pub(crate) struct Store {
+    codes: HashMap<String, CodeEntry>,
+    consents: HashMap<String, Consent>,
+    grants: HashMap<u64, Grant>,
+    access: HashMap<String, AccessEntry>,
+    refresh: HashMap<String, RefreshEntry>,
+    next_grant: u64,
+    ops: u64,
+}
+
+impl Store {
+    fn tick(&mut self, now: Instant) {
+        self.ops += 1;
+        if self.ops % PURGE_EVERY == 0 {
+            self.purge(now);
+        }
+    }
+
+    /// Forgets expired codes and consents, expired access tokens, and grants nothing can use
+    /// any more (no live refresh token and no live access token).
+    pub(crate) fn purge(&mut self, now: Instant) {
+        self.codes.retain(|_, c| c.expires_at > now);
+        self.consents.retain(|_, c| c.expires_at > now);
+        let access = &mut self.access;
+        access.retain(|_, a| a.expires_at > now);
+        let mut dead = Vec::new();
+        for (id, g) in self.grants.iter_mut() {
+            g.access_tokens.retain(|t| access.contains_key(t));
+            let refresh_alive =
+                g.refresh_token.is_some() && g.refresh_expires_at.is_none_or(|exp| exp > now);
+            if !refresh_alive && g.access_tokens.is_empty() {
+                dead.push(*id);
+            }
+        }
+        for id in dead {
+            self.revoke_grant(id);
+        }
+    }
+
+    pub(crate) fn add_consent(&mut self, req: AuthRequest, now: Instant, ttl: Duration) -> String {
+        self.tick(now);
+        let id = random_token();
+        self.consents.insert(
+            id.clone(),
+            Consent {
+                req,
+                expires_at: now + ttl,
+            },
+        );
+        id
+    }
+
+    /// Takes a pending consent: each consent id is usable once.
+    pub(crate) fn take_consent(&mut self, id: &str, now: Instant) -> Option<AuthRequest> {
+        let c = self.consents.remove(id)?;
+        (c.expires_at > now).then_some(c.req)
+    }
+
+    pub(crate) fn add_code(&mut self, req: AuthRequest, now: Instant, ttl: Duration) -> String {
+        self.tick(now);
+        let code = random_token();
+        self.codes.insert(
+            code.clone(),
+            CodeEntry {
+                req,
+                expires_at: now + ttl,
+                redeemed: None,
+            },
+        );
+        code
+    }
+
+    /// Looks a code up and marks it redeemed when `single_use`.
+    pub(crate) fn redeem_code(&mut self, code: &str, now: Instant, single_use: bool) -> Redeem {
+        self.tick(now);
+        let Some(entry) = self.codes.get_mut(code) else {
+            return Redeem::Unknown;
+        };
+        if entry.expires_at <= now {
+            self.codes.remove(code);
+            return Redeem::Expired;
+        }
+        if single_use && entry.redeemed.is_some() {
+            return Redeem::Reused(entry.redeemed);
+        }
+        Redeem::Fresh(entry.req.clone())
+    }
+
+    /// Records which grant a code produced, for revocation on reuse.
+    pub(crate) fn mark_redeemed(&mut self, code: &str, grant: u64) {
+        if let Some(entry) = self.codes.get_mut(code) {
+            entry.redeemed = Some(grant);
+        }
+    }
+
+    /// Creates a grant and its first tokens.
+    pub(crate) fn new_grant(
+        &mut self,
+        client_id: &str,
+        scope: Vec<String>,
+        now: Instant,
+        access_ttl: Duration,
+        refresh: Option<Option<Duration>>,
+    ) -> (u64, Issued) {
+        self.next_grant += 1;
+        let id = self.next_grant;
+        self.grants.insert(
+            id,
+            Grant {
+                client_id: client_id.to_owned(),
+                scope: scope.clone(),
+                access_tokens: VecDeque::new(),
+                refresh_token: None,
+                refresh_expires_at: None,
+                retired: VecDeque::new(),
+                rate_window: None,
+            },
+        );
+        let access_token = self.issue_access(id, now, access_ttl);
+        let refresh_token = refresh.map(|ttl| self.set_refresh(id, now, ttl));
+        (
+            id,
+            Issued {
+                access_token,
+                refresh_token,
+                scope,
+            },
+        )
+    }
+
+    fn issue_access(&mut self, grant: u64, now: Instant, ttl: Duration) -> String {
+        let token = random_token();
+        self.access.insert(
+            token.clone(),
+            AccessEntry {
+                grant,
+                expires_at: now + ttl,
+            },
+        );
+        if let Some(g) = self.grants.get_mut(&grant) {
+            g.access_tokens.push_back(token.clone());
+            if g.access_tokens.len() > LIVE_ACCESS_TOKENS {
+                if let Some(old) = g.access_tokens.pop_front() {
+                    self.access.remove(&old);
+                }
+            }
+        }
+        token
+    }
+
+    /// Gives the grant a new current refresh token, retiring the previous one.
+    fn set_refresh(&mut self, grant: u64, now: Instant, ttl: Option<Duration>) -> String {
+        let token = random_token();
+        self.refresh.insert(
+            token.clone(),
+            RefreshEntry {
+                grant,
+                current: true,
+            },
+        );
+        if let Some(g) = self.grants.get_mut(&grant) {
+            g.refresh_expires_at = ttl.map(|t| now + t);
+            if let Some(old) = g.refresh_token.replace(token.clone()) {
+                if let Some(e) = self.refresh.get_mut(&old) {
+                    e.current = false;
+                }
+                g.retired.push_back(old);
+                if g.retired.len() > RETIRED_REFRESH_TOKENS {
+                    if let Some(forgotten) = g.retired.pop_front() {
+                        self.refresh.remove(&forgotten);
+                    }
+                }
+            }
+        }
+        token
+    }
+
+    pub(crate) fn lookup_refresh(&mut self, token: &str, now: Instant) -> RefreshLookup {
+        self.tick(now);
+        let Some(e) = self.refresh.get(token) else {
+            return RefreshLookup::Unknown;
+        };
+        let grant = e.grant;
+        let Some(g) = self.grants.get(&grant) else {
+            return RefreshLookup::Unknown;
+        };
+        if !e.current {
+            return RefreshLookup::Retired { grant };
+        }
+        if g.refresh_expires_at.is_some_and(|exp| exp <= now) {
+            return RefreshLookup::Expired;
+        }
+        RefreshLookup::Current { grant }
+    }
+
+    pub(crate) fn grant(&self, id: u64) -> Option<&Grant> {
+        self.grants.get(&id)
+    }
+
+    /// Issues tokens for a refresh: always a new access token; a new refresh token when
+    /// `rotate`, else the current one again.
+    pub(crate) fn refresh_grant(
+        &mut self,
+        grant: u64,
+        scope: Vec<String>,
+        now: Instant,
+        access_ttl: Duration,
+        rotate: Option<Option<Duration>>,
+    ) -> Issued {
+        let access_token = self.issue_access(grant, now, access_ttl);
+        let refresh_token = match rotate {
+            Some(ttl) => Some(self.set_refresh(grant, now, ttl)),
+            None => self
+                .grants
+                .get(&grant)
+                .and_then(|g| g.refresh_token.clone()),
+        };
+        Issued {
+            access_token,
+            refresh_token,
+            scope,
+        }
+    }
+
+    pub(crate) fn lookup_access(&self, token: &str, now: Instant) -> AccessLookup {
+        let Some(a) = self.access.get(token) else {
+            return AccessLookup::Unknown;
+        };
+        let Some(g) = self.grants.get(&a.grant) else {
+            return AccessLookup::Unknown;
+        };
+        let scope = g.scope.clone();
+        if a.expires_at <= now {
+            AccessLookup::Expired {
+                grant: a.grant,
+                scope,
+            }
+        } else {
+            AccessLookup::Valid {
+                grant: a.grant,
+                scope,
+            }
+        }
+    }
+
+    /// Which grant and client a token (access or refresh) belongs to.
+    pub(crate) fn token_owner(&self, token: &str, refresh_first: bool) -> Option<(u64, bool)> {
+        let as_refresh = || self.refresh.get(token).map(|e| (e.grant, true));
+        let as_access = || self.access.get(token).map(|e| (e.grant, false));
+        if refresh_first {
+            as_refresh().or_else(as_access)
+        } else {
+            as_access().or_else(as_refresh)
+        }
+    }
+
+    pub(crate) fn revoke_access_token(&mut self, token: &str) {
+        if let Some(a) = self.access.remove(token) {
+            if let Some(g) = self.grants.get_mut(&a.grant) {
+                g.access_tokens.retain(|t| t != token);
+            }
+        }
+    }
+
+    /// Removes a grant with every token it issued.
+    pub(crate) fn revoke_grant(&mut self, id: u64) {
+        if let Some(g) = self.grants.remove(&id) {
+            for t in g.access_tokens {
+                self.access.remove(&t);
+            }
+            for t in g.refresh_token.into_iter().chain(g.retired) {
+                self.refresh.remove(&t);
+            }
+        }
+    }
+
+    pub(crate) fn revoke_all(&mut self) {
+        self.grants.clear();
+        self.access.clear();
+        self.refresh.clear();
+    }
+
+    pub(crate) fn expire_access_tokens(&mut self, now: Instant) {
+        for a in self.access.values_mut() {
+            a.expires_at = a.expires_at.min(now);
+        }
+    }
+
+    /// Counts one API call against the grant's window. Returns (allowed, remaining, reset_at).
+    pub(crate) fn rate(
+        &mut self,
+        grant: u64,
+        limit: u32,
+        window: Duration,
+        now: Instant,
+    ) -> (bool, u32, Duration) {
+        let Some(g) = self.grants.get_mut(&grant) else {
+            return (true, limit, window);
+        };
+        let (start, count) = match g.rate_window {
+            Some((start, count)) if now < start + window => (start, count),
+            _ => (now, 0),
+        };
+        let allowed = count < limit;
+        let count = if allowed { count + 1 } else { count };
+        g.rate_window = Some((start, count));
+        (allowed, limit - count, (start + window) - now)
+    }
+
+    /// Sizes, for tests of boundedness.
+    #[cfg(test)]
+    pub(crate) fn sizes(&self) -> [usize; 5] {
+        [
+            self.codes.len(),
+            self.consents.len(),
+            self.grants.len(),
+            self.access.len(),
+            self.refresh.len(),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req() -> AuthRequest {
+        AuthRequest {
+            client_id: "c".into(),
+            redirect_uri: "http://x/cb".into(),
+            redirect_explicit: true,
+            scope: vec!["read".into()],
+            state: None,
+            challenge: None,
+        }
+    }
+
+    #[test]
+    fn rotation_replaces_entries_instead_of_accumulating() {
+        let mut s = Store::default();
+        let now = Instant::now();
+        let ttl = Duration::from_secs(3600);
+        let (g, _) = s.new_grant("c", vec![], now, ttl, Some(None));
+        for _ in 0..10_000 {
+            s.refresh_grant(g, vec![], now, ttl, Some(None));
+        }
+        let [_, _, grants, access, refresh] = s.sizes();
+        assert_eq!(grants, 1);
+        assert_eq!(access, LIVE_ACCESS_TOKENS);
+        assert_eq!(refresh, RETIRED_REFRESH_TOKENS + 1);
+    }
+
+    #[test]
+    fn purge_forgets_dead_grants_and_expired_codes() {
+        let mut s = Store::default();
+        let now = Instant::now();
+        for _ in 0..100 {
+            s.add_code(req(), now, Duration::from_secs(60));
+            s.new_grant("c", vec![], now, Duration::from_secs(10), None);
+        }
+        s.purge(now + Duration::from_secs(61));
+        assert_eq!(s.sizes(), [0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn tokens_have_256_bits() {
+        let t = random_token();
+        assert_eq!(URL_SAFE_NO_PAD.decode(&t).unwrap().len(), 32);
+        assert_ne!(t, random_token());
+    }
+}

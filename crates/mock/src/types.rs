@@ -1,0 +1,297 @@
+//! Protocol values and public data shapes of the mock.
+
+use std::fmt;
+
+use handshake_profile::ClientAuth;
+use serde::{Deserialize, Serialize};
+
+/// An endpoint of a mock provider, as named in faults and journal entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    /// The authorization endpoint (RFC 6749 §3.1), GET and the consent form POST.
+    Authorize,
+    /// The token endpoint (RFC 6749 §3.2).
+    Token,
+    /// Every revocation path of the profile (RFC 7009).
+    Revoke,
+    /// The API resource (`profile.api.path`).
+    Api,
+}
+
+impl Endpoint {
+    /// The snake_case name used on the wire (`token`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Authorize => "authorize",
+            Endpoint::Token => "token",
+            Endpoint::Revoke => "revoke",
+            Endpoint::Api => "api",
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// OAuth 2.0 error codes (RFC 6749 §4.1.2.1 and §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuthError {
+    /// `invalid_request`
+    InvalidRequest,
+    /// `invalid_client` (HTTP 401)
+    InvalidClient,
+    /// `invalid_grant`
+    InvalidGrant,
+    /// `unauthorized_client`
+    UnauthorizedClient,
+    /// `unsupported_grant_type`
+    UnsupportedGrantType,
+    /// `invalid_scope`
+    InvalidScope,
+    /// `access_denied`
+    AccessDenied,
+    /// `server_error` (HTTP 500: only ever sent when a fault asks for it)
+    ServerError,
+    /// `temporarily_unavailable` (HTTP 503)
+    TemporarilyUnavailable,
+}
+
+impl OAuthError {
+    /// The wire name (`invalid_grant`).
+    ///
+    /// ```
+    /// assert_eq!(handshake_mock::OAuthError::InvalidGrant.as_str(), "invalid_grant");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OAuthError::InvalidRequest => "invalid_request",
+            OAuthError::InvalidClient => "invalid_client",
+            OAuthError::InvalidGrant => "invalid_grant",
+            OAuthError::UnauthorizedClient => "unauthorized_client",
+            OAuthError::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthError::InvalidScope => "invalid_scope",
+            OAuthError::AccessDenied => "access_denied",
+            OAuthError::ServerError => "server_error",
+            OAuthError::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+
+    /// HTTP status the token endpoint answers this error with.
+    pub fn status(self) -> u16 {
+        match self {
+            OAuthError::InvalidClient => 401,
+            OAuthError::ServerError => 500,
+            OAuthError::TemporarilyUnavailable => 503,
+            _ => 400,
+        }
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A client secret. Prints `ClientSecret([redacted])` in `Debug`; read it with
+/// [`ClientSecret::secret`].
+#[derive(Clone)]
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        ClientSecret(secret.into())
+    }
+    /// The secret value. Don't log it.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret([redacted])")
+    }
+}
+
+/// The OAuth client registered with a mock (a confidential web application).
+#[derive(Debug, Clone)]
+pub struct RegisteredClient {
+    /// `client_id`.
+    pub client_id: String,
+    /// `client_secret`.
+    pub client_secret: ClientSecret,
+    /// Registered redirect URIs; the authorization endpoint matches them exactly.
+    pub redirect_uris: Vec<String>,
+}
+
+impl RegisteredClient {
+    /// The default `client_id`.
+    pub const DEFAULT_ID: &'static str = "handshake-client";
+    /// The default `client_secret`.
+    pub const DEFAULT_SECRET: &'static str = "handshake-secret";
+    /// The default redirect URI (an Express app on port 3000).
+    pub const DEFAULT_REDIRECT_URI: &'static str = "http://localhost:3000/callback";
+
+    /// A client with one redirect URI.
+    pub fn new(
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+        redirect_uri: impl Into<String>,
+    ) -> Self {
+        RegisteredClient {
+            client_id: client_id.into(),
+            client_secret: ClientSecret::new(client_secret),
+            redirect_uris: vec![redirect_uri.into()],
+        }
+    }
+}
+
+impl Default for RegisteredClient {
+    /// `handshake-client` / `handshake-secret` / `http://localhost:3000/callback`.
+    fn default() -> Self {
+        RegisteredClient::new(
+            Self::DEFAULT_ID,
+            Self::DEFAULT_SECRET,
+            Self::DEFAULT_REDIRECT_URI,
+        )
+    }
+}
+
+/// What an injected fault does to a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Answer with an RFC 6749 error JSON (at the authorization endpoint: an error redirect).
+    OauthError {
+        /// The error code.
+        error: OAuthError,
+    },
+    /// Answer with this HTTP status and an RFC 6749 error JSON body.
+    Status {
+        /// HTTP status, 100–599.
+        status: u16,
+    },
+    /// Wait this long, then handle the request normally.
+    Delay {
+        /// Milliseconds.
+        delay_ms: u64,
+    },
+    /// Close the connection without answering.
+    Drop,
+}
+
+/// A fault armed on an endpoint: the next `times` requests to it misbehave.
+///
+/// This is also the JSON accepted by `POST /__handshake/faults`:
+///
+/// ```
+/// let f: handshake_mock::Fault = serde_json::from_str(
+///     r#"{"endpoint":"token","kind":"oauth_error","error":"invalid_grant","times":2}"#,
+/// ).unwrap();
+/// assert_eq!(f.times, 2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    /// Which endpoint fails.
+    pub endpoint: Endpoint,
+    /// How it fails.
+    #[serde(flatten)]
+    pub kind: FaultKind,
+    /// How many requests fail (default 1).
+    #[serde(default = "one")]
+    pub times: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// One request as the mock received it, with secrets redacted.
+///
+/// Secret values (client secret, PKCE verifier, `Authorization` credentials, cookies) read
+/// `[redacted]`. Codes and tokens read `[redacted:xxxxxxxx]`, where `xxxxxxxx` is a short
+/// SHA-256 tag: equal tags mean the same value was sent twice, yet the value cannot be
+/// recovered from the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// Order of arrival, from 1; gaps mean older entries were evicted (the journal keeps the
+    /// most recent entries only).
+    pub seq: u64,
+    /// Which endpoint the path belongs to, if any.
+    pub endpoint: Option<Endpoint>,
+    /// HTTP method.
+    pub method: String,
+    /// Path, without the query.
+    pub path: String,
+    /// Decoded query parameters, in order.
+    pub query: Vec<(String, String)>,
+    /// Request headers, lower-case names, in order.
+    pub headers: Vec<(String, String)>,
+    /// Decoded form or JSON body fields, in order.
+    pub params: Vec<(String, String)>,
+    /// The `grant_type` body parameter, if any.
+    pub grant_type: Option<String>,
+    /// How the client authenticated: `Authorization: Basic` or `client_secret` in the body.
+    pub client_auth: Option<ClientAuth>,
+    /// HTTP status answered; `0` when the connection was dropped by a fault.
+    pub status: u16,
+}
+
+impl JournalEntry {
+    /// The value of a body parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        lookup(&self.params, name)
+    }
+    /// The value of a query parameter.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        lookup(&self.query, name)
+    }
+    /// The value of a header (name in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        lookup(&self.headers, &name.to_ascii_lowercase())
+    }
+}
+
+fn lookup<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Starting a mock failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MockError {
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address asked for.
+        addr: std::net::SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The profile cannot be served (two endpoints share a path, or a path has characters
+    /// the router reserves).
+    #[error("profile {profile}: {reason}")]
+    Profile {
+        /// Profile id.
+        profile: String,
+        /// Why.
+        reason: String,
+    },
+    /// The client registration is unusable.
+    #[error("client registration: {0}")]
+    Client(String),
+    /// The TLS certificate could not be generated or loaded.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+}
