@@ -12,6 +12,7 @@ mod exec;
 mod expected;
 mod mockctl;
 mod plan;
+mod reference;
 pub mod report;
 mod runner;
 mod scenario;
@@ -21,6 +22,7 @@ pub use cut::{ApiReply, ClientFactory, ClientFailure, ClientSettings, ClientUnde
 pub use error::{ExpectedFailuresError, ReportError, RunError, ScenarioError, ScenarioErrorKind};
 pub use expected::{ExpectedFailure, ExpectedFailures, DEFAULT_FILE_NAME};
 pub use plan::{plan, skip_reason, PlannedCase};
+pub use reference::{failure as reference_failure, ReferenceClient, ReferenceSession};
 pub use report::{CaseReport, Failure, Report, Status, Summary};
 pub use runner::Runner;
 pub use scenario::{

@@ -687,8 +687,12 @@ impl Scenario {
                         .is_some_and(|n| n != crate::expected::DEFAULT_FILE_NAME)
             })
             .collect();
-        paths.sort();
-        paths.iter().map(Scenario::from_file).collect()
+        let mut scenarios = paths
+            .iter()
+            .map(Scenario::from_file)
+            .collect::<Result<Vec<_>, _>>()?;
+        scenarios.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(scenarios)
     }
 
     /// Steps that need state from earlier steps must come after them.
@@ -899,21 +903,28 @@ fn parse_step(file: &str, index: usize, mut table: toml::Table) -> Result<Step, 
         }
         "fault" => {
             let f: FaultSpec = args(rest, &err)?;
-            let kinds = [f.error.is_some(), f.status.is_some(), f.drop_connection]
-                .iter()
-                .filter(|b| **b)
-                .count();
-            if kinds > 1 {
+            let kinds = [
+                f.error.is_some(),
+                f.status.is_some(),
+                f.delay_ms.is_some(),
+                f.drop_connection,
+            ]
+            .iter()
+            .filter(|b| **b)
+            .count();
+            if kinds != 1 {
                 return Err(err(
                     ScenarioErrorKind::Invalid,
-                    "give one of `error`, `status` or `drop_connection`",
+                    "a fault needs exactly one of `error`, `status`, `delay_ms` or `drop_connection`",
                 ));
             }
-            if kinds == 0 && f.delay_ms.is_none() {
-                return Err(err(
-                    ScenarioErrorKind::Invalid,
-                    "a fault needs `error`, `status`, `drop_connection` or `delay_ms`",
-                ));
+            if let Some(s) = f.status {
+                if !(100..=599).contains(&s) {
+                    return Err(err(
+                        ScenarioErrorKind::Invalid,
+                        &format!("`status = {s}` is not an HTTP status"),
+                    ));
+                }
             }
             if f.times == 0 {
                 return Err(err(

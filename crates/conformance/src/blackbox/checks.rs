@@ -1,0 +1,560 @@
+//! The black-box checks: what each one requires, the clause it cites, how to fix a failure,
+//! and the judgements themselves as plain functions of what crossed the wire.
+
+use handshake_mock::{Endpoint, JournalEntry};
+use handshake_profile::{ClientAuth, PkceMethod, PkceMode, Profile, TokenEncoding};
+
+use super::browser::Exchange;
+use crate::report::Status;
+
+/// One black-box check of a client app.
+///
+/// The report names each case by [`ClientCheckId::id`] and cites [`ClientCheckId::rfc`];
+/// failures and warnings end with [`ClientCheckId::hint`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ClientCheckId {
+    /// The authorization request: endpoint, `response_type`, `client_id`, `redirect_uri`.
+    AuthzRequest,
+    /// `state`: present, unguessable, fresh per login.
+    AuthzState,
+    /// PKCE S256 when the provider supports it.
+    AuthzPkce,
+    /// A callback with a state the browser was never given leads to no token request.
+    CsrfForgedState,
+    /// A callback without state leads to no token request.
+    CsrfMissingState,
+    /// A callback replaying a used state leads to no token request.
+    CsrfReplayedState,
+    /// An `error=access_denied` callback is handled: no token request, no 5xx.
+    AccessDenied,
+    /// The code is exchanged once, with the client authentication and encoding expected.
+    CodeExchange,
+    /// Tokens never reach the browser.
+    TokenLeak,
+    /// The callback answer carries no code onward.
+    CodeRefererLeak,
+    /// An expired access token is refreshed once and the call retried.
+    ExpiryRefresh,
+    /// A revoked grant makes the app ask for re-authorization, without looping.
+    RevokedGrant,
+    /// Logout revokes the tokens (RFC 7009).
+    LogoutRevocation,
+}
+
+impl ClientCheckId {
+    /// Every check, in report order.
+    pub const ALL: [ClientCheckId; 13] = [
+        ClientCheckId::AuthzRequest,
+        ClientCheckId::AuthzState,
+        ClientCheckId::AuthzPkce,
+        ClientCheckId::CsrfForgedState,
+        ClientCheckId::CsrfMissingState,
+        ClientCheckId::CsrfReplayedState,
+        ClientCheckId::AccessDenied,
+        ClientCheckId::CodeExchange,
+        ClientCheckId::TokenLeak,
+        ClientCheckId::CodeRefererLeak,
+        ClientCheckId::ExpiryRefresh,
+        ClientCheckId::RevokedGrant,
+        ClientCheckId::LogoutRevocation,
+    ];
+
+    /// The id used in reports (`csrf-forged-state`).
+    pub fn id(self) -> &'static str {
+        self.info().0
+    }
+    /// One-line title.
+    pub fn title(self) -> &'static str {
+        self.info().1
+    }
+    /// The clause enforced.
+    pub fn rfc(self) -> &'static str {
+        self.info().2
+    }
+    /// One line on how to fix a failure.
+    pub fn hint(self) -> &'static str {
+        self.info().3
+    }
+
+    fn info(self) -> (&'static str, &'static str, &'static str, &'static str) {
+        match self {
+            ClientCheckId::AuthzRequest => (
+                "authz-request",
+                "The login redirects to the provider's authorization endpoint with response_type=code, the client_id and the registered redirect_uri",
+                "RFC 6749 §4.1.1, §3.1.2",
+                "build the URL from the provider's authorization endpoint with response_type=code, your client_id and the exact registered redirect_uri",
+            ),
+            ClientCheckId::AuthzState => (
+                "authz-state",
+                "Each login carries a fresh, unguessable state",
+                "RFC 6749 §10.12, §10.10",
+                "generate state per login from a CSPRNG (32 random bytes, base64url) and keep it in the user's session",
+            ),
+            ClientCheckId::AuthzPkce => (
+                "authz-pkce",
+                "The authorization request uses PKCE with S256 when the provider supports it",
+                "RFC 7636 §4.2, RFC 9700 §2.1.1",
+                "send code_challenge=BASE64URL(SHA256(verifier)) with code_challenge_method=S256, a new verifier per login, and the verifier in the token request",
+            ),
+            ClientCheckId::CsrfForgedState => (
+                "csrf-forged-state",
+                "A callback with a state this browser was never given is rejected before any token request",
+                "RFC 6749 §10.12",
+                "compare the callback's state with the one stored in this user's session (constant time) and stop before exchanging the code when they differ",
+            ),
+            ClientCheckId::CsrfMissingState => (
+                "csrf-missing-state",
+                "A callback without state is rejected before any token request",
+                "RFC 6749 §10.12",
+                "treat a missing state as a mismatch: reject the callback without calling the token endpoint",
+            ),
+            ClientCheckId::CsrfReplayedState => (
+                "csrf-replayed-state",
+                "A state that already completed a login is not accepted again",
+                "RFC 6749 §10.12, RFC 9700 §4.7.1",
+                "delete the stored state as soon as a callback uses it, whatever the outcome",
+            ),
+            ClientCheckId::AccessDenied => (
+                "access-denied",
+                "A callback with error=access_denied is handled: no token request, no 5xx",
+                "RFC 6749 §4.1.2.1",
+                "check the callback for an error parameter first and answer with a page (4xx) that lets the user try again",
+            ),
+            ClientCheckId::CodeExchange => (
+                "code-exchange",
+                "The code is exchanged exactly once, with the client authentication and body encoding the provider expects",
+                "RFC 6749 §4.1.3, §2.3.1",
+                "POST grant_type=authorization_code with code, redirect_uri (and code_verifier) once per callback, authenticated and encoded as the provider documents",
+            ),
+            ClientCheckId::TokenLeak => (
+                "token-leak",
+                "Access and refresh tokens never reach the browser (bodies, headers, redirect URLs)",
+                "RFC 6749 §10.3, §10.4",
+                "keep tokens in the server-side session or token store; give the browser only an opaque session cookie",
+            ),
+            ClientCheckId::CodeRefererLeak => (
+                "code-referer-leak",
+                "The callback answer moves on without the code in the URL",
+                "RFC 9700 §4.2.4, §4.3.2",
+                "answer the callback with a redirect to a URL without code and state (at least send Referrer-Policy: no-referrer)",
+            ),
+            ClientCheckId::ExpiryRefresh => (
+                "expiry-refresh",
+                "After the access token expires, the API route refreshes once and retries the call",
+                "RFC 6749 §6, RFC 6750 §3.1",
+                "on a 401 invalid_token, refresh once (grant_type=refresh_token), store the new tokens, and retry the call once",
+            ),
+            ClientCheckId::RevokedGrant => (
+                "revoked-grant",
+                "After the user revokes the grant, the API route asks to re-authorize, with at most one refresh attempt and no 5xx",
+                "RFC 6749 §5.2, §6",
+                "when the refresh answers invalid_grant, drop the tokens and send the user to re-authorize; never retry the refresh",
+            ),
+            ClientCheckId::LogoutRevocation => (
+                "logout-revocation",
+                "Logout revokes the tokens at the provider's revocation endpoint",
+                "RFC 7009 §2.1",
+                "on logout POST the refresh token (then the access token) to the revocation endpoint, authenticated like token requests, before clearing the session",
+            ),
+        }
+    }
+}
+
+/// The verdict of one check, before it becomes a report case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    pub(crate) status: Status,
+    /// What was observed; for passes a short confirmation.
+    pub(crate) text: String,
+    /// Journal lines backing the verdict.
+    pub(crate) journal: Vec<String>,
+}
+
+impl Outcome {
+    pub(crate) fn pass(text: impl Into<String>) -> Self {
+        Self::new(Status::Passed, text)
+    }
+    pub(crate) fn fail(text: impl Into<String>) -> Self {
+        Self::new(Status::Failed, text)
+    }
+    pub(crate) fn warn(text: impl Into<String>) -> Self {
+        Self::new(Status::Warning, text)
+    }
+    pub(crate) fn skip(text: impl Into<String>) -> Self {
+        Self::new(Status::Skipped, text)
+    }
+    fn new(status: Status, text: impl Into<String>) -> Self {
+        Outcome {
+            status,
+            text: text.into(),
+            journal: Vec::new(),
+        }
+    }
+    pub(crate) fn with_journal(mut self, entries: &[&JournalEntry]) -> Self {
+        self.journal = entries.iter().map(|e| journal_line(e)).collect();
+        self
+    }
+    /// Keeps the worst of two outcomes (failed > warning > passed > skipped).
+    pub(crate) fn worst(self, other: Outcome) -> Outcome {
+        let rank = |s: Status| match s {
+            Status::Failed => 3,
+            Status::Warning => 2,
+            Status::Passed => 1,
+            Status::Skipped => 0,
+        };
+        if rank(other.status) > rank(self.status) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// `#12 POST /oauth/token grant_type=refresh_token auth=client_secret_basic [refresh_token] -> 200`:
+/// parameter names only, so no value (secret or not) reaches a report.
+pub(crate) fn journal_line(e: &JournalEntry) -> String {
+    let mut s = format!("#{} {} {}", e.seq, e.method, e.path);
+    if let Some(g) = &e.grant_type {
+        s.push_str(&format!(" grant_type={g}"));
+    }
+    if let Some(a) = e.client_auth {
+        s.push_str(&format!(" auth={}", a.as_str()));
+    }
+    let names: Vec<&str> = e
+        .query
+        .iter()
+        .chain(&e.params)
+        .map(|(k, _)| k.as_str())
+        .filter(|k| !matches!(*k, "grant_type" | "client_secret"))
+        .collect();
+    if !names.is_empty() {
+        s.push_str(&format!(" [{}]", names.join(",")));
+    }
+    if e.status == 0 {
+        s.push_str(" -> dropped");
+    } else {
+        s.push_str(&format!(" -> {}", e.status));
+    }
+    s
+}
+
+pub(crate) fn is_token_grant(e: &JournalEntry, grant: &str) -> bool {
+    e.endpoint == Some(Endpoint::Token) && e.grant_type.as_deref() == Some(grant)
+}
+
+/// The body encoding of a token or revocation request, from its `Content-Type`.
+pub(crate) fn encoding_of(e: &JournalEntry) -> Option<TokenEncoding> {
+    let ct = e.header("content-type")?.to_ascii_lowercase();
+    if ct.starts_with("application/x-www-form-urlencoded") {
+        Some(TokenEncoding::Form)
+    } else if ct.starts_with("application/json") {
+        Some(TokenEncoding::Json)
+    } else {
+        None
+    }
+}
+
+fn encoding_name(e: Option<TokenEncoding>) -> &'static str {
+    match e {
+        Some(TokenEncoding::Form) => "form",
+        Some(TokenEncoding::Json) => "json",
+        None => "an unknown content type",
+    }
+}
+
+fn list<T, F: Fn(&T) -> &str>(items: &[T], f: F) -> String {
+    items.iter().map(|i| f(i)).collect::<Vec<_>>().join(" or ")
+}
+
+/// Client authentication and encoding of a token or revocation request, against the profile.
+/// `None` when both are acceptable.
+pub(crate) fn request_conventions(profile: &Profile, e: &JournalEntry) -> Option<String> {
+    let tr = &profile.token_request;
+    let mut problems = Vec::new();
+    match e.client_auth {
+        Some(a) if tr.client_auth.contains(&a) => {}
+        Some(a) => problems.push(format!(
+            "authenticated with {} where {} expects {}",
+            a.as_str(),
+            profile.name,
+            list(&tr.client_auth, |a: &ClientAuth| a.as_str())
+        )),
+        None => problems.push(format!(
+            "sent no client credentials ({} expects {})",
+            profile.name,
+            list(&tr.client_auth, |a: &ClientAuth| a.as_str())
+        )),
+    }
+    let enc = encoding_of(e);
+    if !enc.is_some_and(|x| tr.encodings.contains(&x)) {
+        problems.push(format!(
+            "sent {} where {} expects {}",
+            encoding_name(enc),
+            profile.name,
+            list(&tr.encodings, |x: &TokenEncoding| encoding_name(Some(*x)))
+        ));
+    }
+    (!problems.is_empty()).then(|| problems.join("; "))
+}
+
+/// Bits of entropy a random string of this shape can hold at most: a generous upper bound,
+/// since a random-looking value is not shown to be random.
+pub(crate) fn entropy_bits(s: &str) -> f64 {
+    let is_uuid = s.len() == 36
+        && s.char_indices().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        });
+    if is_uuid {
+        return 122.0; // a v4 UUID: 128 bits less the version and variant
+    }
+    if s.chars().all(|c| c.is_ascii_digit()) {
+        return s.len() as f64 * 10f64.log2();
+    }
+    if s.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return s.chars().filter(|c| *c != '-').count() as f64 * 4.0;
+    }
+    let mut alphabet = 0u32;
+    if s.chars().any(|c| c.is_ascii_lowercase()) {
+        alphabet += 26;
+    }
+    if s.chars().any(|c| c.is_ascii_uppercase()) {
+        alphabet += 26;
+    }
+    if s.chars().any(|c| c.is_ascii_digit()) {
+        alphabet += 10;
+    }
+    let mut others: Vec<char> = s.chars().filter(|c| !c.is_ascii_alphanumeric()).collect();
+    others.sort_unstable();
+    others.dedup();
+    // base64 and base64url use two symbols; anything else is counted as found.
+    alphabet += u32::try_from(others.len()).unwrap_or(u32::MAX).max(
+        if others.is_empty() { 0 } else { 2 },
+    );
+    s.chars().count() as f64 * f64::from(alphabet.max(1)).log2()
+}
+
+/// What the app put in one authorization request.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthzSeen {
+    pub(crate) state: Option<String>,
+    pub(crate) code_challenge: Option<String>,
+    pub(crate) code_challenge_method: Option<String>,
+}
+
+/// `state` over every login seen.
+pub(crate) fn judge_state(logins: &[AuthzSeen]) -> Outcome {
+    let Some(first) = logins.first() else {
+        return Outcome::skip("no authorization request was seen");
+    };
+    let Some(state) = &first.state else {
+        return Outcome::fail(
+            "the authorization request has no state parameter: any site can log the user into an attacker's CRM account (login CSRF)",
+        );
+    };
+    let bits = entropy_bits(state);
+    let mut states: Vec<&str> = Vec::new();
+    for (i, l) in logins.iter().enumerate() {
+        match &l.state {
+            None => return Outcome::fail(format!("login {} sent no state", i + 1)),
+            Some(s) if states.contains(&s.as_str()) => {
+                return Outcome::fail(format!(
+                    "login {} reused the state of an earlier login: state must be fresh per login",
+                    i + 1
+                ))
+            }
+            Some(s) => states.push(s),
+        }
+    }
+    let fresh = if logins.len() > 1 {
+        format!(", fresh in each of {} logins", logins.len())
+    } else {
+        " (only one login completed: freshness not checked)".to_owned()
+    };
+    if bits < 64.0 {
+        Outcome::fail(format!(
+            "state {:?}... holds at most {bits:.0} bits: guessable",
+            state.chars().take(6).collect::<String>()
+        ))
+    } else if bits < 128.0 {
+        Outcome::warn(format!(
+            "state holds at most {bits:.0} bits; RFC 6749 §10.10 asks for at least 128"
+        ))
+    } else {
+        Outcome::pass(format!(
+            "{} characters, up to {bits:.0} bits{fresh}",
+            state.chars().count()
+        ))
+    }
+}
+
+/// PKCE over every login seen.
+pub(crate) fn judge_pkce(profile: &Profile, logins: &[AuthzSeen]) -> Outcome {
+    let Some(first) = logins.first() else {
+        return Outcome::skip("no authorization request was seen");
+    };
+    let offered = &profile.pkce.methods;
+    let s256 = offered.contains(&PkceMethod::S256);
+    if !profile.pkce.supported() {
+        return match &first.code_challenge {
+            None => Outcome::skip(format!("{} does not support PKCE", profile.name)),
+            Some(_) => Outcome::pass(format!(
+                "sends a code_challenge, which {} ignores",
+                profile.name
+            )),
+        };
+    }
+    let Some(_) = &first.code_challenge else {
+        let text = "the authorization request has no code_challenge: a stolen code can be redeemed by anyone";
+        return if profile.pkce.mode == PkceMode::Required {
+            Outcome::fail(format!("{text} ({} requires PKCE)", profile.name))
+        } else {
+            Outcome::warn(text)
+        };
+    };
+    let method = first.code_challenge_method.as_deref().unwrap_or("plain");
+    if method == "plain" && s256 {
+        return Outcome::fail(format!(
+            "uses code_challenge_method=plain although {} offers S256",
+            profile.name
+        ));
+    }
+    if PkceMethod::parse(method).is_none_or(|m| !offered.contains(&m)) {
+        return Outcome::fail(format!(
+            "uses code_challenge_method={method:?}, which {} does not offer",
+            profile.name
+        ));
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for l in logins {
+        if let Some(c) = &l.code_challenge {
+            if seen.contains(&c.as_str()) {
+                return Outcome::fail("the same code_challenge was sent for two logins: use a new verifier per login");
+            }
+            seen.push(c);
+        }
+    }
+    Outcome::pass(format!("code_challenge_method={method}, a new challenge per login"))
+}
+
+/// The answer of a callback that must not log anyone in, and the token requests since it.
+pub(crate) fn judge_rejected_callback(
+    what: &str,
+    answer: Result<&Exchange, &str>,
+    token_requests: &[&JournalEntry],
+    waited_ms: u128,
+    five_xx_fails: bool,
+) -> Outcome {
+    if !token_requests.is_empty() {
+        return Outcome::fail(format!(
+            "the app sent {} token request(s) for a callback with {what}",
+            token_requests.len()
+        ))
+        .with_journal(token_requests);
+    }
+    match answer {
+        Err(why) => Outcome::warn(format!(
+            "no token request, but the callback with {what} got no answer ({why})"
+        )),
+        Ok(a) if a.status >= 500 => {
+            let text = format!(
+                "no token request, but the callback with {what} answered {}: handle it with a 4xx page",
+                a.status
+            );
+            if five_xx_fails {
+                Outcome::fail(text)
+            } else {
+                Outcome::warn(text)
+            }
+        }
+        Ok(a) => Outcome::pass(format!(
+            "answered {} and sent no token request within {waited_ms} ms",
+            a.status
+        )),
+    }
+}
+
+/// A 2xx page that tells the user to log in again counts as asking to re-authorize.
+pub(crate) fn asks_to_reauthorize(answer: &Exchange) -> bool {
+    if answer.is_redirect() || matches!(answer.status, 401 | 403) {
+        return true;
+    }
+    let body = answer.body.to_ascii_lowercase();
+    (200..300).contains(&answer.status)
+        && ["authoriz", "authoris", "log in", "login", "sign in", "connect"]
+            .iter()
+            .any(|w| body.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authz(state: Option<&str>, challenge: Option<&str>, method: Option<&str>) -> AuthzSeen {
+        AuthzSeen {
+            state: state.map(str::to_owned),
+            code_challenge: challenge.map(str::to_owned),
+            code_challenge_method: method.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn entropy_estimates() {
+        assert_eq!(entropy_bits("1700000000000").round(), 43.0);
+        assert_eq!(entropy_bits(&"a1".repeat(16)), 128.0); // 32 hex characters
+        assert_eq!(entropy_bits("0b5e3c7a-8d2f-4c1e-9a6b-3f2e1d0c9b8a"), 122.0);
+        // 43 characters of base64url (32 random bytes)
+        assert!(entropy_bits("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") > 250.0);
+        assert!(entropy_bits("xyz") < 20.0);
+    }
+
+    #[test]
+    fn state_verdicts() {
+        let good1 = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let good2 = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        let v = judge_state(&[authz(Some(good1), None, None), authz(Some(good2), None, None)]);
+        assert_eq!(v.status, Status::Passed, "{v:?}");
+        assert_eq!(judge_state(&[authz(None, None, None)]).status, Status::Failed);
+        let reused = judge_state(&[authz(Some(good1), None, None), authz(Some(good1), None, None)]);
+        assert_eq!(reused.status, Status::Failed);
+        assert!(reused.text.contains("reused"));
+        assert_eq!(judge_state(&[authz(Some("12345"), None, None)]).status, Status::Failed);
+        let uuid = judge_state(&[authz(Some("0b5e3c7a-8d2f-4c1e-9a6b-3f2e1d0c9b8a"), None, None)]);
+        assert_eq!(uuid.status, Status::Warning);
+    }
+
+    #[test]
+    fn pkce_verdicts() {
+        let capsule = Profile::builtin("capsule").unwrap(); // optional, S256 + plain
+        let connectwise = Profile::builtin("connectwise").unwrap(); // required, S256
+        let redtail = Profile::builtin("redtail").unwrap(); // unsupported
+        let s256 = |c: &str| authz(Some("s"), Some(c), Some("S256"));
+        let two = [s256("c1"), s256("c2")];
+        assert_eq!(judge_pkce(&capsule, &two).status, Status::Passed);
+        assert_eq!(judge_pkce(&capsule, &[s256("c1"), s256("c1")]).status, Status::Failed);
+        let none = [authz(Some("s"), None, None)];
+        assert_eq!(judge_pkce(&capsule, &none).status, Status::Warning);
+        assert_eq!(judge_pkce(&connectwise, &none).status, Status::Failed);
+        assert_eq!(judge_pkce(&redtail, &none).status, Status::Skipped);
+        let plain = [authz(Some("s"), Some("c"), Some("plain"))];
+        assert_eq!(judge_pkce(&capsule, &plain).status, Status::Failed);
+        let implicit_plain = [authz(Some("s"), Some("c"), None)];
+        assert_eq!(judge_pkce(&capsule, &implicit_plain).status, Status::Failed);
+    }
+
+    #[test]
+    fn every_check_has_text() {
+        let mut ids: Vec<&str> = ClientCheckId::ALL.iter().map(|c| c.id()).collect();
+        for c in ClientCheckId::ALL {
+            assert!(c.rfc().starts_with("RFC "), "{c:?}");
+            assert!(!c.title().is_empty() && !c.hint().is_empty());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), ClientCheckId::ALL.len());
+    }
+}
