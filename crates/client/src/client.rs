@@ -225,10 +225,8 @@ impl OAuthClient {
 
     /// Per-request timeout (applied to every request, injected HTTP clients included).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        // Set per request, so it also holds for an injected client and in either call order.
         self.timeout = timeout;
-        if let Ok(http) = default_http_client(timeout) {
-            self.http = http;
-        }
         self
     }
 
