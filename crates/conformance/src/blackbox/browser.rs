@@ -119,7 +119,10 @@ impl Browser {
             .cookie_provider(Arc::new(reqwest::cookie::Jar::default()))
             .redirect(Policy::none())
             .timeout(timeout)
-            .user_agent(concat!("handshake-check-client/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!(
+                "handshake-check-client/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .build()?;
         Ok(Browser { client })
     }
@@ -179,7 +182,11 @@ impl Browser {
     }
 }
 
-async fn read(method: &'static str, url: &Url, res: reqwest::Response) -> Result<Exchange, NoAnswer> {
+async fn read(
+    method: &'static str,
+    url: &Url,
+    res: reqwest::Response,
+) -> Result<Exchange, NoAnswer> {
     let status = res.status().as_u16();
     let headers = res
         .headers()
@@ -191,10 +198,7 @@ async fn read(method: &'static str, url: &Url, res: reqwest::Response) -> Result
             )
         })
         .collect();
-    let bytes = res
-        .bytes()
-        .await
-        .map_err(|e| no_answer(&e.without_url()))?;
+    let bytes = res.bytes().await.map_err(|e| no_answer(&e.without_url()))?;
     let body = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_BODY)]).into_owned();
     Ok(Exchange {
         method,

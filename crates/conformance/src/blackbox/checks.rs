@@ -264,7 +264,7 @@ fn encoding_name(e: Option<TokenEncoding>) -> &'static str {
 }
 
 fn list<T, F: Fn(&T) -> &str>(items: &[T], f: F) -> String {
-    items.iter().map(|i| f(i)).collect::<Vec<_>>().join(" or ")
+    items.iter().map(f).collect::<Vec<_>>().join(" or ")
 }
 
 /// Client authentication and encoding of a token or revocation request, against the profile.
@@ -332,9 +332,9 @@ pub(crate) fn entropy_bits(s: &str) -> f64 {
     others.sort_unstable();
     others.dedup();
     // base64 and base64url use two symbols; anything else is counted as found.
-    alphabet += u32::try_from(others.len()).unwrap_or(u32::MAX).max(
-        if others.is_empty() { 0 } else { 2 },
-    );
+    alphabet += u32::try_from(others.len())
+        .unwrap_or(u32::MAX)
+        .max(if others.is_empty() { 0 } else { 2 });
     s.chars().count() as f64 * f64::from(alphabet.max(1)).log2()
 }
 
@@ -433,12 +433,16 @@ pub(crate) fn judge_pkce(profile: &Profile, logins: &[AuthzSeen]) -> Outcome {
     for l in logins {
         if let Some(c) = &l.code_challenge {
             if seen.contains(&c.as_str()) {
-                return Outcome::fail("the same code_challenge was sent for two logins: use a new verifier per login");
+                return Outcome::fail(
+                    "the same code_challenge was sent for two logins: use a new verifier per login",
+                );
             }
             seen.push(c);
         }
     }
-    Outcome::pass(format!("code_challenge_method={method}, a new challenge per login"))
+    Outcome::pass(format!(
+        "code_challenge_method={method}, a new challenge per login"
+    ))
 }
 
 /// The answer of a callback that must not log anyone in, and the token requests since it.
@@ -485,9 +489,11 @@ pub(crate) fn asks_to_reauthorize(answer: &Exchange) -> bool {
     }
     let body = answer.body.to_ascii_lowercase();
     (200..300).contains(&answer.status)
-        && ["authoriz", "authoris", "log in", "login", "sign in", "connect"]
-            .iter()
-            .any(|w| body.contains(w))
+        && [
+            "authoriz", "authoris", "log in", "login", "sign in", "connect",
+        ]
+        .iter()
+        .any(|w| body.contains(w))
 }
 
 #[cfg(test)]
@@ -516,14 +522,30 @@ mod tests {
     fn state_verdicts() {
         let good1 = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
         let good2 = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-        let v = judge_state(&[authz(Some(good1), None, None), authz(Some(good2), None, None)]);
+        let v = judge_state(&[
+            authz(Some(good1), None, None),
+            authz(Some(good2), None, None),
+        ]);
         assert_eq!(v.status, Status::Passed, "{v:?}");
-        assert_eq!(judge_state(&[authz(None, None, None)]).status, Status::Failed);
-        let reused = judge_state(&[authz(Some(good1), None, None), authz(Some(good1), None, None)]);
+        assert_eq!(
+            judge_state(&[authz(None, None, None)]).status,
+            Status::Failed
+        );
+        let reused = judge_state(&[
+            authz(Some(good1), None, None),
+            authz(Some(good1), None, None),
+        ]);
         assert_eq!(reused.status, Status::Failed);
         assert!(reused.text.contains("reused"));
-        assert_eq!(judge_state(&[authz(Some("12345"), None, None)]).status, Status::Failed);
-        let uuid = judge_state(&[authz(Some("0b5e3c7a-8d2f-4c1e-9a6b-3f2e1d0c9b8a"), None, None)]);
+        assert_eq!(
+            judge_state(&[authz(Some("12345"), None, None)]).status,
+            Status::Failed
+        );
+        let uuid = judge_state(&[authz(
+            Some("0b5e3c7a-8d2f-4c1e-9a6b-3f2e1d0c9b8a"),
+            None,
+            None,
+        )]);
         assert_eq!(uuid.status, Status::Warning);
     }
 
@@ -535,7 +557,10 @@ mod tests {
         let s256 = |c: &str| authz(Some("s"), Some(c), Some("S256"));
         let two = [s256("c1"), s256("c2")];
         assert_eq!(judge_pkce(&capsule, &two).status, Status::Passed);
-        assert_eq!(judge_pkce(&capsule, &[s256("c1"), s256("c1")]).status, Status::Failed);
+        assert_eq!(
+            judge_pkce(&capsule, &[s256("c1"), s256("c1")]).status,
+            Status::Failed
+        );
         let none = [authz(Some("s"), None, None)];
         assert_eq!(judge_pkce(&capsule, &none).status, Status::Warning);
         assert_eq!(judge_pkce(&connectwise, &none).status, Status::Failed);

@@ -42,7 +42,14 @@ impl Choice {
         )
         .to_ascii_lowercase();
         let words: &[&str] = match self {
-            Choice::Approve => &["approve", "allow", "authorize", "authorise", "accept", "grant"],
+            Choice::Approve => &[
+                "approve",
+                "allow",
+                "authorize",
+                "authorise",
+                "accept",
+                "grant",
+            ],
             Choice::Deny => &["deny", "reject", "cancel", "decline"],
         };
         words.iter().any(|w| text.contains(w))
@@ -165,15 +172,17 @@ fn attributes(s: &str) -> Vec<(String, String)> {
             i += 1;
         }
         let start = i;
-        while i < chars.len() && !chars[i].is_whitespace() && chars[i] != '=' && chars[i] != '/'
-        {
+        while i < chars.len() && !chars[i].is_whitespace() && chars[i] != '=' && chars[i] != '/' {
             i += 1;
         }
         if start == i {
             i += 1;
             continue;
         }
-        let name: String = chars[start..i].iter().collect::<String>().to_ascii_lowercase();
+        let name: String = chars[start..i]
+            .iter()
+            .collect::<String>()
+            .to_ascii_lowercase();
         while i < chars.len() && chars[i].is_whitespace() {
             i += 1;
         }
@@ -297,6 +306,9 @@ mod tests {
 
     #[test]
     fn entities() {
-        assert_eq!(decode_entities("a&amp;b&#39;c&#x41;&bogus;&"), "a&b'cA&bogus;&");
+        assert_eq!(
+            decode_entities("a&amp;b&#39;c&#x41;&bogus;&"),
+            "a&b'cA&bogus;&"
+        );
     }
 }

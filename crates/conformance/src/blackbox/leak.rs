@@ -68,16 +68,14 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b'+' => out.push(b' '),
             b => out.push(b),
         }
@@ -96,7 +94,10 @@ mod tests {
     fn tag_matches_the_journal_format() {
         // SHA-256("abc") starts with ba7816bf.
         assert_eq!(tag("abc"), "[redacted:ba7816bf]");
-        assert_eq!(tag_in("Bearer [redacted:ba7816bf]").as_deref(), Some("[redacted:ba7816bf]"));
+        assert_eq!(
+            tag_in("Bearer [redacted:ba7816bf]").as_deref(),
+            Some("[redacted:ba7816bf]")
+        );
         assert_eq!(tag_in("[redacted]"), None);
     }
 

@@ -1,0 +1,245 @@
+//! Black-box conformance of any client app: the harness plays the user's browser and a CRM
+//! that turns hostile between runs.
+//!
+//! Point it at an app's login URL (and, optionally, its API and logout routes). The app must
+//! be configured with a mock provider's URLs (what `handshake serve <crm>` prints); the
+//! harness then:
+//!
+//! 1. opens the login URL with its own cookie jar, following redirects by hand, and checks the
+//!    authorization request the app sends the user to;
+//! 2. approves at the mock's consent page and delivers the callback to the app;
+//! 3. calls the API route, expires the access token at the mock and calls it again, then logs
+//!    out;
+//! 4. logs in again in a second browser, replays a used state, revokes the grant at the mock
+//!    and calls the API route;
+//! 5. in fresh browsers, delivers callbacks with a forged state, without state, and with
+//!    `error=access_denied`.
+//!
+//! It judges the app only by what crosses the wire: the requests the app sends the mock (its
+//! journal) and the app's answers to the browser. Each check cites the clause it enforces and
+//! reports passed, failed, warning or skipped with a reason and a one-line fix; see
+//! [`ClientCheckId`]. A run against an app that passes everything takes well under five
+//! seconds: negative checks wait only [`ClientCheck::negative_wait`] (300 ms) for a request
+//! that must not come.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), handshake_conformance::ClientCheckError> {
+//! use handshake_conformance::{check_client, ClientCheckConfig};
+//! use handshake_profile::Profile;
+//!
+//! let login = "http://127.0.0.1:3000/login".parse().unwrap();
+//! let mut config = ClientCheckConfig::new(Profile::builtin("capsule").unwrap(), 4000, login);
+//! config.api_url = Some("http://127.0.0.1:3000/api".parse().unwrap());
+//! config.logout_url = Some("http://127.0.0.1:3000/logout".parse().unwrap());
+//! let report = check_client(config).await?;
+//! print!("{}", report.to_pretty());
+//! # Ok(()) }
+//! ```
+//!
+//! Against a mock you started yourself (tests), use [`ClientCheck::run`].
+
+mod browser;
+mod checks;
+mod form;
+mod leak;
+mod run;
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use handshake_mock::{MockError, MockProvider, RegisteredClient};
+use handshake_profile::Profile;
+use url::Url;
+
+use crate::report::Report;
+
+pub use checks::ClientCheckId;
+
+/// A black-box check of one client app, run against a mock you started.
+///
+/// ```no_run
+/// # async fn demo() {
+/// use handshake_conformance::ClientCheck;
+/// use handshake_mock::MockProvider;
+/// use handshake_profile::Profile;
+///
+/// let mock = MockProvider::builder(Profile::builtin("capsule").unwrap())
+///     .redirect_uri("http://127.0.0.1:3000/callback")
+///     .start()
+///     .await
+///     .unwrap();
+/// // ... start the app with the mock's URLs, then:
+/// let report = ClientCheck::new("http://127.0.0.1:3000/login".parse().unwrap())
+///     .api_url("http://127.0.0.1:3000/api".parse().unwrap())
+///     .run(&mock)
+///     .await
+///     .unwrap();
+/// assert!(report.is_success(), "{}", report.to_pretty());
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientCheck {
+    login_url: Url,
+    api_url: Option<Url>,
+    logout_url: Option<Url>,
+    timeout: Duration,
+    negative_wait: Duration,
+}
+
+impl ClientCheck {
+    /// Default time the app gets to answer one request.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+    /// Default time a negative check waits for a request that must not come.
+    pub const DEFAULT_NEGATIVE_WAIT: Duration = Duration::from_millis(300);
+
+    /// Checks the app whose login starts at `login_url`.
+    pub fn new(login_url: Url) -> Self {
+        ClientCheck {
+            login_url,
+            api_url: None,
+            logout_url: None,
+            timeout: Self::DEFAULT_TIMEOUT,
+            negative_wait: Self::DEFAULT_NEGATIVE_WAIT,
+        }
+    }
+
+    /// The app's route that calls the CRM API with the user's token. Without it, the expiry
+    /// and revocation checks are skipped.
+    pub fn api_url(mut self, url: Url) -> Self {
+        self.api_url = Some(url);
+        self
+    }
+
+    /// The app's logout route (GET, or POST when GET answers 404/405). Without it, the
+    /// logout check is skipped.
+    pub fn logout_url(mut self, url: Url) -> Self {
+        self.logout_url = Some(url);
+        self
+    }
+
+    /// How long the app may take to answer one request (default 5 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long a negative check waits for a token or refresh request that must not come
+    /// (default 300 ms). Raise it for apps that call the provider in the background.
+    pub fn negative_wait(mut self, wait: Duration) -> Self {
+        self.negative_wait = wait;
+        self
+    }
+
+    /// Runs every check against the app, using `mock` as the provider. The mock must have
+    /// the app's callback registered as redirect URI and its consent page on (not
+    /// auto-approve), and should not serve anyone else meanwhile: the journal is read as the
+    /// app's.
+    ///
+    /// Failures of the app are cases in the report, not errors.
+    pub async fn run(&self, mock: &MockProvider) -> Result<Report, ClientCheckError> {
+        run::Runner::new(self, mock)?.run().await
+    }
+}
+
+/// Everything `handshake check-client` needs: the provider to mock, where to serve it, the
+/// registered client, and the app's routes.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct ClientCheckConfig {
+    /// Provider to emulate.
+    pub profile: Profile,
+    /// Address the mock listens on (default 127.0.0.1).
+    pub mock_host: IpAddr,
+    /// Port the mock listens on: the one in the app's `.env`.
+    pub mock_port: u16,
+    /// Registered `client_id` (default `handshake-client`).
+    pub client_id: String,
+    /// Registered `client_secret` (default `handshake-secret`). Redacted in `Debug`.
+    pub client_secret: String,
+    /// Registered redirect URI: the app's callback (default `http://localhost:3000/callback`).
+    pub redirect_uri: String,
+    /// The app's login route.
+    pub login_url: Url,
+    /// The app's API route, if any.
+    pub api_url: Option<Url>,
+    /// The app's logout route, if any.
+    pub logout_url: Option<Url>,
+    /// How long the app may take to answer one request.
+    pub timeout: Duration,
+    /// How long negative checks wait for a request that must not come.
+    pub negative_wait: Duration,
+}
+
+impl ClientCheckConfig {
+    /// A configuration with the defaults `handshake serve` uses for the client.
+    pub fn new(profile: Profile, mock_port: u16, login_url: Url) -> Self {
+        ClientCheckConfig {
+            profile,
+            mock_host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            mock_port,
+            client_id: RegisteredClient::DEFAULT_ID.to_owned(),
+            client_secret: RegisteredClient::DEFAULT_SECRET.to_owned(),
+            redirect_uri: RegisteredClient::DEFAULT_REDIRECT_URI.to_owned(),
+            login_url,
+            api_url: None,
+            logout_url: None,
+            timeout: ClientCheck::DEFAULT_TIMEOUT,
+            negative_wait: ClientCheck::DEFAULT_NEGATIVE_WAIT,
+        }
+    }
+}
+
+impl fmt::Debug for ClientCheckConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCheckConfig")
+            .field("profile", &self.profile.id)
+            .field("mock_host", &self.mock_host)
+            .field("mock_port", &self.mock_port)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("redirect_uri", &self.redirect_uri)
+            .field("login_url", &self.login_url.as_str())
+            .field("api_url", &self.api_url.as_ref().map(Url::as_str))
+            .field("logout_url", &self.logout_url.as_ref().map(Url::as_str))
+            .field("timeout", &self.timeout)
+            .field("negative_wait", &self.negative_wait)
+            .finish()
+    }
+}
+
+/// Starts a mock of `config.profile` on `config.mock_host:config.mock_port` (consent page on)
+/// and checks the app against it; the mock stops when the run ends.
+pub async fn check_client(config: ClientCheckConfig) -> Result<Report, ClientCheckError> {
+    let mock = MockProvider::builder(config.profile)
+        .host(config.mock_host)
+        .port(config.mock_port)
+        .client_id(config.client_id)
+        .client_secret(config.client_secret)
+        .redirect_uri(config.redirect_uri)
+        .auto_approve(false)
+        .start()
+        .await
+        .map_err(ClientCheckError::Mock)?;
+    let mut check = ClientCheck::new(config.login_url)
+        .timeout(config.timeout)
+        .negative_wait(config.negative_wait);
+    check.api_url = config.api_url;
+    check.logout_url = config.logout_url;
+    check.run(&mock).await
+}
+
+/// A black-box check could not run at all. (What the app does wrong is in the report.)
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientCheckError {
+    /// The mock provider could not start (port taken, unusable profile).
+    #[error("cannot start the mock provider: {0}")]
+    Mock(#[source] MockError),
+    /// The harness's HTTP client could not be built.
+    #[error("cannot build the harness's HTTP client")]
+    Http(#[source] reqwest::Error),
+    /// The configuration cannot work.
+    #[error("{0}")]
+    Config(String),
+}

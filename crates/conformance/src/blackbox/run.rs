@@ -1,0 +1,1088 @@
+//! One black-box run: the browsers, the order of events, and the verdicts.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use handshake_mock::{Endpoint, JournalEntry, MockProvider};
+use handshake_profile::{PkceMethod, Profile};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::browser::{Browser, Exchange, NoAnswer};
+use super::checks::{self, AuthzSeen, ClientCheckId as Id, Outcome};
+use super::form::{self, Choice};
+use super::leak;
+use super::{ClientCheck, ClientCheckError};
+use crate::report::{CaseReport, Failure, Report, Status};
+
+/// A login the app started: where it sent the browser.
+struct Pending {
+    authz: Url,
+    seen: AuthzSeen,
+}
+
+/// A login that did not reach the app's callback, and what was seen of it.
+struct LoginFailed {
+    seen: Option<AuthzSeen>,
+    authz: Option<Url>,
+    why: String,
+}
+
+/// A login carried through to the app's callback.
+struct Completed {
+    pending: Pending,
+    /// The code the mock issued (kept only to recognise it in URLs and the journal).
+    code: String,
+    /// The app's answers to the callback: the first, then redirects within the app.
+    chain: Vec<Exchange>,
+    /// Journal entries from the callback delivery on.
+    entries: Vec<JournalEntry>,
+    /// The app accepted the callback and the mock issued tokens.
+    logged_in: bool,
+}
+
+pub(super) struct Runner<'a> {
+    check: &'a ClientCheck,
+    mock: &'a MockProvider,
+    profile: &'a Profile,
+    client_id: String,
+    redirect_uri: Url,
+    authorize_endpoint: Url,
+    /// Every answer the app gave the browser, for the token-leak scan.
+    seen: Vec<Exchange>,
+    outcomes: BTreeMap<Id, (Outcome, Duration)>,
+    notes: Vec<String>,
+}
+
+fn random_b64(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+/// Visible text of an HTML page, shortened: for reasons, never for secrets.
+fn snippet(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = out.split_whitespace().collect();
+    let mut s = words.join(" ");
+    if s.chars().count() > 160 {
+        s = s.chars().take(160).collect::<String>() + "…";
+    }
+    s
+}
+
+fn query(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn origin_and_path(url: &Url) -> String {
+    format!("{}{}", url.origin().ascii_serialization(), url.path())
+}
+
+/// Does this URL carry the code onward: a `code` parameter, or the code's value anywhere?
+fn carries_code(url: &Url, code: &str) -> bool {
+    url.query_pairs().any(|(k, _)| k == "code")
+        || url
+            .fragment()
+            .is_some_and(|f| f.split('&').any(|p| p.starts_with("code=")))
+        || url.as_str().contains(code)
+}
+
+impl<'a> Runner<'a> {
+    pub(super) fn new(
+        check: &'a ClientCheck,
+        mock: &'a MockProvider,
+    ) -> Result<Self, ClientCheckError> {
+        let client = mock.client();
+        let redirect = client.redirect_uris.first().ok_or_else(|| {
+            ClientCheckError::Config("the mock has no redirect URI registered".to_owned())
+        })?;
+        let redirect_uri = Url::parse(redirect).map_err(|e| {
+            ClientCheckError::Config(format!("registered redirect URI {redirect:?}: {e}"))
+        })?;
+        let authorize_endpoint = Url::parse(&mock.authorize_url())
+            .map_err(|e| ClientCheckError::Config(format!("mock authorization endpoint: {e}")))?;
+        Ok(Runner {
+            check,
+            mock,
+            profile: mock.profile(),
+            client_id: client.client_id.clone(),
+            redirect_uri,
+            authorize_endpoint,
+            seen: Vec::new(),
+            outcomes: BTreeMap::new(),
+            notes: Vec::new(),
+        })
+    }
+
+    fn browser(&self) -> Result<Browser, ClientCheckError> {
+        Browser::new(self.check.timeout).map_err(ClientCheckError::Http)
+    }
+
+    fn record(&mut self, id: Id, outcome: Outcome, since: Instant) {
+        self.outcomes.insert(id, (outcome, since.elapsed()));
+    }
+
+    // --- journal ---------------------------------------------------------------------------
+
+    fn mark(&self) -> u64 {
+        self.mock.journal().last().map_or(0, |e| e.seq)
+    }
+
+    fn since(&self, mark: u64) -> Vec<JournalEntry> {
+        self.mock
+            .journal()
+            .into_iter()
+            .filter(|e| e.seq > mark)
+            .collect()
+    }
+
+    /// Entries since `mark` once `done` holds, or when `max` has passed.
+    async fn wait_for(
+        &self,
+        mark: u64,
+        max: Duration,
+        done: impl Fn(&[JournalEntry]) -> bool,
+    ) -> Vec<JournalEntry> {
+        let deadline = Instant::now() + max;
+        loop {
+            let entries = self.since(mark);
+            if done(&entries) || Instant::now() >= deadline {
+                return entries;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Entries since `mark` after the negative wait: for requests that must not come.
+    async fn settle(&self, mark: u64) -> Vec<JournalEntry> {
+        tokio::time::sleep(self.check.negative_wait).await;
+        self.since(mark)
+    }
+
+    // --- browser steps ---------------------------------------------------------------------
+
+    /// GET `url` in `b` and follow redirects within its origin, recording the app's answers.
+    async fn visit(&mut self, b: &Browser, url: &Url) -> Result<Vec<Exchange>, NoAnswer> {
+        let first = b.get(url).await?;
+        self.seen.push(first.clone());
+        let chain = b.follow_within(first, &url.origin()).await?;
+        self.seen.extend(chain.iter().skip(1).cloned());
+        Ok(chain)
+    }
+
+    /// Opens the app's login URL and returns where the app sends the browser.
+    async fn open_login(&mut self, b: &Browser) -> Result<Pending, String> {
+        let login = self.check.login_url.clone();
+        let chain = self
+            .visit(b, &login)
+            .await
+            .map_err(|e| format!("GET {} got no answer: {e}", login.path()))?;
+        let last = chain.last().expect("non-empty chain");
+        let Some(authz) = last.location() else {
+            let hops: Vec<String> = chain.iter().map(Exchange::describe).collect();
+            return Err(format!(
+                "the login route did not redirect to the provider ({})",
+                hops.join(", then ")
+            ));
+        };
+        let seen = AuthzSeen {
+            state: query(&authz, "state"),
+            code_challenge: query(&authz, "code_challenge"),
+            code_challenge_method: query(&authz, "code_challenge_method"),
+        };
+        Ok(Pending { authz, seen })
+    }
+
+    /// At the mock: opens the authorization URL and approves or denies on the consent page.
+    /// Returns the URL the mock redirects the browser to (the app's callback).
+    async fn consent(&self, b: &Browser, authz: &Url, choice: Choice) -> Result<Url, String> {
+        let page = b
+            .get(authz)
+            .await
+            .map_err(|e| format!("the provider's authorization endpoint got no answer: {e}"))?;
+        let answer = if page.is_redirect() {
+            page
+        } else if page.status == 200 {
+            let (form, fields) = form::submission(&page.body, choice).ok_or_else(|| {
+                format!(
+                    "the provider's consent page has no {} button",
+                    if choice == Choice::Approve {
+                        "approve"
+                    } else {
+                        "deny"
+                    }
+                )
+            })?;
+            let action = authz
+                .join(&form.action)
+                .map_err(|e| format!("the consent form's action is not a URL: {e}"))?;
+            b.post_form(&action, &fields)
+                .await
+                .map_err(|e| format!("the consent form got no answer: {e}"))?
+        } else {
+            return Err(format!(
+                "the provider refused the authorization request ({}): {}",
+                page.status,
+                snippet(&page.body)
+            ));
+        };
+        let target = answer.location().ok_or_else(|| {
+            format!(
+                "the provider answered the consent with {} instead of a redirect: {}",
+                answer.status,
+                snippet(&answer.body)
+            )
+        })?;
+        if let Some(error) = query(&target, "error").filter(|_| choice == Choice::Approve) {
+            return Err(format!(
+                "the provider redirected back with error={error}: {}",
+                query(&target, "error_description").unwrap_or_default()
+            ));
+        }
+        Ok(target)
+    }
+
+    /// A code issued to the app's client, but from an authorization the attacker started
+    /// in their own browser (the login-CSRF setup of RFC 6749 §10.12).
+    async fn attacker_code(&self) -> Result<String, String> {
+        let attacker = Browser::new(self.check.timeout).map_err(|e| e.to_string())?;
+        let mut url = self.authorize_endpoint.clone();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", &self.client_id)
+                .append_pair("redirect_uri", self.redirect_uri.as_str())
+                .append_pair("state", &random_b64(32));
+            if !self.profile.scopes.default.is_empty() {
+                q.append_pair(
+                    "scope",
+                    &self.profile.scopes.join(&self.profile.scopes.default),
+                );
+            }
+            if let Some(method) = self.profile.pkce.best_method() {
+                let verifier = random_b64(32);
+                let challenge = match method {
+                    PkceMethod::S256 => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
+                    PkceMethod::Plain => verifier,
+                };
+                q.append_pair("code_challenge", &challenge)
+                    .append_pair("code_challenge_method", method.as_str());
+            }
+        }
+        let callback = self.consent(&attacker, &url, Choice::Approve).await?;
+        query(&callback, "code").ok_or_else(|| "the provider's redirect carried no code".to_owned())
+    }
+
+    /// The app's callback URL with these query parameters.
+    fn callback_url(&self, params: &[(&str, &str)]) -> Url {
+        let mut url = self.redirect_uri.clone();
+        url.query_pairs_mut().extend_pairs(params);
+        url
+    }
+
+    /// A full login: open the login URL, approve at the mock, deliver the callback.
+    async fn login(&mut self, b: &Browser) -> Result<Completed, LoginFailed> {
+        let pending = self.open_login(b).await.map_err(|why| LoginFailed {
+            seen: None,
+            authz: None,
+            why,
+        })?;
+        let failed = |why: String| LoginFailed {
+            seen: Some(pending.seen.clone()),
+            authz: Some(pending.authz.clone()),
+            why,
+        };
+        let callback = self
+            .consent(b, &pending.authz, Choice::Approve)
+            .await
+            .map_err(failed)?;
+        let Some(code) = query(&callback, "code") else {
+            return Err(failed("the provider's redirect carried no code".to_owned()));
+        };
+        let mark = self.mark();
+        let chain = match self.visit(b, &callback).await {
+            Ok(chain) => chain,
+            Err(e) => return Err(failed(format!("the app's callback got no answer: {e}"))),
+        };
+        let code_tag = leak::tag(&code);
+        // Apps usually exchange before answering; give slower ones the request timeout.
+        let entries = self
+            .wait_for(mark, self.check.negative_wait, |es| {
+                es.iter().any(|e| {
+                    checks::is_token_grant(e, "authorization_code")
+                        && e.param("code") == Some(code_tag.as_str())
+                })
+            })
+            .await;
+        let exchanged = entries.iter().any(|e| {
+            checks::is_token_grant(e, "authorization_code")
+                && e.param("code") == Some(code_tag.as_str())
+                && e.status == 200
+        });
+        let logged_in = exchanged && chain[0].status < 400;
+        Ok(Completed {
+            pending,
+            code,
+            chain,
+            entries,
+            logged_in,
+        })
+    }
+
+    // --- the run ----------------------------------------------------------------------------
+
+    pub(super) async fn run(mut self) -> Result<Report, ClientCheckError> {
+        let started = Instant::now();
+        if self.check.login_url.host_str() != self.redirect_uri.host_str() {
+            self.notes.push(format!(
+                "the login URL's host ({}) differs from the redirect URI's ({}): cookies set at login do not reach the callback in a browser, nor here",
+                self.check.login_url.host_str().unwrap_or("?"),
+                self.redirect_uri.host_str().unwrap_or("?")
+            ));
+        }
+
+        // 1. First login, in browser A.
+        let t = Instant::now();
+        let a = self.browser()?;
+        let first = self.login(&a).await;
+        let mut logins: Vec<AuthzSeen> = Vec::new();
+        let mut completed: Vec<&Completed> = Vec::new();
+        let authz_outcome = match &first {
+            Ok(c) => self.judge_authz_request(&c.pending.authz),
+            Err(LoginFailed {
+                authz: Some(authz),
+                why,
+                ..
+            }) => {
+                let o = self.judge_authz_request(authz);
+                if o.status == Status::Passed {
+                    Outcome::fail(format!("the login did not complete: {why}"))
+                } else {
+                    o
+                }
+            }
+            Err(LoginFailed { why, .. }) => Outcome::fail(why.clone()),
+        };
+        self.record(Id::AuthzRequest, authz_outcome, t);
+        let login1_ok = matches!(&first, Ok(c) if c.logged_in);
+        let referer = match &first {
+            Ok(c) => self.judge_referer(c),
+            Err(f) => Outcome::skip(format!("no login reached the callback: {}", f.why)),
+        };
+        self.record(Id::CodeRefererLeak, referer, t);
+
+        // 2. API, expiry, logout, in browser A.
+        let t = Instant::now();
+        let expiry = match (&self.check.api_url.clone(), login1_ok) {
+            (None, _) => Outcome::skip("no API URL given (--api-url)"),
+            (Some(_), false) => Outcome::skip("the first login did not complete"),
+            (Some(api), true) => self.expiry(&a, api).await,
+        };
+        self.record(Id::ExpiryRefresh, expiry, t);
+        let t = Instant::now();
+        let logout = match (&self.check.logout_url.clone(), login1_ok) {
+            (None, _) => Outcome::skip("no logout URL given (--logout-url)"),
+            (Some(_), false) => Outcome::skip("the first login did not complete"),
+            (Some(_), true) if self.profile.oauth.revoke_path().is_none() => {
+                Outcome::skip(format!("{} has no revocation endpoint", self.profile.name))
+            }
+            (Some(url), true) => self.logout(&a, url).await,
+        };
+        self.record(Id::LogoutRevocation, logout, t);
+
+        // 3. Second login in browser B: freshness, replayed state, revoked grant.
+        let t = Instant::now();
+        let b = self.browser()?;
+        let second = if first.is_ok() {
+            Some(self.login(&b).await)
+        } else {
+            None
+        };
+        let login2_ok = matches!(&second, Some(Ok(c)) if c.logged_in);
+        let replay = match &second {
+            None => Outcome::skip("the first login did not reach the callback"),
+            Some(Err(f)) => Outcome::skip(format!("the second login failed: {}", f.why)),
+            Some(Ok(c)) => match c.pending.seen.state.clone() {
+                // Without a state there is nothing to replay: the forged-state check covers it.
+                None => self.replay_without_state(&b).await,
+                Some(state) => {
+                    self.negative_callback(
+                        &b,
+                        "a state that was already used",
+                        &[("state", &state)],
+                        false,
+                        None,
+                    )
+                    .await
+                }
+            },
+        };
+        self.record(Id::CsrfReplayedState, replay, t);
+        let t = Instant::now();
+        let revoked = match (&self.check.api_url.clone(), login2_ok) {
+            (None, _) => Outcome::skip("no API URL given (--api-url)"),
+            (Some(_), false) => Outcome::skip("the second login did not complete"),
+            (Some(api), true) => self.revoked(&b, api).await,
+        };
+        self.record(Id::RevokedGrant, revoked, t);
+
+        // Judgements over both logins.
+        for login in [Some(&first), second.as_ref()].into_iter().flatten() {
+            match login {
+                Ok(c) => {
+                    logins.push(c.pending.seen.clone());
+                    completed.push(c);
+                }
+                Err(f) => logins.extend(f.seen.clone()),
+            }
+        }
+        let t = Instant::now();
+        let state = checks::judge_state(&logins);
+        self.record(Id::AuthzState, state, t);
+        let pkce = checks::judge_pkce(self.profile, &logins);
+        self.record(Id::AuthzPkce, pkce, t);
+        let exchange = match &first {
+            Err(f) => Outcome::skip(format!("no login reached the callback: {}", f.why)),
+            Ok(_) => completed
+                .iter()
+                .map(|c| self.judge_exchange(c))
+                .reduce(Outcome::worst)
+                .unwrap_or_else(|| Outcome::skip("no login reached the callback")),
+        };
+        self.record(Id::CodeExchange, exchange, t);
+
+        // 4. Fresh browsers: forged state, missing state, access denied.
+        let t = Instant::now();
+        let c = self.browser()?;
+        let forged_state = random_b64(32);
+        let forged = self
+            .negative_callback(
+                &c,
+                "a forged state",
+                &[("state", &forged_state)],
+                true,
+                None,
+            )
+            .await;
+        self.record(Id::CsrfForgedState, forged, t);
+        let t = Instant::now();
+        let d = self.browser()?;
+        let missing = self
+            .negative_callback(&d, "no state", &[], true, None)
+            .await;
+        self.record(Id::CsrfMissingState, missing, t);
+        let t = Instant::now();
+        let e = self.browser()?;
+        let denied = self.access_denied(&e).await;
+        self.record(Id::AccessDenied, denied, t);
+
+        // 5. Tokens anywhere in what the browser got.
+        let t = Instant::now();
+        let leak = self.judge_leaks();
+        self.record(Id::TokenLeak, leak, t);
+
+        Ok(self.report(started.elapsed()))
+    }
+
+    fn report(mut self, elapsed: Duration) -> Report {
+        let provider = self.profile.id.clone();
+        let cases = Id::ALL
+            .iter()
+            .map(|&id| {
+                let (o, d) = self
+                    .outcomes
+                    .remove(&id)
+                    .unwrap_or_else(|| (Outcome::skip("not run"), Duration::ZERO));
+                case(&provider, id, o, d)
+            })
+            .collect();
+        let mut report = Report::new(cases);
+        report.notes = self.notes;
+        report.duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        report
+    }
+
+    // --- checks ------------------------------------------------------------------------------
+
+    fn judge_authz_request(&self, authz: &Url) -> Outcome {
+        let expected = &self.authorize_endpoint;
+        if authz.origin() != expected.origin() || authz.path() != expected.path() {
+            return Outcome::fail(format!(
+                "the login redirected to {}, not the provider's authorization endpoint {}",
+                origin_and_path(authz),
+                origin_and_path(expected)
+            ));
+        }
+        let mut names: Vec<String> = authz.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        names.sort();
+        let before = names.len();
+        names.dedup();
+        if names.len() != before {
+            return Outcome::fail("the authorization request repeats a parameter (RFC 6749 §3.1: parameters must not be included more than once)");
+        }
+        let response_type = query(authz, "response_type");
+        if response_type.as_deref() != Some("code") {
+            return Outcome::fail(format!(
+                "response_type is {:?}, not \"code\"",
+                response_type.unwrap_or_default()
+            ));
+        }
+        let client_id = query(authz, "client_id").unwrap_or_default();
+        if client_id != self.client_id {
+            return Outcome::fail(format!(
+                "client_id is {client_id:?}, not the registered {:?}",
+                self.client_id
+            ));
+        }
+        let registered = &self.mock.client().redirect_uris;
+        match query(authz, "redirect_uri") {
+            Some(r) if registered.contains(&r) => {}
+            Some(r) => {
+                return Outcome::fail(format!(
+                    "redirect_uri {r:?} is not registered (registered: {}); providers match it exactly",
+                    registered.join(", ")
+                ))
+            }
+            None => {
+                return Outcome::warn(format!(
+                    "no redirect_uri: the provider falls back to the registered one, but {} needs it in the token request too",
+                    self.profile.name
+                ))
+            }
+        }
+        if let Some(scope) = query(authz, "scope") {
+            let unknown: Vec<&str> = self
+                .profile
+                .scopes
+                .split(&scope)
+                .into_iter()
+                .filter(|s| !self.profile.scopes.supported.iter().any(|k| k == s))
+                .collect();
+            if !unknown.is_empty() {
+                return Outcome::warn(format!(
+                    "scope asks for {} unknown to {}",
+                    unknown.join(", "),
+                    self.profile.name
+                ));
+            }
+        }
+        Outcome::pass(
+            "authorization endpoint, response_type=code, registered client_id and redirect_uri",
+        )
+    }
+
+    fn judge_referer(&self, c: &Completed) -> Outcome {
+        let first = &c.chain[0];
+        if first.status >= 400 {
+            return Outcome::skip(format!(
+                "the callback did not complete the login (it answered {})",
+                first.status
+            ));
+        }
+        for hop in &c.chain {
+            if let Some(next) = hop.location() {
+                if carries_code(&next, &c.code) {
+                    return Outcome::fail(format!(
+                        "{} redirects to {} with the authorization code in the URL: it lands in browser history and in Referer headers",
+                        hop.describe(),
+                        origin_and_path(&next)
+                    ));
+                }
+            }
+        }
+        if first.is_redirect() {
+            return Outcome::pass("the callback redirects to a URL without the code");
+        }
+        let policy = first
+            .header("referrer-policy")
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if policy
+            .split(',')
+            .map(str::trim)
+            .any(|p| p == "no-referrer" || p == "same-origin")
+        {
+            Outcome::pass(format!(
+                "the callback page keeps ?code= in the address bar but sends Referrer-Policy: {policy}"
+            ))
+        } else {
+            Outcome::warn(format!(
+                "the callback answers {} with a page: ?code= stays in the address bar and history, and goes out in Referer headers under a lax policy",
+                first.status
+            ))
+        }
+    }
+
+    fn judge_exchange(&self, c: &Completed) -> Outcome {
+        let code_tag = leak::tag(&c.code);
+        let grants: Vec<&JournalEntry> = c
+            .entries
+            .iter()
+            .filter(|e| checks::is_token_grant(e, "authorization_code"))
+            .collect();
+        let answer = c.chain[0].status;
+        if grants.is_empty() {
+            return Outcome::fail(format!(
+                "no token request followed the callback (the app answered {answer})"
+            ));
+        }
+        let same: Vec<&JournalEntry> = grants
+            .iter()
+            .copied()
+            .filter(|e| e.param("code") == Some(code_tag.as_str()))
+            .collect();
+        if same.is_empty() {
+            return Outcome::fail("the token request did not carry the code from the callback")
+                .with_journal(&grants);
+        }
+        if same.len() > 1 {
+            return Outcome::fail(format!(
+                "the code was redeemed {} times: redeem it once",
+                same.len()
+            ))
+            .with_journal(&same);
+        }
+        let r = same[0];
+        if let Some(problem) = checks::request_conventions(self.profile, r) {
+            return Outcome::fail(format!("the token request {problem}")).with_journal(&[r]);
+        }
+        let registered = &self.mock.client().redirect_uris;
+        if c.pending.seen.state.is_some() || query(&c.pending.authz, "redirect_uri").is_some() {
+            match r.param("redirect_uri") {
+                Some(u) if registered.iter().any(|x| x == u) => {}
+                Some(u) => {
+                    return Outcome::fail(format!(
+                        "the token request's redirect_uri {u:?} differs from the authorization request's"
+                    ))
+                    .with_journal(&[r])
+                }
+                None => {
+                    return Outcome::fail(
+                        "the token request has no redirect_uri, though the authorization request had one (RFC 6749 §4.1.3)",
+                    )
+                    .with_journal(&[r])
+                }
+            }
+        }
+        if c.pending.seen.code_challenge.is_some() && r.param("code_verifier").is_none() {
+            return Outcome::fail("the token request has no code_verifier, though the authorization request sent a code_challenge")
+                .with_journal(&[r]);
+        }
+        if r.status != 200 {
+            return Outcome::fail(format!(
+                "the provider refused the code exchange ({})",
+                r.status
+            ))
+            .with_journal(&[r]);
+        }
+        let extra: Vec<&JournalEntry> = grants
+            .iter()
+            .copied()
+            .filter(|e| e.param("code") != Some(code_tag.as_str()))
+            .collect();
+        if !extra.is_empty() {
+            return Outcome::fail("the callback led to token requests for other codes too")
+                .with_journal(&grants);
+        }
+        if answer >= 400 {
+            return Outcome::fail(format!(
+                "the code exchange succeeded, yet the callback answered {answer}"
+            ))
+            .with_journal(&[r]);
+        }
+        Outcome::pass(format!(
+            "one token request per login, {}, answered 200",
+            r.client_auth.map_or("", |a| a.as_str())
+        ))
+    }
+
+    /// A callback the app must reject: delivered in `b` after `b` started a login of its own
+    /// (so the app has a pending state to compare with), carrying an attacker's code.
+    async fn negative_callback(
+        &mut self,
+        b: &Browser,
+        what: &str,
+        extra: &[(&str, &str)],
+        fresh_login: bool,
+        code: Option<String>,
+    ) -> Outcome {
+        if fresh_login {
+            if let Err(why) = self.open_login(b).await {
+                return Outcome::skip(format!("could not start a login: {why}"));
+            }
+        }
+        let code = match code {
+            Some(c) => c,
+            None => match self.attacker_code().await {
+                Ok(c) => c,
+                Err(why) => {
+                    return Outcome::skip(format!("could not obtain a code at the provider: {why}"))
+                }
+            },
+        };
+        let mut params: Vec<(&str, &str)> = vec![("code", code.as_str())];
+        params.extend_from_slice(extra);
+        let url = self.callback_url(&params);
+        let mark = self.mark();
+        let answer = self.deliver_once(b, &url).await;
+        let entries = self.settle(mark).await;
+        let tokens: Vec<&JournalEntry> = entries
+            .iter()
+            .filter(|e| checks::is_token_grant(e, "authorization_code"))
+            .collect();
+        checks::judge_rejected_callback(
+            what,
+            answer.as_ref().map_err(|e| e.0.as_str()),
+            &tokens,
+            self.check.negative_wait.as_millis(),
+            false,
+        )
+    }
+
+    /// The app sent no state at all: replaying "the" state means sending none again.
+    async fn replay_without_state(&mut self, b: &Browser) -> Outcome {
+        self.negative_callback(
+            b,
+            "a replayed callback (the app issues no state to compare)",
+            &[],
+            false,
+            None,
+        )
+        .await
+    }
+
+    /// One GET of the callback, recorded; redirects are not followed (the first answer is
+    /// what the check judges; a redirect is recorded for the leak scan).
+    async fn deliver_once(&mut self, b: &Browser, url: &Url) -> Result<Exchange, NoAnswer> {
+        let ex = b.get(url).await?;
+        self.seen.push(ex.clone());
+        Ok(ex)
+    }
+
+    async fn access_denied(&mut self, b: &Browser) -> Outcome {
+        let pending = match self.open_login(b).await {
+            Ok(p) => p,
+            Err(why) => return Outcome::skip(format!("could not start a login: {why}")),
+        };
+        let callback = match self.consent(b, &pending.authz, Choice::Deny).await {
+            Ok(u) => u,
+            Err(why) => return Outcome::skip(format!("could not deny at the provider: {why}")),
+        };
+        if query(&callback, "error").as_deref() != Some("access_denied") {
+            return Outcome::skip("the provider did not redirect with error=access_denied");
+        }
+        let mark = self.mark();
+        let answer = self.deliver_once(b, &callback).await;
+        let entries = self.settle(mark).await;
+        let tokens: Vec<&JournalEntry> = entries
+            .iter()
+            .filter(|e| e.endpoint == Some(Endpoint::Token))
+            .collect();
+        checks::judge_rejected_callback(
+            "error=access_denied",
+            answer.as_ref().map_err(|e| e.0.as_str()),
+            &tokens,
+            self.check.negative_wait.as_millis(),
+            true,
+        )
+    }
+
+    async fn api_call(&mut self, b: &Browser, api: &Url) -> Result<Exchange, NoAnswer> {
+        let ex = b.get(api).await?;
+        self.seen.push(ex.clone());
+        Ok(ex)
+    }
+
+    async fn expiry(&mut self, b: &Browser, api: &Url) -> Outcome {
+        let mark = self.mark();
+        match self.api_call(b, api).await {
+            Err(e) => return Outcome::fail(format!("the API route got no answer: {e}")),
+            Ok(x) if !(200..300).contains(&x.status) => {
+                let entries = self.since(mark);
+                let refs: Vec<&JournalEntry> = entries.iter().collect();
+                return Outcome::fail(format!(
+                    "the API route answered {} even before the token expired",
+                    x.status
+                ))
+                .with_journal(&refs);
+            }
+            Ok(_) => {}
+        }
+        self.mock.expire_access_tokens();
+        let mark = self.mark();
+        let answer = self.api_call(b, api).await;
+        let entries = self.since(mark);
+        let relevant: Vec<&JournalEntry> = entries
+            .iter()
+            .filter(|e| matches!(e.endpoint, Some(Endpoint::Api | Endpoint::Token)))
+            .collect();
+        let refreshes: Vec<&JournalEntry> = relevant
+            .iter()
+            .copied()
+            .filter(|e| checks::is_token_grant(e, "refresh_token"))
+            .collect();
+        let answer = match answer {
+            Err(e) => {
+                return Outcome::fail(format!(
+                    "after the access token expired, the API route got no answer: {e}"
+                ))
+                .with_journal(&relevant)
+            }
+            Ok(a) => a,
+        };
+        if !self.profile.tokens.refresh_tokens {
+            return Outcome::skip(format!("{} issues no refresh tokens", self.profile.name));
+        }
+        if refreshes.is_empty() {
+            return Outcome::fail(format!(
+                "after the access token expired, the API route answered {} without trying a refresh",
+                answer.status
+            ))
+            .with_journal(&relevant);
+        }
+        if refreshes.len() > 1 {
+            return Outcome::fail(format!(
+                "{} refresh requests for one expired token",
+                refreshes.len()
+            ))
+            .with_journal(&relevant);
+        }
+        let refresh = refreshes[0];
+        if let Some(problem) = checks::request_conventions(self.profile, refresh) {
+            return Outcome::fail(format!("the refresh request {problem}")).with_journal(&relevant);
+        }
+        if refresh.status != 200 {
+            return Outcome::fail(format!(
+                "the provider refused the refresh ({})",
+                refresh.status
+            ))
+            .with_journal(&relevant);
+        }
+        let retried = relevant.iter().any(|e| {
+            e.endpoint == Some(Endpoint::Api)
+                && e.seq > refresh.seq
+                && (200..300).contains(&e.status)
+        });
+        if !retried {
+            return Outcome::fail(
+                "the app refreshed but did not retry the API call with the new token",
+            )
+            .with_journal(&relevant);
+        }
+        if !(200..300).contains(&answer.status) {
+            return Outcome::fail(format!(
+                "the app refreshed and retried, yet answered {}",
+                answer.status
+            ))
+            .with_journal(&relevant);
+        }
+        Outcome::pass("one refresh, then the retried call succeeded")
+    }
+
+    async fn revoked(&mut self, b: &Browser, api: &Url) -> Outcome {
+        self.mock.revoke_grants();
+        let mark = self.mark();
+        let answer = self.api_call(b, api).await;
+        let entries = self.settle(mark).await;
+        let relevant: Vec<&JournalEntry> = entries
+            .iter()
+            .filter(|e| matches!(e.endpoint, Some(Endpoint::Api | Endpoint::Token)))
+            .collect();
+        let refreshes = relevant
+            .iter()
+            .filter(|e| checks::is_token_grant(e, "refresh_token"))
+            .count();
+        if refreshes > 1 {
+            return Outcome::fail(format!(
+                "{refreshes} refresh requests after the grant was revoked: the app retries a refresh the provider refused"
+            ))
+            .with_journal(&relevant);
+        }
+        match answer {
+            Err(e) => Outcome::fail(format!(
+                "after the grant was revoked, the API route got no answer: {e}"
+            ))
+            .with_journal(&relevant),
+            Ok(a) if a.status >= 500 => Outcome::fail(format!(
+                "after the grant was revoked, the API route answered {} instead of asking the user to re-authorize",
+                a.status
+            ))
+            .with_journal(&relevant),
+            Ok(a) if checks::asks_to_reauthorize(&a) => Outcome::pass(format!(
+                "{refreshes} refresh attempt(s), then {} asking to re-authorize",
+                a.status
+            )),
+            Ok(a) => Outcome::fail(format!(
+                "after the grant was revoked, the API route answered {} without asking the user to re-authorize",
+                a.status
+            ))
+            .with_journal(&relevant),
+        }
+    }
+
+    async fn logout(&mut self, b: &Browser, url: &Url) -> Outcome {
+        let mark = self.mark();
+        let mut answer = match b.get(url).await {
+            Ok(a) => a,
+            Err(e) => return Outcome::fail(format!("the logout route got no answer: {e}")),
+        };
+        if matches!(answer.status, 404 | 405) {
+            answer = match b.post_form(url, &[]).await {
+                Ok(a) => a,
+                Err(e) => return Outcome::fail(format!("the logout route got no answer: {e}")),
+            };
+        }
+        self.seen.push(answer.clone());
+        let status = answer.status;
+        if let Ok(chain) = b.follow_within(answer, &url.origin()).await {
+            self.seen.extend(chain.into_iter().skip(1));
+        }
+        let entries = self
+            .wait_for(mark, self.check.negative_wait, |es| {
+                es.iter().any(|e| e.endpoint == Some(Endpoint::Revoke))
+            })
+            .await;
+        let revocations: Vec<&JournalEntry> = entries
+            .iter()
+            .filter(|e| e.endpoint == Some(Endpoint::Revoke))
+            .collect();
+        if revocations.is_empty() {
+            return Outcome::fail(format!(
+                "logout answered {status} but sent no revocation request: the tokens stay valid at the provider"
+            ));
+        }
+        if let Some(problem) = revocations
+            .iter()
+            .find_map(|e| checks::request_conventions(self.profile, e))
+        {
+            return Outcome::fail(format!("the revocation request {problem}"))
+                .with_journal(&revocations);
+        }
+        if let Some(bad) = revocations.iter().find(|e| e.status != 200) {
+            return Outcome::fail(format!(
+                "the provider refused the revocation ({})",
+                bad.status
+            ))
+            .with_journal(&revocations);
+        }
+        if status >= 500 {
+            return Outcome::fail(format!("logout revoked the tokens but answered {status}"))
+                .with_journal(&revocations);
+        }
+        // Access tokens are the ones the app presented as Bearer; anything else revoked is
+        // (as far as the journal can tell) the refresh token.
+        let access: Vec<String> = self
+            .mock
+            .journal()
+            .iter()
+            .filter(|e| e.endpoint == Some(Endpoint::Api))
+            .filter_map(|e| e.header("authorization").and_then(leak::tag_in))
+            .collect();
+        let refresh_revoked = revocations.iter().any(|e| {
+            e.param("token")
+                .and_then(leak::tag_in)
+                .is_some_and(|t| !access.contains(&t))
+        });
+        if self.profile.tokens.refresh_tokens && !refresh_revoked {
+            return Outcome::warn(
+                "logout revoked only the access token: the refresh token can still mint new ones",
+            )
+            .with_journal(&revocations);
+        }
+        Outcome::pass(format!(
+            "{} revocation request(s), answered 200",
+            revocations.len()
+        ))
+    }
+
+    fn judge_leaks(&self) -> Outcome {
+        let mut known: BTreeMap<String, &'static str> = BTreeMap::new();
+        for e in self.mock.journal() {
+            match e.endpoint {
+                Some(Endpoint::Api) => {
+                    if let Some(t) = e.header("authorization").and_then(leak::tag_in) {
+                        known.insert(t, "access token");
+                    }
+                }
+                Some(Endpoint::Token) => {
+                    if let Some(t) = e.param("refresh_token").and_then(leak::tag_in) {
+                        known.insert(t, "refresh token");
+                    }
+                }
+                Some(Endpoint::Revoke) => {
+                    if let Some(t) = e.param("token").and_then(leak::tag_in) {
+                        known.entry(t).or_insert("token");
+                    }
+                }
+                _ => {}
+            }
+        }
+        if known.is_empty() {
+            return Outcome::skip(
+                "the app never used a token where the harness could see it: give --api-url or --logout-url",
+            );
+        }
+        for ex in &self.seen {
+            let found = leak::tags_in_text(&ex.visible_text());
+            if let Some((_, kind)) = known.iter().find(|(t, _)| found.contains(*t)) {
+                let place = if ex
+                    .headers
+                    .iter()
+                    .any(|(_, v)| leak::tags_in_text(v).iter().any(|t| known.contains_key(t)))
+                {
+                    "headers"
+                } else {
+                    "body"
+                };
+                return Outcome::fail(format!(
+                    "the answer to {} shows the browser an {kind} (in its {place})",
+                    ex.describe()
+                ));
+            }
+        }
+        Outcome::pass(format!(
+            "none of the {} tokens the app used appears in its {} answers",
+            known.len(),
+            self.seen.len()
+        ))
+    }
+}
+
+fn case(provider: &str, id: Id, o: Outcome, d: Duration) -> CaseReport {
+    let c = CaseReport::new(provider, id.id(), id.title(), id.rfc(), o.status).with_duration(d);
+    match o.status {
+        Status::Failed => {
+            let failure = Failure {
+                step: None,
+                action: id.id().to_owned(),
+                expected: id.title().to_owned(),
+                actual: format!("{}\nfix: {}", o.text, id.hint()),
+                journal: o.journal,
+            };
+            let mut c = c.with_failure(failure);
+            c.reason = Some(format!("{}. Fix: {}", o.text, id.hint()));
+            c
+        }
+        Status::Warning => c.with_reason(format!("{}. Fix: {}", o.text, id.hint())),
+        Status::Skipped => c.with_reason(o.text),
+        Status::Passed => c,
+    }
+}

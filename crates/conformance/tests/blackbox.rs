@@ -1,0 +1,398 @@
+//! Black-box checks against the real client apps in `fixtures/apps/`: the correct builds pass
+//! every check, and each deliberately flawed build fails exactly the checks for its flaw.
+//!
+//! Each test starts an in-process mock and the app as a child process on loopback. The
+//! Node/Express app runs only when `node` is on PATH and its packages are installed
+//! (`npm ci --prefix fixtures/apps/node-express`); otherwise its tests print a loud SKIPPED
+//! line. Python 3 is assumed present.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use handshake_conformance::{ClientCheck, ClientCheckId, Report, Status};
+use handshake_mock::MockProvider;
+use handshake_profile::{PkceMethod, Profile, TokenEncoding};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+fn apps_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/apps")
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Lang {
+    Node,
+    Python,
+}
+
+/// Why this app cannot run here, if it cannot.
+fn unavailable(lang: Lang) -> Option<String> {
+    let (program, extra) = match lang {
+        Lang::Node => (
+            "node",
+            Some(apps_dir().join("node-express/node_modules/express")),
+        ),
+        Lang::Python => ("python3", None),
+    };
+    let found = std::process::Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        return Some(format!("`{program}` is not on PATH"));
+    }
+    if let Some(dir) = extra {
+        if !dir.exists() {
+            return Some(
+                "its npm packages are not installed (run `npm ci --prefix fixtures/apps/node-express`)"
+                    .to_owned(),
+            );
+        }
+    }
+    None
+}
+
+/// A running fixture app; killed when dropped.
+struct App {
+    _child: Child,
+    base: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// The `.env` an app gets from `handshake serve`, for this mock.
+fn app_env(mock: &MockProvider) -> Vec<(&'static str, String)> {
+    let p = mock.profile();
+    let client = mock.client();
+    vec![
+        ("OAUTH_CLIENT_ID", client.client_id.clone()),
+        (
+            "OAUTH_CLIENT_SECRET",
+            client.client_secret.secret().to_owned(),
+        ),
+        ("OAUTH_REDIRECT_URI", client.redirect_uris[0].clone()),
+        ("OAUTH_AUTHORIZE_URL", mock.authorize_url()),
+        ("OAUTH_TOKEN_URL", mock.token_url()),
+        ("OAUTH_REVOKE_URL", mock.revoke_url().unwrap_or_default()),
+        ("OAUTH_SCOPES", p.scopes.join(&p.scopes.default)),
+        (
+            "OAUTH_TOKEN_AUTH_METHOD",
+            p.token_request.preferred_client_auth().as_str().to_owned(),
+        ),
+        (
+            "OAUTH_TOKEN_ENCODING",
+            match p.token_request.preferred_encoding() {
+                TokenEncoding::Form => "form".to_owned(),
+                TokenEncoding::Json => "json".to_owned(),
+            },
+        ),
+        (
+            "OAUTH_PKCE_METHOD",
+            p.pkce
+                .best_method()
+                .map_or("none", PkceMethod::as_str)
+                .to_owned(),
+        ),
+        ("CRM_API_URL", mock.api_url()),
+    ]
+}
+
+async fn start_app(lang: Lang, flaw: &str, mock: &MockProvider, port: u16) -> App {
+    let dir = apps_dir();
+    let mut cmd = match lang {
+        Lang::Node => {
+            let mut c = Command::new("node");
+            c.arg(dir.join("node-express/src/server.js"));
+            c
+        }
+        Lang::Python => {
+            let mut c = Command::new("python3");
+            c.arg(dir.join("python/app.py"));
+            c
+        }
+    };
+    cmd.envs(app_env(mock))
+        .env("PORT", port.to_string())
+        .env("FLAW", flaw)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("the fixture app starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = lines.next_line().await.expect("app stdout") {
+            if let Some(url) = line.strip_prefix("listening on ") {
+                return Some(url.trim().to_owned());
+            }
+        }
+        None
+    })
+    .await;
+    let base = match ready {
+        Ok(Some(url)) => url,
+        Ok(None) => panic!("{lang:?} app (FLAW={flaw:?}) exited before listening"),
+        Err(_) => panic!("{lang:?} app (FLAW={flaw:?}) did not print its listening line in 20 s"),
+    };
+    // Keep draining stdout so the app never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    App {
+        _child: child,
+        base,
+    }
+}
+
+/// Which routes the harness is told about.
+#[derive(Clone, Copy)]
+enum Routes {
+    All,
+    LoginOnly,
+}
+
+/// Starts a mock of `provider` and the app, runs the black-box check, returns the report.
+async fn check(lang: Lang, flaw: &str, provider: &str, routes: Routes) -> Option<Report> {
+    if let Some(why) = unavailable(lang) {
+        eprintln!("\n!!! SKIPPED: {lang:?} fixture app (FLAW={flaw:?}) not run: {why}\n");
+        return None;
+    }
+    let port = free_port();
+    let mock = MockProvider::builder(Profile::builtin(provider).unwrap())
+        .redirect_uri(format!("http://127.0.0.1:{port}/callback"))
+        .start()
+        .await
+        .expect("mock starts");
+    let app = start_app(lang, flaw, &mock, port).await;
+    let mut check = ClientCheck::new(format!("{}/login", app.base).parse().unwrap());
+    if let Routes::All = routes {
+        check = check
+            .api_url(format!("{}/api", app.base).parse().unwrap())
+            .logout_url(format!("{}/logout", app.base).parse().unwrap());
+    }
+    let report = check.run(&mock).await.expect("the check runs");
+    println!(
+        "--- {lang:?} app, FLAW={flaw:?}, {provider} ---\n{}",
+        report.to_pretty()
+    );
+    Some(report)
+}
+
+fn ids(report: &Report, status: Status) -> BTreeSet<String> {
+    report
+        .cases
+        .iter()
+        .filter(|c| c.status == status)
+        .map(|c| c.scenario.clone())
+        .collect()
+}
+
+fn set(items: &[ClientCheckId]) -> BTreeSet<String> {
+    items.iter().map(|c| c.id().to_owned()).collect()
+}
+
+/// Asserts exactly these checks failed and exactly these warned; everything else passed.
+fn assert_outcome(report: &Report, failed: &[ClientCheckId], warned: &[ClientCheckId]) {
+    let pretty = report.to_pretty();
+    assert_eq!(
+        ids(report, Status::Failed),
+        set(failed),
+        "failed checks\n{pretty}"
+    );
+    assert_eq!(
+        ids(report, Status::Warning),
+        set(warned),
+        "warned checks\n{pretty}"
+    );
+    assert_eq!(
+        report.cases.len(),
+        ClientCheckId::ALL.len(),
+        "one case per check\n{pretty}"
+    );
+    assert!(
+        ids(report, Status::Skipped).is_empty(),
+        "no check skipped with every route given\n{pretty}"
+    );
+}
+
+use ClientCheckId as C;
+
+#[tokio::test]
+async fn python_app_passes_every_check_on_capsule() {
+    let report = check(Lang::Python, "", "capsule", Routes::All)
+        .await
+        .unwrap();
+    assert_outcome(&report, &[], &[]);
+    assert!(report.is_success());
+}
+
+#[tokio::test]
+async fn python_app_passes_every_check_on_connectwise_json_post_and_required_pkce() {
+    let report = check(Lang::Python, "", "connectwise", Routes::All)
+        .await
+        .unwrap();
+    assert_outcome(&report, &[], &[]);
+}
+
+#[tokio::test]
+async fn python_app_on_a_provider_without_pkce_skips_only_the_pkce_check() {
+    let report = check(Lang::Python, "", "agilecrm", Routes::All)
+        .await
+        .unwrap();
+    assert!(
+        ids(&report, Status::Failed).is_empty(),
+        "{}",
+        report.to_pretty()
+    );
+    assert_eq!(ids(&report, Status::Skipped), set(&[C::AuthzPkce]));
+}
+
+#[tokio::test]
+async fn python_app_without_pkce_only_warns() {
+    let report = check(Lang::Python, "no_pkce", "capsule", Routes::All)
+        .await
+        .unwrap();
+    assert_outcome(&report, &[], &[C::AuthzPkce]);
+    assert!(report.is_success(), "warnings do not fail a run");
+}
+
+#[tokio::test]
+async fn python_app_that_forwards_the_code_fails_the_referer_check() {
+    let report = check(Lang::Python, "code_in_url", "capsule", Routes::All)
+        .await
+        .unwrap();
+    assert_outcome(&report, &[C::CodeRefererLeak], &[]);
+    let case = report
+        .cases
+        .iter()
+        .find(|c| c.scenario == "code-referer-leak")
+        .unwrap();
+    assert_eq!(case.rfc, "RFC 9700 §4.2.4, §4.3.2");
+    let reason = case.reason.as_deref().unwrap();
+    assert!(
+        reason.contains("Fix: answer the callback with a redirect"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn optional_checks_are_skipped_without_api_and_logout_urls() {
+    let report = check(Lang::Python, "", "capsule", Routes::LoginOnly)
+        .await
+        .unwrap();
+    assert!(
+        ids(&report, Status::Failed).is_empty(),
+        "{}",
+        report.to_pretty()
+    );
+    assert_eq!(
+        ids(&report, Status::Skipped),
+        set(&[
+            C::ExpiryRefresh,
+            C::RevokedGrant,
+            C::LogoutRevocation,
+            C::TokenLeak
+        ])
+    );
+    let expiry = report
+        .cases
+        .iter()
+        .find(|c| c.scenario == "expiry-refresh")
+        .unwrap();
+    assert!(expiry.reason.as_deref().unwrap().contains("--api-url"));
+}
+
+#[tokio::test]
+async fn node_app_passes_every_check_on_capsule() {
+    let Some(report) = check(Lang::Node, "", "capsule", Routes::All).await else {
+        return;
+    };
+    assert_outcome(&report, &[], &[]);
+}
+
+#[tokio::test]
+async fn node_app_passes_every_check_on_insightly() {
+    let Some(report) = check(Lang::Node, "", "insightly", Routes::All).await else {
+        return;
+    };
+    assert_outcome(&report, &[], &[]);
+}
+
+#[tokio::test]
+async fn node_app_without_state_fails_the_state_and_csrf_checks() {
+    let Some(report) = check(Lang::Node, "no_state", "capsule", Routes::All).await else {
+        return;
+    };
+    assert_outcome(
+        &report,
+        &[
+            C::AuthzState,
+            C::CsrfForgedState,
+            C::CsrfMissingState,
+            C::CsrfReplayedState,
+        ],
+        &[],
+    );
+}
+
+#[tokio::test]
+async fn node_app_that_shows_the_token_fails_the_leak_check() {
+    let Some(report) = check(Lang::Node, "tokens_to_browser", "capsule", Routes::All).await else {
+        return;
+    };
+    // The page that shows the token is also a callback page that keeps ?code= in the URL.
+    assert_outcome(&report, &[C::TokenLeak], &[C::CodeRefererLeak]);
+    let json = report.to_json().unwrap();
+    let words = token_shaped_words(&json);
+    assert!(
+        words.is_empty(),
+        "the report must not contain secrets: {words:?}"
+    );
+}
+
+#[tokio::test]
+async fn node_app_that_never_refreshes_fails_expiry_and_revocation() {
+    let Some(report) = check(Lang::Node, "no_refresh", "capsule", Routes::All).await else {
+        return;
+    };
+    assert_outcome(&report, &[C::ExpiryRefresh, C::RevokedGrant], &[]);
+}
+
+#[tokio::test]
+async fn node_app_that_loops_on_refresh_fails_the_revocation_check() {
+    let Some(report) = check(Lang::Node, "refresh_loop", "capsule", Routes::All).await else {
+        return;
+    };
+    assert_outcome(&report, &[C::RevokedGrant], &[]);
+    let case = report
+        .cases
+        .iter()
+        .find(|c| c.scenario == "revoked-grant")
+        .unwrap();
+    let failure = case.failure.as_ref().unwrap();
+    assert!(
+        failure
+            .journal
+            .iter()
+            .filter(|l| l.contains("grant_type=refresh_token"))
+            .count()
+            > 1,
+        "the failure shows the repeated refreshes: {failure:?}"
+    );
+}
+
+/// Token-shaped strings (43 characters of base64url, what the mock issues) in a report.
+fn token_shaped_words(json: &str) -> Vec<String> {
+    json.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .filter(|w| w.len() >= 40 && w.chars().any(|c| c.is_ascii_digit()))
+        .map(str::to_owned)
+        .collect()
+}
