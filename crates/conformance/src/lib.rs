@@ -5,6 +5,7 @@
 //! provider profile, each case with its own in-process mock on a random loopback port, in
 //! parallel, and returns a [`Report`] (pretty, JSON, JUnit).
 
+pub mod blackbox;
 mod control;
 mod cut;
 mod error;
@@ -18,6 +19,7 @@ mod runner;
 mod scenario;
 mod target;
 
+pub use blackbox::{check_client, ClientCheck, ClientCheckConfig, ClientCheckError, ClientCheckId};
 pub use cut::{ApiReply, ClientFactory, ClientFailure, ClientSettings, ClientUnderTest};
 pub use error::{ExpectedFailuresError, ReportError, RunError, ScenarioError, ScenarioErrorKind};
 pub use expected::{ExpectedFailure, ExpectedFailures, DEFAULT_FILE_NAME};
