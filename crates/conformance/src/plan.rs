@@ -54,7 +54,7 @@ pub fn skip_reason(scenario: &Scenario, target: &Target) -> Option<String> {
     scenario.requires.iter().find_map(|r| {
         if *r == Requirement::Control {
             return (!target.is_controllable()).then(|| {
-                "needs the mock's control (fault injection, clock, journal): not available against an external server".to_owned()
+                "needs the mock's control (fault injection, clock, token expiry or revocation): not available against an external server".to_owned()
             });
         }
         unmet(*r, profile)

@@ -92,8 +92,10 @@ pub enum Requirement {
     RejectPkceDowngrade,
     /// The token endpoint authenticates the client.
     AuthenticateClient,
-    /// The scenario drives the mock (faults, clock, expiry, journal): not possible against an
-    /// external server. Implied by control steps; it can also be written out.
+    /// The scenario drives the mock (faults, clock, expiry, grant revocation): not possible
+    /// against an external server. Implied by control steps; it can also be written out.
+    /// (Journal expectations do not need it: against an external server they are not
+    /// checked, and the case's reason says so.)
     Control,
 }
 
@@ -570,7 +572,7 @@ impl Scenario {
     /// assert_eq!(s.steps.len(), 2);
     ///
     /// let err = Scenario::from_toml_str(
-    ///     "title = 't'\nrfc = 'r'\n[[steps]]\naction = 'dance'\n",
+    ///     "title = 't'\nrfc = 'RFC 6749'\n[[steps]]\naction = 'dance'\n",
     ///     "scenarios/bad.toml",
     /// )
     /// .unwrap_err();
@@ -630,10 +632,7 @@ impl Scenario {
             steps.push(parse_step(file, i + 1, table)?);
         }
         let mut requires = raw.requires;
-        if steps
-            .iter()
-            .any(|s| s.action.needs_control() || !s.journal.is_empty())
-        {
+        if steps.iter().any(|s| s.action.needs_control()) {
             requires.push(Requirement::Control);
         }
         requires.sort();
@@ -679,7 +678,7 @@ impl Scenario {
                 &format!("cannot read the scenarios directory: {e}"),
             )
         })?;
-        let mut paths: Vec<_> = entries
+        let paths: Vec<_> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
                 p.extension().is_some_and(|e| e == "toml")
@@ -752,10 +751,8 @@ impl Scenario {
                         labels.push(l);
                     }
                 }
-                Action::RawApiCall { token } => {
-                    if !labels.contains(&token.as_str()) {
-                        return bad(&format!("no earlier step saved tokens as {token:?}"));
-                    }
+                Action::RawApiCall { token } if !labels.contains(&token.as_str()) => {
+                    return bad(&format!("no earlier step saved tokens as {token:?}"));
                 }
                 _ => {}
             }

@@ -1,0 +1,510 @@
+//! The runner end to end: the reference client passes the whole matrix, deliberately broken
+//! clients fail exactly the scenarios matching their flaws with a useful message, reports are
+//! pinned by snapshots and carry no secret.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use futures::future::BoxFuture;
+use handshake_conformance::{
+    ApiReply, CaseReport, ClientFactory, ClientFailure, ClientSettings, ClientUnderTest,
+    ExpectedFailures, ReferenceClient, ReferenceSession, Registration, Report, Runner, Scenario,
+    Secret, Status, Target,
+};
+use handshake_profile::Profile;
+use url::Url;
+
+fn scenarios_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
+}
+
+fn scenarios(ids: &[&str]) -> Vec<Scenario> {
+    ids.iter()
+        .map(|id| Scenario::from_file(scenarios_dir().join(format!("{id}.toml"))).unwrap())
+        .collect()
+}
+
+fn mocks(ids: &[&str]) -> Vec<Target> {
+    ids.iter()
+        .map(|id| Target::mock(Profile::builtin(id).unwrap()))
+        .collect()
+}
+
+fn case<'a>(report: &'a Report, provider: &str, scenario: &str) -> &'a CaseReport {
+    report
+        .cases
+        .iter()
+        .find(|c| c.provider == provider && c.scenario == scenario)
+        .unwrap_or_else(|| panic!("no case {provider} / {scenario}"))
+}
+
+fn failed(report: &Report) -> Vec<(String, String)> {
+    let mut v: Vec<_> = report
+        .cases
+        .iter()
+        .filter(|c| c.status == Status::Failed)
+        .map(|c| (c.provider.clone(), c.scenario.clone()))
+        .collect();
+    v.sort();
+    v
+}
+
+// ---- broken clients ------------------------------------------------------------------------
+
+/// Which flaw a [`Broken`] client has.
+#[derive(Clone, Copy, PartialEq)]
+enum Flaw {
+    /// Accepts any callback: puts back the `state` it issued before handing the callback on.
+    NoStateCheck,
+    /// Strips the PKCE challenge from its authorization requests.
+    NoPkce,
+    /// When the grant is gone, keeps hammering the token endpoint with its refresh token.
+    RefreshLoop,
+    /// Logs out locally only, never revoking.
+    NoRevocation,
+}
+
+struct Broken(Flaw);
+
+impl ClientFactory for Broken {
+    fn name(&self) -> &str {
+        "broken"
+    }
+    fn create(
+        &self,
+        profile: &Profile,
+        settings: &ClientSettings,
+    ) -> Result<Box<dyn ClientUnderTest>, ClientFailure> {
+        Ok(Box::new(BrokenSession {
+            flaw: self.0,
+            inner: ReferenceSession::new(profile, settings)?,
+            profile: profile.clone(),
+            settings: settings.clone(),
+            issued_state: Mutex::new(None),
+            refresh_token: Mutex::new(None),
+        }))
+    }
+}
+
+struct BrokenSession {
+    flaw: Flaw,
+    inner: ReferenceSession,
+    profile: Profile,
+    settings: ClientSettings,
+    issued_state: Mutex<Option<String>>,
+    refresh_token: Mutex<Option<String>>,
+}
+
+fn param(url: &str, name: &str) -> Option<String> {
+    Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn with_params(url: &str, f: impl Fn(Vec<(String, String)>) -> Vec<(String, String)>) -> String {
+    let mut u = Url::parse(url).unwrap();
+    let pairs = f(u.query_pairs().into_owned().collect());
+    u.set_query(None);
+    u.query_pairs_mut().extend_pairs(pairs);
+    u.to_string()
+}
+
+impl ClientUnderTest for BrokenSession {
+    fn authorize(&self) -> BoxFuture<'_, Result<String, ClientFailure>> {
+        Box::pin(async move {
+            let url = self.inner.authorize().await?;
+            *self.issued_state.lock().unwrap() = param(&url, "state");
+            if self.flaw == Flaw::NoPkce {
+                return Ok(with_params(&url, |p| {
+                    p.into_iter()
+                        .filter(|(k, _)| !k.starts_with("code_challenge"))
+                        .collect()
+                }));
+            }
+            Ok(url)
+        })
+    }
+
+    fn callback(&self, url: String) -> BoxFuture<'_, Result<(), ClientFailure>> {
+        Box::pin(async move {
+            let url = if self.flaw == Flaw::NoStateCheck {
+                let issued = self
+                    .issued_state
+                    .lock()
+                    .unwrap()
+                    .clone()
+                    .unwrap_or_default();
+                with_params(&url, |p| {
+                    let mut p: Vec<_> = p.into_iter().filter(|(k, _)| k != "state").collect();
+                    p.push(("state".into(), issued.clone()));
+                    p
+                })
+            } else {
+                url
+            };
+            self.inner.callback(url).await?;
+            if let Ok(t) = self.inner.client().tokens(self.inner.session()).await {
+                *self.refresh_token.lock().unwrap() = t.refresh_token.map(|r| r.secret().clone());
+            }
+            Ok(())
+        })
+    }
+
+    fn api_get(&self) -> BoxFuture<'_, Result<ApiReply, ClientFailure>> {
+        Box::pin(async move {
+            let result = self.inner.api_get().await;
+            if self.flaw != Flaw::RefreshLoop {
+                return result;
+            }
+            let Err(f) = &result else { return result };
+            if f.outcome != "reauthorization_required" {
+                return result;
+            }
+            // The flaw: retry the refresh "in case it was transient", five times.
+            let rt = self
+                .refresh_token
+                .lock()
+                .unwrap()
+                .clone()
+                .unwrap_or_default();
+            let url = format!(
+                "{}{}",
+                self.settings.base_url, self.profile.oauth.token_path
+            );
+            for _ in 0..5 {
+                let _ = reqwest::Client::new()
+                    .post(&url)
+                    .basic_auth(
+                        &self.settings.client_id,
+                        Some(self.settings.client_secret.expose()),
+                    )
+                    .form(&[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", rt.as_str()),
+                    ])
+                    .send()
+                    .await;
+            }
+            result
+        })
+    }
+
+    fn refresh(&self) -> BoxFuture<'_, Result<(), ClientFailure>> {
+        self.inner.refresh()
+    }
+
+    fn logout(&self) -> BoxFuture<'_, Result<(), ClientFailure>> {
+        if self.flaw == Flaw::NoRevocation {
+            return Box::pin(async { Ok(()) });
+        }
+        self.inner.logout()
+    }
+}
+
+// ---- the reference client -----------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_client_passes_the_whole_matrix() {
+    let report = Runner::new(ReferenceClient)
+        .scenarios(Scenario::load_dir(scenarios_dir()).unwrap())
+        .targets(Profile::builtins().into_iter().map(Target::mock))
+        .run()
+        .await;
+    assert!(report.is_success(), "{}", report.to_pretty());
+    assert!(report.summary.total >= 100);
+    assert!(report.summary.passed >= 100, "{}", report.to_pretty());
+    for c in report.cases.iter().filter(|c| c.status == Status::Skipped) {
+        assert!(
+            c.reason.is_some(),
+            "{} / {} skipped without reason",
+            c.provider,
+            c.scenario
+        );
+    }
+}
+
+// ---- broken clients fail the matching scenarios --------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_without_a_state_check_fails_the_csrf_scenarios() {
+    let report = Runner::new(Broken(Flaw::NoStateCheck))
+        .scenarios(scenarios(&[
+            "happy-path",
+            "state-mismatch",
+            "missing-state",
+        ]))
+        .targets(mocks(&["capsule", "redtail"]))
+        .run()
+        .await;
+    assert!(!report.is_success());
+    assert_eq!(
+        failed(&report),
+        [
+            ("capsule".into(), "missing-state".into()),
+            ("capsule".into(), "state-mismatch".into()),
+            ("redtail".into(), "missing-state".into()),
+            ("redtail".into(), "state-mismatch".into()),
+        ]
+    );
+    let c = case(&report, "capsule", "state-mismatch");
+    assert_eq!(
+        c.reason.as_deref(),
+        Some("step 2 (callback): expected state_mismatch, got ok")
+    );
+    let f = c.failure.as_ref().unwrap();
+    assert!(
+        f.journal
+            .iter()
+            .any(|l| l.contains("grant_type=authorization_code")),
+        "the journal shows the token request the client should not have made: {:?}",
+        f.journal
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_without_pkce_fails_the_pkce_scenarios() {
+    let report = Runner::new(Broken(Flaw::NoPkce))
+        .scenarios(scenarios(&["happy-path", "pkce-s256"]))
+        .targets(mocks(&["capsule", "connectwise", "redtail"]))
+        .run()
+        .await;
+    // Capsule: the request lacks a challenge (and the mock then refuses the verifier the
+    // client still sends, as a downgrade); ConnectWise requires PKCE outright. Redtail has no
+    // PKCE: nothing to fail.
+    assert_eq!(
+        failed(&report),
+        [
+            ("capsule".into(), "happy-path".into()),
+            ("capsule".into(), "pkce-s256".into()),
+            ("connectwise".into(), "happy-path".into()),
+            ("connectwise".into(), "pkce-s256".into()),
+        ]
+    );
+    assert_eq!(
+        case(&report, "capsule", "pkce-s256").reason.as_deref(),
+        Some("step 1 (authorize): expected ok, got missing_code_challenge (the authorization request has no `code_challenge` parameter)")
+    );
+    // ConnectWise refuses the authorization request itself.
+    let cw = case(&report, "connectwise", "happy-path")
+        .reason
+        .clone()
+        .unwrap();
+    assert!(
+        cw.starts_with("step 1 (authorize): expected ok, got invalid_request"),
+        "{cw}"
+    );
+    assert_eq!(
+        case(&report, "redtail", "happy-path").status,
+        Status::Passed
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_loops_on_refresh_fails_the_revoked_grant_scenario() {
+    let report = Runner::new(Broken(Flaw::RefreshLoop))
+        .scenarios(scenarios(&["revoked-grant", "expired-access-token"]))
+        .targets(mocks(&["capsule"]))
+        .run()
+        .await;
+    assert_eq!(
+        failed(&report),
+        [("capsule".into(), "revoked-grant".into())]
+    );
+    let c = case(&report, "capsule", "revoked-grant");
+    assert_eq!(
+        c.reason.as_deref(),
+        Some("step 4 (api_call): expected journal: at most 1 token request(s) with grant_type=refresh_token, got 6 matching request(s)")
+    );
+    let f = c.failure.as_ref().unwrap();
+    assert_eq!(
+        f.journal
+            .iter()
+            .filter(|l| l.contains("grant_type=refresh_token"))
+            .count(),
+        6,
+        "{:?}",
+        f.journal
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_does_not_revoke_fails_the_logout_scenario() {
+    let report = Runner::new(Broken(Flaw::NoRevocation))
+        .scenarios(scenarios(&["logout-revokes"]))
+        .targets(mocks(&["insightly"]))
+        .run()
+        .await;
+    assert_eq!(
+        case(&report, "insightly", "logout-revokes").reason.as_deref(),
+        Some("step 3 (logout): expected journal: at least 1 revoke request(s), client authenticated with profile, got 0 matching request(s)")
+    );
+}
+
+// ---- expected failures ------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expected_failures_turn_known_failures_green_and_stale_entries_red() {
+    let listed = ExpectedFailures::from_toml_str(
+        r#"
+        [[expected_failure]]
+        provider = "capsule"
+        scenario = "state-mismatch"
+        why = "state check lands in #7"
+
+        [[expected_failure]]
+        provider = "*"
+        scenario = "missing-state"
+        why = "same"
+        "#,
+        "expected-failures.toml",
+    )
+    .unwrap();
+    let report = Runner::new(Broken(Flaw::NoStateCheck))
+        .scenarios(scenarios(&["state-mismatch", "missing-state"]))
+        .targets(mocks(&["capsule"]))
+        .expected_failures(listed.clone())
+        .run()
+        .await;
+    assert!(report.is_success(), "{}", report.to_pretty());
+    assert_eq!(report.summary.expected_failures, 2);
+    let c = case(&report, "capsule", "state-mismatch");
+    assert_eq!(c.status, Status::Failed);
+    assert_eq!(
+        c.expected_failure.as_deref(),
+        Some("state check lands in #7")
+    );
+
+    // The fixed client passes: the entries are stale, and that fails the run.
+    let report = Runner::new(ReferenceClient)
+        .scenarios(scenarios(&["state-mismatch", "missing-state"]))
+        .targets(mocks(&["capsule"]))
+        .expected_failures(listed)
+        .run()
+        .await;
+    assert!(!report.is_success());
+    assert_eq!(report.summary.unexpected_passes, 2);
+    assert!(report
+        .to_pretty()
+        .contains("capsule / state-mismatch passed but is listed as an expected failure (state check lands in #7)"));
+}
+
+// ---- external provider mode ---------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_mode_runs_what_needs_no_control_and_skips_the_rest() {
+    let profile = Profile::builtin("capsule").unwrap();
+    // Stands in for a team's staging server: reachable only by URL, no control.
+    let server = handshake_mock::MockProvider::builder(profile.clone())
+        .auto_approve(true)
+        .start()
+        .await
+        .unwrap();
+    let reg = server.client();
+    let target = Target::external(
+        profile,
+        server.uri(),
+        Registration::new(
+            reg.client_id.clone(),
+            Secret::new(reg.client_secret.secret()),
+            reg.redirect_uris[0].clone(),
+        ),
+    );
+    let report = Runner::new(ReferenceClient)
+        .scenarios(scenarios(&[
+            "happy-path",
+            "state-mismatch",
+            "code-reuse",
+            "expired-code",
+        ]))
+        .targets([target])
+        .run()
+        .await;
+    assert!(report.is_success(), "{}", report.to_pretty());
+    assert_eq!(
+        case(&report, "capsule", "code-reuse").status,
+        Status::Passed
+    );
+    let skipped = case(&report, "capsule", "expired-code");
+    assert_eq!(skipped.status, Status::Skipped);
+    assert!(skipped
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("not available against an external server"));
+    // Journal expectations need the mock: checked on outcomes only, and the reason says so.
+    let happy = case(&report, "capsule", "happy-path");
+    assert_eq!(happy.status, Status::Passed, "{:?}", happy.reason);
+    assert_eq!(
+        happy.reason.as_deref(),
+        Some("passed on outcomes only: journal expectations need the mock")
+    );
+}
+
+// ---- reports ------------------------------------------------------------------------------------
+
+async fn small_fixed_run() -> Report {
+    let mut report = Runner::new(Broken(Flaw::NoStateCheck))
+        .scenarios(scenarios(&["happy-path", "pkce-s256", "state-mismatch"]))
+        .targets(mocks(&["capsule", "redtail"]))
+        .run()
+        .await;
+    // Durations vary from run to run.
+    report.duration_ms = 0;
+    for c in &mut report.cases {
+        c.duration_ms = 0;
+    }
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pretty_report_snapshot() {
+    insta::assert_snapshot!(small_fixed_run().await.to_pretty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_report_snapshot() {
+    let report = small_fixed_run().await;
+    let value: serde_json::Value = serde_json::from_str(&report.to_json().unwrap()).unwrap();
+    insta::assert_json_snapshot!(value, { ".cases[].duration_ms" => "[duration]" });
+    // The schema is a contract: it parses back into the same report.
+    let back: Report = serde_json::from_str(&report.to_json().unwrap()).unwrap();
+    assert_eq!(back, report);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn junit_report_has_a_suite_per_provider_and_the_failure_text() {
+    let report = small_fixed_run().await;
+    let xml = report.to_junit("handshake-conformance").unwrap();
+    let parsed = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    let names: Vec<&str> = parsed.test_suites.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["capsule", "redtail"]);
+    assert_eq!(parsed.tests, 6);
+    assert_eq!(parsed.failures, 2);
+    assert!(xml.contains("expected: state_mismatch"), "{xml}");
+    assert!(xml.contains("pkce.mode = &quot;unsupported&quot;"), "{xml}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_never_contain_secrets() {
+    // Failures carry journal lines and client messages: the riskiest content.
+    let report = Runner::new(Broken(Flaw::RefreshLoop))
+        .scenarios(Scenario::load_dir(scenarios_dir()).unwrap())
+        .targets(mocks(&["capsule", "agilecrm"]))
+        .run()
+        .await;
+    assert!(
+        !report.is_success(),
+        "the run must include failures to be a test"
+    );
+    let secret = handshake_mock::RegisteredClient::DEFAULT_SECRET;
+    for text in [
+        report.to_pretty(),
+        report.to_json().unwrap(),
+        report.to_junit("x").unwrap(),
+    ] {
+        assert!(!text.contains(secret));
+        assert!(!text.to_lowercase().contains("bearer "));
+    }
+}
