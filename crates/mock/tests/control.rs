@@ -69,13 +69,19 @@ async fn healthz_clock_expire_revoke_reset_over_http() {
     let rt = tok["refresh_token"].as_str().unwrap();
     let tok2: Value = refresh(&mock, rt).await.json().await.unwrap();
     assert_eq!(control(&mock, "revoke", None).await.status(), 204);
-    assert_eq!(api(&mock, tok2["access_token"].as_str()).await.status(), 401);
+    assert_eq!(
+        api(&mock, tok2["access_token"].as_str()).await.status(),
+        401
+    );
 
     // Clock: a code dies after code_lifetime_secs.
     let code = code_via_consent(&mock, &auth_params(mock.profile())).await;
     let resp = control(&mock, "clock", Some(json!({"advance_secs": 61}))).await;
     assert_eq!(resp.json::<Value>().await.unwrap()["offset_secs"], 61);
-    assert_eq!(error_of(exchange(&mock, &code).await).await.1, "invalid_grant");
+    assert_eq!(
+        error_of(exchange(&mock, &code).await).await.1,
+        "invalid_grant"
+    );
     let resp = control(&mock, "clock", Some(json!({"advance": 1}))).await;
     assert_eq!(error_of(resp).await, (400, "invalid_request".into()));
 
@@ -91,7 +97,9 @@ async fn faults_over_http_each_kind() {
     let mock = mock("redtail").await;
     let arm = |body: Value| control(&mock, "faults", Some(body));
 
-    let resp = arm(json!({"endpoint":"token","kind":"oauth_error","error":"invalid_grant","times":2})).await;
+    let resp =
+        arm(json!({"endpoint":"token","kind":"oauth_error","error":"invalid_grant","times":2}))
+            .await;
     assert_eq!(resp.status(), 201);
     for _ in 0..2 {
         let r = refresh(&mock, "anything").await;
@@ -156,7 +164,10 @@ async fn faults_from_rust() {
 
     let tok = tokens(&mock).await;
     let at = tok["access_token"].as_str().unwrap();
-    mock.fail_next(Endpoint::Api).drop_connection().times(2).mount();
+    mock.fail_next(Endpoint::Api)
+        .drop_connection()
+        .times(2)
+        .mount();
     for _ in 0..2 {
         let r = http().get(mock.api_url()).bearer_auth(at).send().await;
         assert!(r.is_err(), "connection should be dropped");
@@ -231,7 +242,10 @@ async fn journal_and_debug_never_contain_secrets() {
         let json_text = control(&mock, "journal", None).await.text().await.unwrap();
         let debug_text = format!("{journal:?} {mock:?}");
         for secret in ["sup3r-s3cret-value", &code, &at, &rt, VERIFIER] {
-            assert!(!json_text.contains(secret), "{id}: journal JSON leaks a secret");
+            assert!(
+                !json_text.contains(secret),
+                "{id}: journal JSON leaks a secret"
+            );
             assert!(!debug_text.contains(secret), "{id}: Debug leaks a secret");
         }
         // Basic credentials are base64: make sure that form is not there either.
@@ -244,8 +258,15 @@ async fn journal_and_debug_never_contain_secrets() {
             .iter()
             .find(|e| e.endpoint == Some(Endpoint::Token))
             .unwrap();
-        assert_eq!(token_entry.grant_type.as_deref(), Some("authorization_code"));
-        assert_eq!(token_entry.client_auth, Some(p.preferred_client_auth()), "{id}");
+        assert_eq!(
+            token_entry.grant_type.as_deref(),
+            Some("authorization_code")
+        );
+        assert_eq!(
+            token_entry.client_auth,
+            Some(p.preferred_client_auth()),
+            "{id}"
+        );
         assert!(token_entry.param("code").unwrap().starts_with("[redacted:"));
     }
 }
@@ -294,7 +315,10 @@ async fn drop_shuts_the_server_down() {
     assert_eq!(http().get(&url).send().await.unwrap().status(), 200);
     drop(mock);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let fresh = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     assert!(fresh.get(&url).send().await.is_err());
 }
 
@@ -327,5 +351,8 @@ async fn builder_rejects_bad_registrations_and_conflicting_paths() {
         .start()
         .await
         .unwrap_err();
-    assert!(matches!(err, handshake_mock::MockError::Bind { .. }), "{err}");
+    assert!(
+        matches!(err, handshake_mock::MockError::Bind { .. }),
+        "{err}"
+    );
 }

@@ -27,7 +27,10 @@ async fn full_flow_through_the_consent_page_for_every_builtin() {
         assert_eq!(h["cache-control"], "no-store", "{id}");
         let html = page.text().await.unwrap();
         assert!(html.contains("<form method=\"post\""), "{id}");
-        assert!(html.contains("id=\"approve\"") && html.contains("id=\"deny\""), "{id}");
+        assert!(
+            html.contains("id=\"approve\"") && html.contains("id=\"deny\""),
+            "{id}"
+        );
 
         let resp = decide(&mock, &consent_id(&html), "approve").await;
         assert_eq!(resp.status(), 303, "{id}");
@@ -43,7 +46,10 @@ async fn full_flow_through_the_consent_page_for_every_builtin() {
         let tok: Value = resp.json().await.unwrap();
         let p = mock.profile();
         assert_eq!(tok["token_type"], p.tokens.token_type, "{id}");
-        assert_eq!(tok["expires_in"], p.tokens.access_token_lifetime_secs, "{id}");
+        assert_eq!(
+            tok["expires_in"], p.tokens.access_token_lifetime_secs,
+            "{id}"
+        );
         assert_eq!(tok["scope"], p.scopes.join(&p.scopes.default), "{id}");
         for (k, v) in &p.tokens.extra_fields {
             assert_eq!(&tok[k], v, "{id}");
@@ -193,7 +199,10 @@ async fn pkce_unsupported_provider_ignores_pkce_parameters() {
             ("grant_type", "authorization_code"),
             ("code", &code),
             ("redirect_uri", REDIRECT),
-            ("code_verifier", "whatever-the-client-sends-is-ignored-by-this-provider"),
+            (
+                "code_verifier",
+                "whatever-the-client-sends-is-ignored-by-this-provider",
+            ),
         ],
     )
     .await;
@@ -219,7 +228,9 @@ async fn code_reuse_fails_and_revokes_the_tokens_it_issued() {
 async fn expired_code_is_refused() {
     let mock = mock("capsule").await;
     let code = code_via_consent(&mock, &auth_params(mock.profile())).await;
-    mock.advance_clock(Duration::from_secs(mock.profile().tokens.code_lifetime_secs + 1));
+    mock.advance_clock(Duration::from_secs(
+        mock.profile().tokens.code_lifetime_secs + 1,
+    ));
     let (status, err) = error_of(exchange(&mock, &code).await).await;
     assert_eq!((status, err.as_str()), (400, "invalid_grant"));
 }
@@ -269,7 +280,11 @@ async fn pkce_mismatch_missing_verifier_and_downgrade_are_refused() {
             params.push(("code_verifier", v));
         }
         let resp = post_as_profile(&mock, &mock.token_url(), &params).await;
-        assert_eq!(error_of(resp).await, (400, "invalid_grant".into()), "{verifier:?}");
+        assert_eq!(
+            error_of(resp).await,
+            (400, "invalid_grant".into()),
+            "{verifier:?}"
+        );
     }
 
     // Downgrade: the code was issued without a challenge, but a verifier is sent.
@@ -373,7 +388,11 @@ async fn wrong_body_encoding_is_invalid_request() {
             "handshake-secret",
         )
         .await;
-        assert_eq!(error_of(resp).await, (400, "invalid_request".into()), "{id}");
+        assert_eq!(
+            error_of(resp).await,
+            (400, "invalid_request".into()),
+            "{id}"
+        );
     }
 }
 
@@ -383,7 +402,11 @@ async fn unknown_grant_type_is_unsupported_grant_type() {
     let resp = post_as_profile(
         &mock,
         &mock.token_url(),
-        &[("grant_type", "password"), ("username", "u"), ("password", "p")],
+        &[
+            ("grant_type", "password"),
+            ("username", "u"),
+            ("password", "p"),
+        ],
     )
     .await;
     assert_eq!(error_of(resp).await, (400, "unsupported_grant_type".into()));
@@ -404,7 +427,10 @@ async fn rotation_invalidates_old_refresh_tokens() {
 #[tokio::test]
 async fn refresh_token_reuse_revokes_the_family() {
     let mock = mock("connectwise").await;
-    assert_eq!(mock.profile().tokens.rotation, Rotation::RotateReuseRevokesFamily);
+    assert_eq!(
+        mock.profile().tokens.rotation,
+        Rotation::RotateReuseRevokesFamily
+    );
     let tok = tokens(&mock).await;
     let rt1 = tok["refresh_token"].as_str().unwrap();
     let tok2: Value = refresh(&mock, rt1).await.json().await.unwrap();
@@ -427,7 +453,10 @@ async fn revoked_grant_and_expired_tokens_get_401_invalid_token() {
     mock.expire_access_tokens();
     let resp = api(&mock, Some(at)).await;
     assert_eq!(resp.status(), 401);
-    let challenge = resp.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    let challenge = resp.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(challenge.starts_with("Bearer "), "{challenge}");
     assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
     let body: Value = resp.json().await.unwrap();
@@ -458,7 +487,10 @@ async fn unauthorized_shapes_follow_rfc6750_and_the_profile() {
         let mock = MockProvider::start(profile).await;
         let resp = api(&mock, None).await;
         assert_eq!(resp.status(), 401, "{id}");
-        let ch = resp.headers()["www-authenticate"].to_str().unwrap().to_owned();
+        let ch = resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         assert!(ch.starts_with("Bearer"), "{id}: {ch}");
         assert!(!ch.contains("error="), "{id}: {ch}");
         let resp = api(&mock, Some("made-up")).await;
@@ -495,7 +527,10 @@ async fn token_without_required_scope_gets_403_insufficient_scope() {
     assert_eq!(tok["scope"], "write");
     let resp = api(&mock, tok["access_token"].as_str()).await;
     assert_eq!(resp.status(), 403);
-    let ch = resp.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    let ch = resp.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(ch.contains("error=\"insufficient_scope\""), "{ch}");
     assert!(ch.contains("scope=\"read\""), "{ch}");
     let v: Value = resp.json().await.unwrap();
@@ -506,7 +541,11 @@ async fn token_without_required_scope_gets_403_insufficient_scope() {
     let resp = post_as_profile(
         &mock,
         &mock.token_url(),
-        &[("grant_type", "refresh_token"), ("refresh_token", rt), ("scope", "read write")],
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("scope", "read write"),
+        ],
     )
     .await;
     assert_eq!(error_of(resp).await, (400, "invalid_scope".into()));
@@ -524,12 +563,19 @@ async fn rate_limit_gives_429_with_headers() {
         let resp = api(&mock, Some(at)).await;
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.headers()["x-ratelimit-limit"], "3");
-        assert_eq!(resp.headers()["x-ratelimit-remaining"], remaining.to_string().as_str());
+        assert_eq!(
+            resp.headers()["x-ratelimit-remaining"],
+            remaining.to_string().as_str()
+        );
         assert!(resp.headers().contains_key("x-ratelimit-reset"));
     }
     let resp = api(&mock, Some(at)).await;
     assert_eq!(resp.status(), 429);
-    let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry > 0 && retry <= 60, "{retry}");
     assert_eq!(resp.headers()["x-ratelimit-remaining"], "0");
     let body = resp.text().await.unwrap();
@@ -543,7 +589,10 @@ async fn rate_limit_gives_429_with_headers() {
     let mut profile = Profile::builtin("capsule").unwrap();
     profile.rate_limit.limit = Some(1);
     let mock = MockProvider::start(profile).await;
-    let at = tokens(&mock).await["access_token"].as_str().unwrap().to_owned();
+    let at = tokens(&mock).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(api(&mock, Some(&at)).await.status(), 200);
     let resp = api(&mock, Some(&at)).await;
     assert_eq!(resp.status(), 429);
@@ -558,13 +607,28 @@ async fn revoking_an_access_token_leaves_the_refresh_token() {
     let rt = tok["refresh_token"].as_str().unwrap();
     let revoke = mock.revoke_url().unwrap();
     // No hint; RFC 7009 says the server finds the token anyway.
-    assert_eq!(post_as_profile(&mock, &revoke, &[("token", at)]).await.status(), 200);
+    assert_eq!(
+        post_as_profile(&mock, &revoke, &[("token", at)])
+            .await
+            .status(),
+        200
+    );
     assert_eq!(api(&mock, Some(at)).await.status(), 401);
     assert_eq!(refresh(&mock, rt).await.status(), 200);
     // Unknown tokens: 200 (RFC 7009 §2.2).
-    assert_eq!(post_as_profile(&mock, &revoke, &[("token", "nope")]).await.status(), 200);
+    assert_eq!(
+        post_as_profile(&mock, &revoke, &[("token", "nope")])
+            .await
+            .status(),
+        200
+    );
     // The client must authenticate.
-    let resp = http().post(&revoke).json(&serde_json::json!({"token": rt})).send().await.unwrap();
+    let resp = http()
+        .post(&revoke)
+        .json(&serde_json::json!({"token": rt}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
 }
 
@@ -575,11 +639,19 @@ async fn capsule_serves_both_revoke_paths_and_well_known() {
         let tok = tokens(&mock).await;
         let rt = tok["refresh_token"].as_str().unwrap();
         let url = format!("{}{path}", mock.uri());
-        assert_eq!(post_as_profile(&mock, &url, &[("token", rt)]).await.status(), 200);
+        assert_eq!(
+            post_as_profile(&mock, &url, &[("token", rt)])
+                .await
+                .status(),
+            200
+        );
         assert_eq!(error_of(refresh(&mock, rt).await).await.1, "invalid_grant");
     }
     let wk: Value = http()
-        .get(format!("{}/.well-known/oauth-authorization-server", mock.uri()))
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            mock.uri()
+        ))
         .send()
         .await
         .unwrap()
@@ -591,7 +663,10 @@ async fn capsule_serves_both_revoke_paths_and_well_known() {
     // Others do not have one.
     let other = mock_redtail().await;
     let resp = http()
-        .get(format!("{}/.well-known/oauth-authorization-server", other.uri()))
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            other.uri()
+        ))
         .send()
         .await
         .unwrap();

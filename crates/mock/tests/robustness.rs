@@ -32,7 +32,9 @@ fn runtime() -> tokio::runtime::Runtime {
 async fn send(router: &axum::Router, req: Request<Body>) -> (StatusCode, Vec<u8>) {
     let resp = router.clone().oneshot(req).await.unwrap();
     let status = resp.status();
-    let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
     (status, body.to_vec())
 }
 
@@ -181,7 +183,11 @@ async fn invalid_utf8_wrong_content_type_and_duplicates_are_invalid_request() {
             String::from_utf8_lossy(&body)
         );
     }
-    let resp = http().get(format!("{}/nowhere", mock.uri())).send().await.unwrap();
+    let resp = http()
+        .get(format!("{}/nowhere", mock.uri()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 404);
     let resp = http()
         .get(format!("{}?client_id=%ff", mock.authorize_url()))
