@@ -28,6 +28,7 @@ pub(crate) fn list(json: bool) -> Result<()> {
                     "name": p.name,
                     "summary": p.summary,
                     "oauth_documented": p.oauth_documented(),
+                    "auth_modes": p.auth_modes(),
                     "provenance": origins,
                 })
             })
@@ -40,17 +41,29 @@ pub(crate) fn list(json: bool) -> Result<()> {
 }
 
 fn render_table(profiles: &[Profile]) -> String {
-    let groups: Vec<&str> = profiles[0].origins().iter().map(|(g, _)| *g).collect();
+    let mut groups: Vec<&str> = Vec::new();
+    for p in profiles {
+        for (g, _) in p.origins() {
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+    }
     let mut out = String::new();
-    out.push_str(&format!("{:<12} {:<26}", "PROVIDER", "NAME"));
+    out.push_str(&format!("{:<12} {:<32}", "PROVIDER", "AUTH MODES"));
     for g in &groups {
         out.push_str(&format!(" {:<13}", g));
     }
     out.push('\n');
     for p in profiles {
-        out.push_str(&format!("{:<12} {:<26}", p.id, p.name));
-        for (_, o) in p.origins() {
-            out.push_str(&format!(" {:<13}", o.provenance.to_string()));
+        out.push_str(&format!("{:<12} {:<32}", p.id, p.auth_modes().join(", ")));
+        let origins = p.origins();
+        for g in &groups {
+            let cell = origins
+                .iter()
+                .find(|(name, _)| name == g)
+                .map_or("-".to_owned(), |(_, o)| o.provenance.to_string());
+            out.push_str(&format!(" {cell:<13}"));
         }
         out.push('\n');
     }
@@ -61,12 +74,22 @@ fn render_table(profiles: &[Profile]) -> String {
         "seed = described only by the seed posts; assumed = our choice, no source found.\n\n",
     );
     for p in profiles {
-        out.push_str(&format!("{}: {}\n", p.id, p.summary));
+        out.push_str(&format!("{} ({}): {}\n", p.id, p.name, p.summary));
         if let Some(note) = &p.oauth.origin.note {
             out.push_str(&format!("  note: {note}\n"));
         }
         for src in &p.oauth.origin.sources {
-            out.push_str(&format!("  source: {src}\n"));
+            out.push_str(&format!("  oauth source: {src}\n"));
+        }
+        if let Some(native) = &p.native_auth {
+            out.push_str(&format!(
+                "  native auth: {} ({})\n",
+                native.scheme.as_str(),
+                native.origin.provenance
+            ));
+            for src in &native.origin.sources {
+                out.push_str(&format!("  native auth source: {src}\n"));
+            }
         }
     }
     out

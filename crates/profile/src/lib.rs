@@ -33,9 +33,11 @@ use serde::{Deserialize, Serialize};
 
 mod builtin;
 mod error;
+mod native;
 
 pub use builtin::{builtin_ids, BUILTIN};
 pub use error::{ProfileError, ProfileErrorKind};
+pub use native::{BodyFormat, Dataset, NativeAuth, NativeScheme, Paging, PagingStyle};
 
 /// Where a behaviour comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -96,6 +98,9 @@ pub struct Profile {
     /// Security checks, all on by default; turn one off to emulate a sloppy provider.
     #[serde(default)]
     pub security: Security,
+    /// The CRM's own, non-OAuth authentication scheme, served beside the OAuth flow.
+    #[serde(default)]
+    pub native_auth: Option<NativeAuth>,
 }
 
 /// Sources for a group of behaviour.
@@ -382,9 +387,28 @@ pub struct Api {
     /// Scope needed to read the resource; a token without it gets 403.
     #[serde(default)]
     pub required_scope: Option<String>,
-    /// Sample records served by the mock.
+    /// Sample records served by the mock (when there is no `dataset`).
     #[serde(default)]
     pub records: Vec<serde_json::Value>,
+    /// How lists are paged; `None` serves every record in one response.
+    #[serde(default)]
+    pub paging: Option<Paging>,
+    /// A generated, deterministic data set that replaces `records`.
+    #[serde(default)]
+    pub dataset: Option<Dataset>,
+    /// Body format of responses.
+    #[serde(default = "default_body_format")]
+    pub format: BodyFormat,
+    /// Status of an empty list: 200 with an empty list, or 204 (Agile CRM).
+    #[serde(default = "default_empty_status")]
+    pub empty_status: u16,
+}
+
+fn default_body_format() -> BodyFormat {
+    BodyFormat::Json
+}
+fn default_empty_status() -> u16 {
+    200
 }
 
 /// Shapes of error bodies. Bodies are JSON templates; `{error}` and `{description}` are
@@ -604,7 +628,7 @@ impl Profile {
 
     /// Every behaviour group with its origin, for listings.
     pub fn origins(&self) -> Vec<(&'static str, &Origin)> {
-        vec![
+        let mut origins = vec![
             ("oauth", &self.oauth.origin),
             ("token_request", &self.token_request.origin),
             ("scopes", &self.scopes.origin),
@@ -613,7 +637,23 @@ impl Profile {
             ("api", &self.api.origin),
             ("errors", &self.errors.origin),
             ("rate_limit", &self.rate_limit.origin),
-        ]
+        ];
+        if let Some(paging) = &self.api.paging {
+            origins.push(("paging", &paging.origin));
+        }
+        if let Some(native) = &self.native_auth {
+            origins.push(("native_auth", &native.origin));
+        }
+        origins
+    }
+
+    /// The authentication modes this profile serves: `oauth` always, plus the native scheme.
+    pub fn auth_modes(&self) -> Vec<&'static str> {
+        let mut modes = vec!["oauth"];
+        if let Some(native) = &self.native_auth {
+            modes.push(native.scheme.as_str());
+        }
+        modes
     }
 
     fn validate(&self, origin: &str) -> Result<(), ProfileError> {
@@ -725,6 +765,7 @@ impl Profile {
                 );
             }
         }
+        self.validate_native(origin)?;
         if self.rate_limit.limit == Some(0) {
             return bad(
                 "rate_limit.limit",
@@ -746,6 +787,67 @@ impl Profile {
                     "must be a JSON template (after replacing {error} and {description})",
                 );
             }
+        }
+        Ok(())
+    }
+}
+
+impl Profile {
+    fn validate_native(&self, origin: &str) -> Result<(), ProfileError> {
+        let bad = |key: &str, reason: &str| Err(ProfileError::invalid(origin, key, reason));
+        if let Some(native) = &self.native_auth {
+            match native.scheme {
+                NativeScheme::RedtailUserKey => match &native.exchange_path {
+                    Some(p) if p.starts_with('/') => {}
+                    _ => {
+                        return bad(
+                            "native_auth.exchange_path",
+                            "redtail_user_key needs an absolute exchange_path",
+                        )
+                    }
+                },
+                NativeScheme::ConnectwiseMemberKey if native.client_id_header.is_none() => {
+                    return bad(
+                        "native_auth.client_id_header",
+                        "connectwise_member_key needs client_id_header",
+                    )
+                }
+                _ => {}
+            }
+        }
+        if let Some(paging) = &self.api.paging {
+            if paging.default_size == 0 || paging.max_size < paging.default_size {
+                return bad(
+                    "api.paging.default_size",
+                    "must be at least 1 and at most api.paging.max_size",
+                );
+            }
+            match paging.style {
+                PagingStyle::SkipTop if paging.skip_param.is_none() => {
+                    return bad(
+                        "api.paging.skip_param",
+                        "style \"skip_top\" needs skip_param",
+                    )
+                }
+                PagingStyle::Cursor if paging.cursor_param.is_none() => {
+                    return bad(
+                        "api.paging.cursor_param",
+                        "style \"cursor\" needs cursor_param",
+                    )
+                }
+                _ => {}
+            }
+            if paging.meta && self.api.envelope.is_none() {
+                return bad("api.paging.meta", "needs api.envelope (the list's key)");
+            }
+        }
+        if let Some(data) = &self.api.dataset {
+            if !data.template.is_object() {
+                return bad("api.dataset.template", "must be a table (JSON object)");
+            }
+        }
+        if !(self.api.empty_status == 200 || self.api.empty_status == 204) {
+            return bad("api.empty_status", "must be 200 or 204");
         }
         Ok(())
     }

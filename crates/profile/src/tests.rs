@@ -155,3 +155,51 @@ proptest::proptest! {
         let _ = Profile::from_toml_str(&text, "fuzz.toml");
     }
 }
+
+#[test]
+fn every_builtin_has_its_native_scheme_and_paging() {
+    let expect = [
+        ("capsule", NativeScheme::BearerToken, PagingStyle::Page),
+        (
+            "connectwise",
+            NativeScheme::ConnectwiseMemberKey,
+            PagingStyle::Page,
+        ),
+        (
+            "agilecrm",
+            NativeScheme::BasicEmailApiKey,
+            PagingStyle::Cursor,
+        ),
+        ("redtail", NativeScheme::RedtailUserKey, PagingStyle::Page),
+        ("insightly", NativeScheme::BasicApiKey, PagingStyle::SkipTop),
+    ];
+    for (id, scheme, style) in expect {
+        let p = Profile::builtin(id).unwrap();
+        assert_eq!(p.native_auth.as_ref().unwrap().scheme, scheme, "{id}");
+        assert_eq!(p.api.paging.as_ref().unwrap().style, style, "{id}");
+        assert!(
+            p.api.dataset.as_ref().unwrap().count > p.api.paging.as_ref().unwrap().default_size,
+            "{id}: data must span pages"
+        );
+        assert_eq!(p.auth_modes(), ["oauth", scheme.as_str()]);
+    }
+    let agile = Profile::builtin("agilecrm").unwrap();
+    assert_eq!(agile.api.format, BodyFormat::XmlUnlessAcceptJson);
+    assert_eq!(agile.api.empty_status, 204);
+}
+
+#[test]
+fn native_scheme_needs_its_settings() {
+    let text = BUILTIN.iter().find(|(id, _)| *id == "redtail").unwrap().1;
+    let broken = text.replace("exchange_path = \"/api/public/v1/authentication\"\n", "");
+    let err = Profile::from_toml_str(&broken, "r.toml").unwrap_err();
+    assert_eq!(
+        err.key.as_deref(),
+        Some("native_auth.exchange_path"),
+        "{err}"
+    );
+    let text = BUILTIN.iter().find(|(id, _)| *id == "insightly").unwrap().1;
+    let broken = text.replace("skip_param = \"skip\"\n", "");
+    let err = Profile::from_toml_str(&broken, "i.toml").unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("api.paging.skip_param"), "{err}");
+}
