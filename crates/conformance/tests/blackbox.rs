@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use handshake_conformance::{ClientCheck, ClientCheckId, Report, Status};
-use handshake_mock::MockProvider;
+use handshake_conformance::{
+    check_client, ClientCheck, ClientCheckConfig, ClientCheckId, Report, Status,
+};
+use handshake_mock::{MockProvider, RegisteredClient};
 use handshake_profile::{PkceMethod, Profile, TokenEncoding};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -69,21 +71,33 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-/// The `.env` an app gets from `handshake serve`, for this mock.
-fn app_env(mock: &MockProvider) -> Vec<(&'static str, String)> {
-    let p = mock.profile();
-    let client = mock.client();
+/// The `.env` an app gets from `handshake serve` for a mock of `p` at `base`, with the default
+/// client.
+fn app_env(base: &str, p: &Profile, redirect_uri: &str) -> Vec<(&'static str, String)> {
     vec![
-        ("OAUTH_CLIENT_ID", client.client_id.clone()),
+        ("OAUTH_CLIENT_ID", RegisteredClient::DEFAULT_ID.to_owned()),
         (
             "OAUTH_CLIENT_SECRET",
-            client.client_secret.secret().to_owned(),
+            RegisteredClient::DEFAULT_SECRET.to_owned(),
         ),
-        ("OAUTH_REDIRECT_URI", client.redirect_uris[0].clone()),
-        ("OAUTH_AUTHORIZE_URL", mock.authorize_url()),
-        ("OAUTH_TOKEN_URL", mock.token_url()),
-        ("OAUTH_REVOKE_URL", mock.revoke_url().unwrap_or_default()),
-        ("OAUTH_SCOPES", p.scopes.join(&p.scopes.default)),
+        ("OAUTH_REDIRECT_URI", redirect_uri.to_owned()),
+        (
+            "OAUTH_AUTHORIZE_URL",
+            format!("{base}{}", p.oauth.authorize_path),
+        ),
+        ("OAUTH_TOKEN_URL", format!("{base}{}", p.oauth.token_path)),
+        (
+            "OAUTH_REVOKE_URL",
+            p.oauth
+                .revoke_path()
+                .map(|r| format!("{base}{r}"))
+                .unwrap_or_default(),
+        ),
+        // Quoted, as in the printed .env line.
+        (
+            "OAUTH_SCOPES",
+            format!("\"{}\"", p.scopes.join(&p.scopes.default)),
+        ),
         (
             "OAUTH_TOKEN_AUTH_METHOD",
             p.token_request.preferred_client_auth().as_str().to_owned(),
@@ -102,11 +116,11 @@ fn app_env(mock: &MockProvider) -> Vec<(&'static str, String)> {
                 .map_or("none", PkceMethod::as_str)
                 .to_owned(),
         ),
-        ("CRM_API_URL", mock.api_url()),
+        ("CRM_API_URL", format!("{base}{}", p.api.path)),
     ]
 }
 
-async fn start_app(lang: Lang, flaw: &str, mock: &MockProvider, port: u16) -> App {
+async fn start_app(lang: Lang, flaw: &str, env: Vec<(&'static str, String)>, port: u16) -> App {
     let dir = apps_dir();
     let mut cmd = match lang {
         Lang::Node => {
@@ -120,7 +134,7 @@ async fn start_app(lang: Lang, flaw: &str, mock: &MockProvider, port: u16) -> Ap
             c
         }
     };
-    cmd.envs(app_env(mock))
+    cmd.envs(env)
         .env("PORT", port.to_string())
         .env("FLAW", flaw)
         .stdin(Stdio::null())
@@ -171,7 +185,12 @@ async fn check(lang: Lang, flaw: &str, provider: &str, routes: Routes) -> Option
         .start()
         .await
         .expect("mock starts");
-    let app = start_app(lang, flaw, &mock, port).await;
+    let env = app_env(
+        &mock.uri(),
+        mock.profile(),
+        &format!("http://127.0.0.1:{port}/callback"),
+    );
+    let app = start_app(lang, flaw, env, port).await;
     let mut check = ClientCheck::new(format!("{}/login", app.base).parse().unwrap());
     if let Routes::All = routes {
         check = check
@@ -281,6 +300,43 @@ async fn python_app_that_forwards_the_code_fails_the_referer_check() {
         reason.contains("Fix: answer the callback with a redirect"),
         "{reason}"
     );
+}
+
+/// The path `handshake check-client` takes: the app is configured for a mock port, and
+/// `check_client` starts the mock there itself.
+#[tokio::test]
+async fn check_client_starts_the_mock_on_the_given_port() {
+    let (mock_port, app_port) = (free_port(), free_port());
+    let profile = Profile::builtin("redtail").unwrap();
+    let redirect = format!("http://127.0.0.1:{app_port}/callback");
+    let env = app_env(
+        &format!("http://127.0.0.1:{mock_port}"),
+        &profile,
+        &redirect,
+    );
+    let app = start_app(Lang::Python, "", env, app_port).await;
+    let mut config = ClientCheckConfig::new(
+        profile,
+        mock_port,
+        format!("{}/login", app.base).parse().unwrap(),
+    );
+    config.redirect_uri = redirect;
+    config.api_url = Some(format!("{}/api", app.base).parse().unwrap());
+    config.logout_url = Some(format!("{}/logout", app.base).parse().unwrap());
+    let debug = format!("{config:?}");
+    assert!(debug.contains("[redacted]") && !debug.contains(RegisteredClient::DEFAULT_SECRET));
+    let report = check_client(config)
+        .await
+        .expect("the mock starts and the check runs");
+    assert!(
+        ids(&report, Status::Failed).is_empty(),
+        "{}",
+        report.to_pretty()
+    );
+    // Redtail has no PKCE.
+    assert_eq!(ids(&report, Status::Skipped), set(&[C::AuthzPkce]));
+    let junit = report.to_junit("handshake-check-client").unwrap();
+    assert!(junit.contains("csrf-forged-state") && junit.contains("RFC 6749 §10.12"));
 }
 
 #[tokio::test]

@@ -571,6 +571,111 @@ mod tests {
         assert_eq!(judge_pkce(&capsule, &implicit_plain).status, Status::Failed);
     }
 
+    fn entry(seq: u64, endpoint: Endpoint, grant: Option<&str>, status: u16) -> JournalEntry {
+        let mut params = vec![("code".to_owned(), "[redacted:0a1b2c3d]".to_owned())];
+        if let Some(g) = grant {
+            params.insert(0, ("grant_type".to_owned(), g.to_owned()));
+        }
+        params.push(("client_secret".to_owned(), "[redacted]".to_owned()));
+        JournalEntry {
+            seq,
+            endpoint: Some(endpoint),
+            method: "POST".to_owned(),
+            path: "/oauth/token".to_owned(),
+            query: Vec::new(),
+            headers: vec![(
+                "content-type".to_owned(),
+                "application/x-www-form-urlencoded".to_owned(),
+            )],
+            params,
+            grant_type: grant.map(str::to_owned),
+            client_auth: Some(ClientAuth::ClientSecretPost),
+            status,
+        }
+    }
+
+    fn exchange(status: u16, location: Option<&str>, body: &str) -> Exchange {
+        let mut headers = vec![("content-type".to_owned(), "text/html".to_owned())];
+        if let Some(l) = location {
+            headers.push(("location".to_owned(), l.to_owned()));
+        }
+        Exchange {
+            method: "GET",
+            url: "http://127.0.0.1:3000/callback?code=c&state=s"
+                .parse()
+                .unwrap(),
+            status,
+            headers,
+            body: body.to_owned(),
+        }
+    }
+
+    #[test]
+    fn journal_lines_show_names_never_values() {
+        let line = journal_line(&entry(7, Endpoint::Token, Some("authorization_code"), 200));
+        assert_eq!(
+            line,
+            "#7 POST /oauth/token grant_type=authorization_code auth=client_secret_post [code] -> 200"
+        );
+        assert!(!line.contains("redacted"));
+    }
+
+    #[test]
+    fn conventions_follow_the_profile() {
+        let capsule = Profile::builtin("capsule").unwrap(); // form; basic or post
+        let connectwise = Profile::builtin("connectwise").unwrap(); // json; post only
+        let e = entry(1, Endpoint::Token, Some("authorization_code"), 200);
+        assert_eq!(request_conventions(&capsule, &e), None);
+        let problem = request_conventions(&connectwise, &e).unwrap();
+        assert!(problem.contains("sent form where"), "{problem}");
+        let mut basic = e.clone();
+        basic.client_auth = Some(ClientAuth::ClientSecretBasic);
+        basic.headers[0].1 = "application/json".to_owned();
+        let problem = request_conventions(&connectwise, &basic).unwrap();
+        assert!(problem.contains("client_secret_basic"), "{problem}");
+        assert!(!problem.contains("sent json"), "{problem}");
+        let mut anonymous = e;
+        anonymous.client_auth = None;
+        assert!(request_conventions(&capsule, &anonymous)
+            .unwrap()
+            .contains("no client credentials"));
+    }
+
+    #[test]
+    fn rejected_callback_verdicts() {
+        let token = entry(3, Endpoint::Token, Some("authorization_code"), 400);
+        let bad_request = exchange(400, None, "invalid state");
+        let v = judge_rejected_callback("a forged state", Ok(&bad_request), &[&token], 300, false);
+        assert_eq!(v.status, Status::Failed);
+        assert_eq!(v.journal.len(), 1, "the token request is shown");
+        let v = judge_rejected_callback("a forged state", Ok(&bad_request), &[], 300, false);
+        assert_eq!(v.status, Status::Passed);
+        let crash = exchange(500, None, "");
+        let v = judge_rejected_callback("a forged state", Ok(&crash), &[], 300, false);
+        assert_eq!(v.status, Status::Warning);
+        let v = judge_rejected_callback("error=access_denied", Ok(&crash), &[], 300, true);
+        assert_eq!(v.status, Status::Failed);
+        let v = judge_rejected_callback("no state", Err("timed out"), &[], 300, false);
+        assert_eq!(v.status, Status::Warning);
+    }
+
+    #[test]
+    fn what_counts_as_asking_to_reauthorize() {
+        assert!(asks_to_reauthorize(&exchange(302, Some("/login"), "")));
+        assert!(asks_to_reauthorize(&exchange(401, None, "")));
+        assert!(asks_to_reauthorize(&exchange(
+            200,
+            None,
+            "Please <a href=/login>connect</a> again"
+        )));
+        assert!(!asks_to_reauthorize(&exchange(
+            200,
+            None,
+            "{\"parties\":[]}"
+        )));
+        assert!(!asks_to_reauthorize(&exchange(502, None, "Please log in")));
+    }
+
     #[test]
     fn every_check_has_text() {
         let mut ids: Vec<&str> = ClientCheckId::ALL.iter().map(|c| c.id()).collect();

@@ -408,7 +408,8 @@ impl<'a> Runner<'a> {
         };
         self.record(Id::LogoutRevocation, logout, t);
 
-        // 3. Second login in browser B: freshness, replayed state, revoked grant.
+        // 3. Second login in browser B: freshness, revoked grant, then a replayed state (last:
+        //    an app may end the session on a bad callback, which would hide the revocation check).
         let t = Instant::now();
         let b = self.browser()?;
         let second = if first.is_ok() {
@@ -417,6 +418,13 @@ impl<'a> Runner<'a> {
             None
         };
         let login2_ok = matches!(&second, Some(Ok(c)) if c.logged_in);
+        let revoked = match (&self.check.api_url.clone(), login2_ok) {
+            (None, _) => Outcome::skip("no API URL given (--api-url)"),
+            (Some(_), false) => Outcome::skip("the second login did not complete"),
+            (Some(api), true) => self.revoked(&b, api).await,
+        };
+        self.record(Id::RevokedGrant, revoked, t);
+        let t = Instant::now();
         let replay = match &second {
             None => Outcome::skip("the first login did not reach the callback"),
             Some(Err(f)) => Outcome::skip(format!("the second login failed: {}", f.why)),
@@ -436,13 +444,6 @@ impl<'a> Runner<'a> {
             },
         };
         self.record(Id::CsrfReplayedState, replay, t);
-        let t = Instant::now();
-        let revoked = match (&self.check.api_url.clone(), login2_ok) {
-            (None, _) => Outcome::skip("no API URL given (--api-url)"),
-            (Some(_), false) => Outcome::skip("the second login did not complete"),
-            (Some(api), true) => self.revoked(&b, api).await,
-        };
-        self.record(Id::RevokedGrant, revoked, t);
 
         // Judgements over both logins.
         for login in [Some(&first), second.as_ref()].into_iter().flatten() {
@@ -898,6 +899,17 @@ impl<'a> Runner<'a> {
     }
 
     async fn revoked(&mut self, b: &Browser, api: &Url) -> Outcome {
+        // The route must work first, or a "please log in" answer below would prove nothing.
+        match self.api_call(b, api).await {
+            Ok(x) if (200..300).contains(&x.status) => {}
+            Ok(x) => {
+                return Outcome::skip(format!(
+                    "the API route answered {} after the second login, before any revocation",
+                    x.status
+                ))
+            }
+            Err(e) => return Outcome::skip(format!("the API route got no answer: {e}")),
+        }
         self.mock.revoke_grants();
         let mark = self.mark();
         let answer = self.api_call(b, api).await;
@@ -1084,5 +1096,30 @@ fn case(provider: &str, id: Id, o: Outcome, d: Duration) -> CaseReport {
         Status::Warning => c.with_reason(format!("{}. Fix: {}", o.text, id.hint())),
         Status::Skipped => c.with_reason(o.text),
         Status::Passed => c,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_in_urls() {
+        let code = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5";
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert!(carries_code(&u("http://a/?code=x&state=y"), code));
+        assert!(carries_code(&u("http://a/done#code=x"), code));
+        assert!(carries_code(&u(&format!("http://a/welcome/{code}")), code));
+        assert!(!carries_code(&u("http://a/?codec=h264"), code));
+        assert!(!carries_code(&u("http://a/"), code));
+    }
+
+    #[test]
+    fn snippets_are_short_text() {
+        assert_eq!(
+            snippet("<h1>Error</h1>\n<p>unknown  client</p>"),
+            "Error unknown client"
+        );
+        assert!(snippet(&"x ".repeat(200)).chars().count() <= 161);
     }
 }
