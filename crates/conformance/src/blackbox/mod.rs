@@ -132,9 +132,9 @@ impl ClientCheck {
     }
 
     /// Runs every check against the app, using `mock` as the provider. The mock must have
-    /// the app's callback registered as redirect URI and its consent page on (not
-    /// auto-approve), and should not serve anyone else meanwhile: the journal is read as the
-    /// app's.
+    /// the app's callback registered as its (first) redirect URI, and should serve no one
+    /// else meanwhile: its journal is read as the app's. Keep its consent page on: with
+    /// auto-approve there is no way to deny, and the access-denied check is skipped.
     ///
     /// Failures of the app are cases in the report, not errors.
     pub async fn run(&self, mock: &MockProvider) -> Result<Report, ClientCheckError> {

@@ -323,7 +323,8 @@ impl<'a> Runner<'a> {
             Err(e) => return Err(failed(format!("the app's callback got no answer: {e}"))),
         };
         let code_tag = leak::tag(&code);
-        // Apps usually exchange before answering; give slower ones the request timeout.
+        // Apps usually exchange the code before answering; one that does it in the background
+        // gets the negative wait to show up in the journal.
         let entries = self
             .wait_for(mark, self.check.negative_wait, |es| {
                 es.iter().any(|e| {
