@@ -721,7 +721,7 @@ fn body_encoding(headers: &HeaderMap) -> Option<TokenEncoding> {
 }
 
 /// Decodes a token or revocation request body in an encoding the profile accepts.
-fn read_body(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Params, Response> {
+fn read_body(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Params, Box<Response>> {
     let accepted = &s.profile.token_request.encodings;
     let names = accepted
         .iter()
@@ -734,10 +734,10 @@ fn read_body(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Params, Res
     let enc = match body_encoding(headers) {
         Some(e) if accepted.contains(&e) => e,
         _ => {
-            return Err(oauth_error(
+            return Err(Box::new(oauth_error(
                 OAuthError::InvalidRequest,
                 &format!("this provider accepts request bodies as {names} only"),
-            ))
+            )))
         }
     };
     let parsed = match enc {
@@ -746,7 +746,7 @@ fn read_body(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Params, Res
     };
     let p = parsed
         .and_then(|p| p.reject_duplicates().map(|()| p))
-        .map_err(|e| oauth_error(OAuthError::InvalidRequest, &e.to_string()))?;
+        .map_err(|e| Box::new(oauth_error(OAuthError::InvalidRequest, &e.to_string())))?;
     Ok(p)
 }
 
@@ -763,28 +763,28 @@ fn invalid_client(s: &Shared, description: &str, tried_basic: bool) -> Response 
 }
 
 /// Authenticates the client as the profile allows (RFC 6749 §2.3.1). Returns its id.
-fn authenticate(s: &Shared, headers: &HeaderMap, p: &Params) -> Result<String, Response> {
+fn authenticate(s: &Shared, headers: &HeaderMap, p: &Params) -> Result<String, Box<Response>> {
     let allowed = &s.profile.token_request.client_auth;
     let strict = s.profile.security.authenticate_client;
     let basic = headers
         .get(AUTHORIZATION)
         .and_then(|h| params::parse_basic(h.as_bytes()));
     let tried_basic = basic.is_some();
-    let fail = |d: &str| Err(invalid_client(s, d, tried_basic));
+    let fail = |d: &str| Err(Box::new(invalid_client(s, d, tried_basic)));
     let (id, secret, method) = match basic {
         Some(Err(())) => return fail("malformed Basic credentials"),
         Some(Ok(c)) => {
             if p.get("client_secret").is_some() {
-                return Err(oauth_error(
+                return Err(Box::new(oauth_error(
                     OAuthError::InvalidRequest,
                     "more than one client authentication method was used (RFC 6749 §2.3)",
-                ));
+                )));
             }
             if p.get("client_id").is_some_and(|id| id != c.client_id) {
-                return Err(oauth_error(
+                return Err(Box::new(oauth_error(
                     OAuthError::InvalidRequest,
                     "client_id in the body differs from the Basic credentials",
-                ));
+                )));
             }
             (
                 c.client_id,
@@ -836,11 +836,11 @@ fn authenticate(s: &Shared, headers: &HeaderMap, p: &Params) -> Result<String, R
 async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let p = match read_body(&s, &headers, &body) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let client_id = match authenticate(&s, &headers, &p) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let result = match p.get("grant_type") {
         None => Err(OAuthErr::new(
@@ -930,11 +930,10 @@ fn code_grant(s: &Shared, client_id: &str, p: &Params) -> Result<Issued, OAuthEr
     }
     if s.profile.pkce.mode != PkceMode::Unsupported && sec.verify_pkce {
         match (&req.challenge, p.get("code_verifier")) {
-            (Some((m, c)), Some(v)) => {
-                if !params::verify_pkce(*m, v, c) {
-                    return Err(grant_err("PKCE verification failed"));
-                }
+            (Some((m, c)), Some(v)) if !params::verify_pkce(*m, v, c) => {
+                return Err(grant_err("PKCE verification failed"));
             }
+            (Some(_), Some(_)) => {}
             (Some(_), None) => {
                 return Err(grant_err(
                     "code_verifier is required: the authorization request had a code_challenge",
@@ -1055,11 +1054,11 @@ fn token_response(s: &Shared, issued: Issued) -> Response {
 async fn revoke(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let p = match read_body(&s, &headers, &body) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let client_id = match authenticate(&s, &headers, &p) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(token) = p.get("token") else {
         return oauth_error(OAuthError::InvalidRequest, "token is missing");

@@ -150,7 +150,8 @@ pub(crate) struct Store {
 impl Store {
     fn tick(&mut self, now: Instant) {
         self.ops += 1;
-        if self.ops % PURGE_EVERY == 0 {
+        if self.ops >= PURGE_EVERY {
+            self.ops = 0;
             self.purge(now);
         }
     }
