@@ -160,11 +160,14 @@ pub(crate) fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
 }
 
 fn write_report(report: &Report, format: Format, output: Option<&PathBuf>) -> anyhow::Result<()> {
-    let text = match format {
+    let mut text = match format {
         Format::Pretty => report.to_pretty(),
         Format::Json => report.to_json()?,
         Format::Junit => report.to_junit("handshake-conformance")?,
     };
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
     match output {
         Some(path) => {
             std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;

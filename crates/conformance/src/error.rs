@@ -88,15 +88,3 @@ pub enum ReportError {
     #[error("cannot serialize the JUnit report")]
     Junit(#[source] quick_junit::SerializeError),
 }
-
-/// The runner could not start.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RunError {
-    /// A `--provider` filter names no loaded profile.
-    #[error("unknown provider {0:?} (known: {1})")]
-    UnknownProvider(String, String),
-    /// A `--scenario` filter names no loaded scenario.
-    #[error("unknown scenario {0:?} (known: {1})")]
-    UnknownScenario(String, String),
-}

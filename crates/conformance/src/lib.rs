@@ -21,7 +21,7 @@ mod target;
 
 pub use blackbox::{check_client, ClientCheck, ClientCheckConfig, ClientCheckError, ClientCheckId};
 pub use cut::{ApiReply, ClientFactory, ClientFailure, ClientSettings, ClientUnderTest};
-pub use error::{ExpectedFailuresError, ReportError, RunError, ScenarioError, ScenarioErrorKind};
+pub use error::{ExpectedFailuresError, ReportError, ScenarioError, ScenarioErrorKind};
 pub use expected::{ExpectedFailure, ExpectedFailures, DEFAULT_FILE_NAME};
 pub use plan::{plan, skip_reason, PlannedCase};
 pub use reference::{failure as reference_failure, ReferenceClient, ReferenceSession};

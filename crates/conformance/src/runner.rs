@@ -127,12 +127,13 @@ async fn run_case(case: PlannedCase, factory: Arc<dyn ClientFactory>) -> CaseRep
         }
         Ok(Ok(())) => base,
         Ok(Err(f)) => base.with_failure(f),
-        Err(_) => base.with_failure(Failure::at_step(
-            0,
-            "case",
-            format!("to finish within {}s", CASE_TIMEOUT.as_secs()),
-            "it did not",
-        )),
+        Err(_) => base.with_failure(Failure {
+            step: None,
+            action: "case".to_owned(),
+            expected: format!("to finish within {}s", CASE_TIMEOUT.as_secs()),
+            actual: "it did not".to_owned(),
+            journal: Vec::new(),
+        }),
     };
     report.with_duration(started.elapsed())
 }
