@@ -18,10 +18,11 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use url::Url;
 
-use crate::api::{retry_wait, ApiResponse};
+use crate::api::{api_url, retry_wait, ApiAuth, ApiResponse, Outgoing, Requester};
 use crate::callback::Callback;
 use crate::config::{ClientConfig, SessionId};
 use crate::error::ClientError;
+use crate::paging::{Caller, ListOptions, Pages, Walker};
 use crate::store::{Connection, ConnectionStatus, MemoryStore, TokenStore};
 use crate::token::{field_names, ProviderTokenResponse, TokenSet};
 use crate::transport::{default_http_client, AuthenticatedPost, TokenTransport, TransportError};
@@ -148,6 +149,7 @@ pub struct OAuthClient {
     refresh_skew: Duration,
     max_retry_wait: Duration,
     max_attempts: u32,
+    list_options: ListOptions,
     pending: Mutex<HashMap<SessionId, PendingSlot>>,
     refresh_locks: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -205,6 +207,7 @@ impl OAuthClient {
             refresh_skew: DEFAULT_REFRESH_SKEW,
             max_retry_wait: DEFAULT_MAX_RETRY_WAIT,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            list_options: ListOptions::default(),
             pending: Mutex::new(HashMap::new()),
             refresh_locks: Mutex::new(HashMap::new()),
         })
@@ -492,7 +495,8 @@ impl OAuthClient {
     /// retried after `Retry-After` (seconds) or `X-RateLimit-Reset` (epoch seconds), each
     /// wait capped by [`with_max_retry_wait`](Self::with_max_retry_wait), up to
     /// [`with_max_attempts`](Self::with_max_attempts) requests; then
-    /// [`ClientError::RateLimited`]. Every other status is returned as an [`ApiResponse`].
+    /// [`ClientError::RateLimited`]. Every other status is returned as an [`ApiResponse`]
+    /// (see [`ApiResponse::error_for_status`] for a typed error instead).
     pub async fn api_request(
         &self,
         session: &SessionId,
@@ -500,64 +504,83 @@ impl OAuthClient {
         path_or_url: &str,
         json_body: Option<&serde_json::Value>,
     ) -> Result<ApiResponse, ClientError> {
-        let url = self.api_url(path_or_url)?;
-        let mut tokens = self.tokens(session).await?;
-        let mut retried_401 = false;
-        let mut attempts = 0u32;
-        loop {
-            attempts += 1;
-            let mut req = self
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(tokens.access_token.secret())
-                .header(http::header::ACCEPT, "application/json")
-                .timeout(self.timeout);
-            if let Some(body) = json_body {
-                req = req.json(body);
-            }
-            let resp = req.send().await?;
-            let status = resp.status().as_u16();
-            tracing::debug!(provider = %self.profile.id, status, attempts, "API response");
-            match status {
-                401 if !retried_401 && tokens.refresh_token.is_some() => {
-                    retried_401 = true;
-                    tracing::info!(provider = %self.profile.id, "API answered 401; refreshing once");
-                    tokens = self
-                        .refresh_replacing(session, &tokens.access_token)
-                        .await?;
-                }
-                429 => {
-                    let asked = retry_wait(resp.headers(), SystemTime::now());
-                    if attempts >= self.max_attempts {
-                        return Err(ClientError::RateLimited {
-                            attempts,
-                            retry_after: asked,
-                        });
-                    }
-                    let backoff = Duration::from_secs(1 << (attempts - 1).min(6));
-                    let wait = asked.unwrap_or(backoff).min(self.max_retry_wait);
-                    tracing::info!(provider = %self.profile.id, wait_ms = wait.as_millis() as u64, "rate limited; backing off");
-                    tokio::time::sleep(wait).await;
-                }
-                _ => return ApiResponse::read(resp).await,
-            }
-        }
+        let url = api_url(&self.config.base_url, &self.base, path_or_url)?;
+        let out = Outgoing {
+            method,
+            url,
+            headers: http::HeaderMap::new(),
+            json: json_body,
+        };
+        self.send(session, &out).await
     }
 
-    fn api_url(&self, path_or_url: &str) -> Result<Url, ClientError> {
-        if path_or_url.starts_with('/') {
-            let root = self.config.base_url.trim_end_matches('/');
-            return Url::parse(&format!("{root}{path_or_url}"))
-                .map_err(|e| ClientError::Config(format!("API path: {e}")));
+    /// Every record of a list resource, walking its pages as the profile says (see
+    /// [`Pages`]); non-2xx answers become typed errors.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: handshake_client::OAuthClient, session: handshake_client::SessionId)
+    /// # -> Result<(), handshake_client::ClientError> {
+    /// let parties = client.list_all(&session, "/api/v2/parties").await?;
+    /// println!("{} parties", parties.len());
+    /// # Ok(()) }
+    /// ```
+    pub async fn list_all(
+        &self,
+        session: &SessionId,
+        path: &str,
+    ) -> Result<Vec<serde_json::Value>, ClientError> {
+        self.pages(session, path)?.collect_all().await
+    }
+
+    /// A page-by-page walk of a list resource (see [`Pages`]).
+    pub fn pages<'a>(
+        &'a self,
+        session: &'a SessionId,
+        path: &str,
+    ) -> Result<Pages<'a>, ClientError> {
+        let start = api_url(&self.config.base_url, &self.base, path)?;
+        Ok(Pages::new(
+            Caller::OAuth {
+                client: self,
+                session,
+            },
+            Walker::new(
+                &self.profile.api,
+                &self.list_options,
+                start,
+                self.base.clone(),
+            ),
+        ))
+    }
+
+    /// Paging options for [`list_all`](Self::list_all) and [`pages`](Self::pages).
+    pub fn with_list_options(mut self, options: ListOptions) -> Self {
+        self.list_options = options;
+        self
+    }
+
+    pub(crate) async fn send(
+        &self,
+        session: &SessionId,
+        out: &Outgoing<'_>,
+    ) -> Result<ApiResponse, ClientError> {
+        let tokens = self.tokens(session).await?;
+        let mut auth = BearerAuth {
+            client: self,
+            session,
+            tokens,
+        };
+        self.requester().send(&mut auth, out).await
+    }
+
+    fn requester(&self) -> Requester<'_> {
+        Requester {
+            http: &self.http,
+            provider: &self.profile.id,
+            timeout: self.timeout,
+            max_retry_wait: self.max_retry_wait,
+            max_attempts: self.max_attempts,
         }
-        let url =
-            Url::parse(path_or_url).map_err(|e| ClientError::Config(format!("API URL: {e}")))?;
-        if url.origin() != self.base.origin() {
-            return Err(ClientError::Config(
-                "refusing to send the access token to an origin other than base_url".into(),
-            ));
-        }
-        Ok(url)
     }
 
     /// Logs the session out: deletes local tokens first (so they are gone whatever the
@@ -671,4 +694,44 @@ pub(crate) fn new_pkce(
         PkceMethod::Plain => PkceCodeChallenge::from_code_verifier_plain(&verifier),
     };
     (challenge, verifier)
+}
+
+/// OAuth 2.0 bearer authentication (RFC 6750 §2.1) for one session; a 401 is answered with
+/// one refresh when there is a refresh token.
+struct BearerAuth<'a> {
+    client: &'a OAuthClient,
+    session: &'a SessionId,
+    tokens: TokenSet,
+}
+
+impl ApiAuth for BearerAuth<'_> {
+    async fn apply(&mut self, headers: &mut http::HeaderMap) -> Result<(), ClientError> {
+        let value = format!("Bearer {}", self.tokens.access_token.secret());
+        let mut value =
+            http::HeaderValue::from_str(&value).map_err(|_| ClientError::InvalidTokenResponse {
+                reason: "access_token has characters not allowed in a header".into(),
+            })?;
+        value.set_sensitive(true);
+        headers.insert(http::header::AUTHORIZATION, value);
+        Ok(())
+    }
+
+    async fn renew_after_401(&mut self) -> Result<bool, ClientError> {
+        if self.tokens.refresh_token.is_none() {
+            return Ok(false);
+        }
+        self.tokens = self
+            .client
+            .refresh_replacing(self.session, &self.tokens.access_token)
+            .await?;
+        Ok(true)
+    }
+
+    fn scrub(&self, text: &str) -> String {
+        let mut out = text.replace(self.tokens.access_token.secret(), "[redacted]");
+        if let Some(rt) = &self.tokens.refresh_token {
+            out = out.replace(rt.secret(), "[redacted]");
+        }
+        out
+    }
 }

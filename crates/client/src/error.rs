@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::api::ApiErrorDetail;
 use crate::store::StoreError;
 
 /// Everything that can go wrong while driving an authorization flow.
@@ -80,12 +81,59 @@ pub enum ClientError {
     NotConnected,
 
     /// The API kept answering 429 after the bounded number of attempts.
-    #[error("rate limited by the provider after {attempts} attempt(s){}", fmt_retry(.retry_after))]
+    #[error("rate limited by the provider after {attempts} attempt(s){}{}", fmt_retry(.retry_after), fmt_message(.message))]
     RateLimited {
         /// How many requests were sent.
         attempts: u32,
         /// The wait the provider asked for on the last response, if it said.
         retry_after: Option<Duration>,
+        /// The message of the last 429 body, if it had one (Capsule: `rate limit reached`).
+        message: Option<String>,
+    },
+
+    /// The API rejected the credentials: HTTP 401 (after the one renewal the scheme allows,
+    /// if any). Keeps the CRM's own error code and message, never a credential.
+    #[error("API rejected the credentials (HTTP 401){}", .detail)]
+    ApiUnauthorized {
+        /// What the CRM said.
+        detail: ApiErrorDetail,
+    },
+
+    /// The credentials are valid but not allowed to do this: HTTP 403.
+    #[error("API refused the request (HTTP 403){}", .detail)]
+    ApiForbidden {
+        /// What the CRM said.
+        detail: ApiErrorDetail,
+    },
+
+    /// The API answered with another error status where a success was needed.
+    #[error("API answered HTTP {status}{}", .detail)]
+    ApiStatus {
+        /// HTTP status.
+        status: u16,
+        /// What the CRM said.
+        detail: ApiErrorDetail,
+    },
+
+    /// An API answer could not be read as the profile describes it: not JSON (Agile CRM
+    /// answers XML without `Accept: application/json`), no records array, no `user_key` in a
+    /// Redtail key exchange...
+    #[error("unexpected API response (HTTP {status}): {reason}")]
+    UnexpectedApiResponse {
+        /// HTTP status.
+        status: u16,
+        /// What was wrong, with field names but never values.
+        reason: String,
+    },
+
+    /// A list walk did not end: the server repeated a page, a cursor or a `next` link, or the
+    /// walk passed its page bound ([`ListOptions::max_pages`](crate::ListOptions)).
+    #[error("paging stopped after {pages} page(s): {reason}")]
+    Paging {
+        /// Pages fetched before stopping.
+        pages: u32,
+        /// Why the walk was stopped.
+        reason: String,
     },
 
     /// The request could not be sent or its response not read (connect error, timeout...).
@@ -99,6 +147,10 @@ pub enum ClientError {
 
 fn fmt_description(d: &Option<String>) -> String {
     d.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+}
+
+fn fmt_message(m: &Option<String>) -> String {
+    m.as_deref().map(|m| format!(" ({m})")).unwrap_or_default()
 }
 
 fn fmt_retry(d: &Option<Duration>) -> String {

@@ -17,24 +17,48 @@
 //! - **API calls** ([`OAuthClient::api_get`]): bearer header only, one retry after 401,
 //!   bounded backoff on 429.
 //! - **Logout** ([`OAuthClient::logout`]): local tokens deleted, then RFC 7009 revocation.
+//! - **Native schemes** ([`NativeClient`]): what integrations with four of the five CRMs
+//!   really use instead of OAuth — Capsule personal access tokens, Insightly and Agile CRM
+//!   HTTP Basic, Redtail's `user_key` exchange, ConnectWise member keys with the mandatory
+//!   `clientId` header — through the same request helper (429 backoff, typed errors that
+//!   keep the CRM's own message).
+//! - **Paging** ([`OAuthClient::list_all`], [`NativeClient::list_all`], [`Pages`]): every
+//!   record exactly once, the way each CRM pages (page numbers and `Link` headers,
+//!   `skip`/`top`, cursors on the last record), with a guard against servers that loop.
 //! - **Token stores** ([`TokenStore`]): [`MemoryStore`], [`EncryptedFileStore`], or yours.
 //!
-//! Secrets (client secret, codes, verifiers, tokens) never appear in `Debug` output, logs or
+//! Secrets (client secret, codes, verifiers, tokens, API keys, passwords) never appear in `Debug` output, logs or
 //! error messages.
 //!
 //! See `examples/full_flow.rs` for the whole flow against a mock CRM:
 //! `cargo run -p handshake-client --example full_flow -- capsule`.
+//!
+//! A native-scheme client in a few lines:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), handshake_client::ClientError> {
+//! use handshake_client::{NativeClient, NativeCredentials};
+//! use handshake_profile::Profile;
+//!
+//! let profile = Profile::builtin("connectwise").unwrap();
+//! let creds = NativeCredentials::connectwise("acme", "public-key", "private-key", "client-id-guid");
+//! let client = NativeClient::new(&profile, "https://api-na.myconnectwise.net", creds)?;
+//! let companies = client.list_all("/v4_6_release/apis/3.0/company/companies").await?;
+//! # Ok(()) }
+//! ```
 
 mod api;
 mod callback;
 mod client;
 mod config;
 mod error;
+mod native;
+mod paging;
 mod store;
 mod token;
 mod transport;
 
-pub use api::ApiResponse;
+pub use api::{ApiErrorDetail, ApiResponse};
 pub use callback::Callback;
 pub use client::{
     AuthorizationRequest, LogoutReport, OAuthClient, Revocation, DEFAULT_AUTHORIZATION_TTL,
@@ -42,7 +66,9 @@ pub use client::{
 };
 pub use config::{ClientConfig, ClientSecret, SessionId};
 pub use error::ClientError;
+pub use native::{NativeClient, NativeCredentials, NativeSecret, DEFAULT_CONNECTWISE_VERSION};
 pub use oauth2::{AccessToken, AuthorizationCode, RefreshToken};
+pub use paging::{ListOptions, Pages, DEFAULT_MAX_PAGES};
 pub use store::{
     Connection, ConnectionStatus, EncryptedFileStore, MemoryStore, StoreError, StoreKey,
     TokenStore, STORE_KEY_ENV,

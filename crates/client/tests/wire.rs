@@ -734,9 +734,11 @@ async fn rate_limits_are_honoured_with_bounded_backoff() {
         ClientError::RateLimited {
             attempts,
             retry_after,
+            message,
         } => {
             assert_eq!(attempts, 3);
             assert_eq!(retry_after, Some(Duration::from_secs(5)));
+            assert_eq!(message, None);
         }
         other => panic!("{other:?}"),
     }

@@ -1,0 +1,584 @@
+//! Walking a list resource page by page, the way each CRM pages it.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use handshake_profile::{Api, Paging, PagingStyle};
+use http::header::{HeaderName, HeaderValue, LINK};
+use http::HeaderMap;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::api::{ApiResponse, Outgoing};
+use crate::client::OAuthClient;
+use crate::config::SessionId;
+use crate::error::ClientError;
+use crate::native::NativeClient;
+use crate::token::field_names;
+
+/// Default bound on the pages of one walk ([`ListOptions::max_pages`]).
+pub const DEFAULT_MAX_PAGES: u32 = 1_000;
+
+/// How [`list_all`](crate::NativeClient::list_all) and `pages` walk a list.
+///
+/// ```
+/// use handshake_client::ListOptions;
+///
+/// let options = ListOptions::default().page_size(25).max_pages(100);
+/// assert_eq!(options.page_size, Some(25));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListOptions {
+    /// Records per page; `None` asks for the profile's largest page (fewest requests).
+    /// Clamped to `1..=max_size` of the profile.
+    pub page_size: Option<u32>,
+    /// Stop with [`ClientError::Paging`] after this many pages rather than loop forever.
+    pub max_pages: u32,
+    /// ConnectWise forward-only paging (`pagination-type: forward-only`, then `Link`
+    /// `rel="next"` with a `pageId`), where the profile offers it.
+    pub forward_only: bool,
+}
+
+impl Default for ListOptions {
+    fn default() -> Self {
+        ListOptions {
+            page_size: None,
+            max_pages: DEFAULT_MAX_PAGES,
+            forward_only: false,
+        }
+    }
+}
+
+impl ListOptions {
+    /// Asks for `size` records per page.
+    pub fn page_size(mut self, size: u32) -> Self {
+        self.page_size = Some(size);
+        self
+    }
+
+    /// Bounds the walk to `pages` pages.
+    pub fn max_pages(mut self, pages: u32) -> Self {
+        self.max_pages = pages.max(1);
+        self
+    }
+
+    /// Uses forward-only paging where the profile offers it (ConnectWise).
+    pub fn forward_only(mut self, on: bool) -> Self {
+        self.forward_only = on;
+        self
+    }
+}
+
+/// Who sends the page requests: one request helper, two ways to authenticate.
+pub(crate) enum Caller<'a> {
+    OAuth {
+        client: &'a OAuthClient,
+        session: &'a SessionId,
+    },
+    Native(&'a NativeClient),
+}
+
+/// A page-by-page walk of a list resource, made by `pages(..)` on [`OAuthClient`] or
+/// [`NativeClient`].
+///
+/// The walk follows the profile's paging: `page` numbers with a size parameter or a size
+/// header (Redtail `pagesize`), `skip`/`top` offsets (Insightly), or a cursor read from the
+/// last record (Agile CRM). It stops at the first of: an empty page or a 204; a `Link`
+/// header without `rel="next"`; `X-Pagination-Has-More: false`; `meta.total_pages`
+/// reached; a total-count header reached; no cursor on the last record; and, only when the
+/// server gave none of these signals, a page shorter than asked for. A `Link` `rel="next"` is
+/// followed only on the origin of the client's base URL, so credentials never leave it.
+///
+/// Records are returned as the CRM sent them, envelopes (`{"parties": [...]}`,
+/// `{"contacts": [...], "meta": ...}`) removed. A server that repeats a page, a cursor or a
+/// `next` link, or a walk longer than [`ListOptions::max_pages`], ends in
+/// [`ClientError::Paging`]; a non-2xx answer ends in the typed error of
+/// [`ApiResponse::error_for_status`].
+///
+/// ```no_run
+/// # async fn demo(client: handshake_client::NativeClient) -> Result<(), handshake_client::ClientError> {
+/// let mut pages = client.pages("/dev/api/contacts")?;
+/// while let Some(records) = pages.next_page().await? {
+///     println!("{} contacts", records.len());
+/// }
+/// # Ok(()) }
+/// ```
+pub struct Pages<'a> {
+    caller: Caller<'a>,
+    walker: Walker,
+}
+
+impl fmt::Debug for Pages<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pages")
+            .field("pages_fetched", &self.walker.pages)
+            .field("records_fetched", &self.walker.fetched)
+            .field("done", &self.walker.next.is_none())
+            .finish()
+    }
+}
+
+impl<'a> Pages<'a> {
+    pub(crate) fn new(caller: Caller<'a>, walker: Walker) -> Pages<'a> {
+        Pages { caller, walker }
+    }
+
+    /// The next page's records, or `None` when the walk is over.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<Value>>, ClientError> {
+        let Some(out) = self.walker.next_request()? else {
+            return Ok(None);
+        };
+        let resp = match &self.caller {
+            Caller::OAuth { client, session } => client.send(session, &out).await?,
+            Caller::Native(client) => client.send(&out).await?,
+        };
+        if !resp.is_success() {
+            self.walker.next = None;
+            return Err(match &self.caller {
+                Caller::OAuth { .. } => resp.to_error(&|s| s.to_owned()),
+                Caller::Native(client) => resp.to_error(&|s| client.scrub(s)),
+            });
+        }
+        let records = self.walker.accept(&out.url, &resp)?;
+        if records.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(records))
+    }
+
+    /// Every remaining record, in order.
+    pub async fn collect_all(mut self) -> Result<Vec<Value>, ClientError> {
+        let mut all = Vec::new();
+        while let Some(page) = self.next_page().await? {
+            all.extend(page);
+        }
+        tracing::debug!(
+            pages = self.walker.pages,
+            records = all.len(),
+            "list walk complete"
+        );
+        Ok(all)
+    }
+
+    /// Pages requested so far.
+    pub fn pages_fetched(&self) -> u32 {
+        self.walker.pages
+    }
+}
+
+/// What a response says about the next page.
+enum Next {
+    Url(Url),
+    Following,
+    Done,
+}
+
+/// The paging state machine, free of I/O: it proposes the next request and reads each
+/// response.
+pub(crate) struct Walker {
+    paging: Option<Paging>,
+    envelope: Option<String>,
+    start: Url,
+    base: Url,
+    size: u32,
+    max_pages: u32,
+    forward_only: bool,
+    next: Option<Outgoing<'static>>,
+    pages: u32,
+    page_no: u64,
+    fetched: u64,
+    seen_urls: HashSet<String>,
+    seen_cursors: HashSet<String>,
+    seen_pages: HashSet<[u8; 32]>,
+}
+
+impl Walker {
+    pub(crate) fn new(api: &Api, options: &ListOptions, start: Url, base: Url) -> Walker {
+        let paging = api.paging.clone();
+        let size = paging.as_ref().map_or(0, |p| {
+            let max = p.max_size.max(1);
+            options.page_size.unwrap_or(max).clamp(1, max)
+        });
+        let forward_only = options.forward_only && paging.as_ref().is_some_and(|p| p.forward_only);
+        let mut walker = Walker {
+            paging,
+            envelope: api.envelope.clone(),
+            start,
+            base,
+            size,
+            max_pages: options.max_pages.max(1),
+            forward_only,
+            next: None,
+            pages: 0,
+            page_no: 0,
+            fetched: 0,
+            seen_urls: HashSet::new(),
+            seen_cursors: HashSet::new(),
+            seen_pages: HashSet::new(),
+        };
+        walker.next = Some(walker.numbered_request(None));
+        walker
+    }
+
+    /// The request for the page after the last one, from the paging parameters.
+    fn numbered_request(&mut self, cursor: Option<&str>) -> Outgoing<'static> {
+        let Some(p) = &self.paging else {
+            return Outgoing::get(self.start.clone(), HeaderMap::new());
+        };
+        let size = self.size.to_string();
+        let mut set: Vec<(&str, String)> = Vec::new();
+        let mut headers = HeaderMap::new();
+        if p.size_in_header {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(p.size_param.as_bytes()),
+                HeaderValue::from_str(&size),
+            ) {
+                headers.insert(name, value);
+            }
+        } else {
+            set.push((&p.size_param, size));
+        }
+        match p.style {
+            PagingStyle::Page if self.forward_only => {
+                headers.insert(
+                    HeaderName::from_static("pagination-type"),
+                    HeaderValue::from_static("forward-only"),
+                );
+            }
+            PagingStyle::Page => {
+                self.page_no += 1;
+                set.push((&p.page_param, self.page_no.to_string()));
+            }
+            PagingStyle::SkipTop => {
+                set.push((
+                    p.skip_param.as_deref().unwrap_or("skip"),
+                    self.fetched.to_string(),
+                ));
+                if let Some(flag) = &p.total_param {
+                    set.push((flag, "true".to_owned()));
+                }
+            }
+            PagingStyle::Cursor => {
+                if let Some(c) = cursor {
+                    set.push((p.cursor_param.as_deref().unwrap_or("cursor"), c.to_owned()));
+                }
+            }
+        }
+        Outgoing::get(set_query(&self.start, &set), headers)
+    }
+
+    /// The next request to send, or `None` when the walk is over.
+    pub(crate) fn next_request(&mut self) -> Result<Option<Outgoing<'static>>, ClientError> {
+        let Some(out) = self.next.take() else {
+            return Ok(None);
+        };
+        if self.pages >= self.max_pages {
+            return Err(self.stop(format!(
+                "more than {} pages; raise ListOptions::max_pages if the list is really that long",
+                self.max_pages
+            )));
+        }
+        if !self.seen_urls.insert(out.url.as_str().to_owned()) {
+            return Err(self.stop(format!(
+                "the server sent the walk back to {}{} (a page already fetched)",
+                out.url.path(),
+                out.url.query().map(|q| format!("?{q}")).unwrap_or_default()
+            )));
+        }
+        self.pages += 1;
+        Ok(Some(out))
+    }
+
+    fn stop(&mut self, reason: String) -> ClientError {
+        self.next = None;
+        ClientError::Paging {
+            pages: self.pages,
+            reason,
+        }
+    }
+
+    /// Reads a 2xx response: its records, and what comes next.
+    pub(crate) fn accept(
+        &mut self,
+        url: &Url,
+        resp: &ApiResponse,
+    ) -> Result<Vec<Value>, ClientError> {
+        let (records, body) = match self.records(resp) {
+            Ok(r) => r,
+            Err(e) => {
+                self.next = None;
+                return Err(e);
+            }
+        };
+        if records.is_empty() {
+            return Ok(records);
+        }
+        let digest: [u8; 32] = Sha256::digest(Value::Array(records.clone()).to_string()).into();
+        if !self.seen_pages.insert(digest) {
+            return Err(self.stop(
+                "a page repeated an earlier page: the server ignores the paging parameters".into(),
+            ));
+        }
+        self.fetched += records.len() as u64;
+        let Some(style) = self.paging.as_ref().map(|p| p.style) else {
+            return Ok(records);
+        };
+        if style == PagingStyle::Cursor {
+            // Agile CRM: "Cursor for the next page will be in the last contact of the list."
+            let cursor = records
+                .last()
+                .and_then(|r| r.get("cursor"))
+                .and_then(cursor_text);
+            if let Some(cursor) = cursor {
+                if !self.seen_cursors.insert(cursor.clone()) {
+                    return Err(self.stop("the server repeated a cursor".into()));
+                }
+                self.next = Some(self.numbered_request(Some(&cursor)));
+            }
+            return Ok(records);
+        }
+        match self.signal(url, resp, body.as_ref(), records.len() as u64)? {
+            Next::Url(next) => {
+                let mut carried = self.numbered_request(None);
+                carried.url = next;
+                self.next = Some(carried);
+            }
+            Next::Following => self.next = Some(self.numbered_request(None)),
+            Next::Done => {}
+        }
+        Ok(records)
+    }
+
+    /// The records of a response, and its JSON body (for `meta`).
+    fn records(&self, resp: &ApiResponse) -> Result<(Vec<Value>, Option<Value>), ClientError> {
+        if resp.status == 204 || resp.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok((Vec::new(), None));
+        }
+        let unexpected = |reason: String| ClientError::UnexpectedApiResponse {
+            status: resp.status,
+            reason,
+        };
+        let body: Value = serde_json::from_slice(&resp.body).map_err(|_| {
+            let ct = resp
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("none");
+            unexpected(format!(
+                "body is not JSON (content-type: {ct}, {} bytes)",
+                resp.body.len()
+            ))
+        })?;
+        let records = match (&self.envelope, &body) {
+            (_, Value::Array(items)) => items.clone(),
+            (Some(key), Value::Object(map)) => match map.get(key) {
+                Some(Value::Array(items)) => items.clone(),
+                _ => {
+                    return Err(unexpected(format!(
+                        "no `{key}` array in the response; {}",
+                        field_names(&resp.body)
+                    )))
+                }
+            },
+            (None, Value::Object(_)) => {
+                return Err(unexpected(format!(
+                    "expected a JSON array of records; {}",
+                    field_names(&resp.body)
+                )))
+            }
+            _ => return Err(unexpected("expected a JSON array of records".into())),
+        };
+        Ok((records, Some(body)))
+    }
+
+    /// Whether another page follows, from the strongest signal the response carries.
+    fn signal(
+        &mut self,
+        url: &Url,
+        resp: &ApiResponse,
+        body: Option<&Value>,
+        len: u64,
+    ) -> Result<Next, ClientError> {
+        if let Some(next) = link_next(&resp.headers) {
+            let Some(href) = next else {
+                return Ok(Next::Done);
+            };
+            let next = url
+                .join(&href)
+                .map_err(|e| self.stop(format!("unusable Link rel=\"next\": {e}")))?;
+            if next.origin() != self.base.origin() {
+                return Err(self.stop(format!(
+                    "Link rel=\"next\" points to {}, not the configured base URL's origin; \
+                     credentials are only sent to base_url",
+                    next.origin().ascii_serialization()
+                )));
+            }
+            return Ok(Next::Url(next));
+        }
+        if self.forward_only {
+            // Forward-only pages are addressed by the server's pageId, in Link only.
+            return Ok(Next::Done);
+        }
+        let paging = self.paging.as_ref();
+        let has_more = paging
+            .and_then(|p| p.has_more_header.as_deref())
+            .unwrap_or("x-pagination-has-more");
+        if let Some(v) = header_text(&resp.headers, has_more) {
+            if v.eq_ignore_ascii_case("true") {
+                return Ok(Next::Following);
+            }
+            if v.eq_ignore_ascii_case("false") {
+                return Ok(Next::Done);
+            }
+        }
+        let total_pages = body
+            .and_then(|b| b.get("meta"))
+            .and_then(|m| m.get("total_pages"))
+            .and_then(Value::as_u64);
+        if let Some(total) = total_pages {
+            return Ok(if self.page_no >= total {
+                Next::Done
+            } else {
+                Next::Following
+            });
+        }
+        let total_header = paging
+            .and_then(|p| p.total_header.as_deref())
+            .unwrap_or("x-total-count");
+        if let Some(total) = header_text(&resp.headers, total_header).and_then(|v| v.parse().ok()) {
+            let total: u64 = total;
+            return Ok(if self.fetched >= total {
+                Next::Done
+            } else {
+                Next::Following
+            });
+        }
+        Ok(if len < u64::from(self.size) {
+            Next::Done
+        } else {
+            Next::Following
+        })
+    }
+}
+
+fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+fn cursor_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `url` with each `(name, value)` of `set` replacing any pair of that name.
+fn set_query(url: &Url, set: &[(&str, String)]) -> Url {
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !set.iter().any(|(name, _)| k == name))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut out = url.clone();
+    out.set_query(None);
+    if !kept.is_empty() || !set.is_empty() {
+        let mut q = out.query_pairs_mut();
+        q.extend_pairs(kept);
+        q.extend_pairs(set.iter().map(|(k, v)| (*k, v.as_str())));
+    }
+    out
+}
+
+/// RFC 8288 `Link` headers: `None` if there are none, `Some(None)` if none has
+/// `rel="next"`, `Some(Some(href))` otherwise.
+pub(crate) fn link_next(headers: &HeaderMap) -> Option<Option<String>> {
+    let mut any = false;
+    for value in headers.get_all(LINK) {
+        let Ok(value) = value.to_str() else { continue };
+        any = true;
+        let mut rest = value;
+        while let Some(open) = rest.find('<') {
+            let Some(close) = rest[open..].find('>') else {
+                break;
+            };
+            let href = &rest[open + 1..open + close];
+            rest = &rest[open + close + 1..];
+            let params = &rest[..rest.find('<').unwrap_or(rest.len())];
+            let is_next = params.split(';').any(|p| {
+                let Some((k, v)) = p.split_once('=') else {
+                    return false;
+                };
+                k.trim().eq_ignore_ascii_case("rel")
+                    && v.trim()
+                        .trim_matches('"')
+                        .split_ascii_whitespace()
+                        .any(|r| r.eq_ignore_ascii_case("next"))
+            });
+            if is_next {
+                return Some(Some(href.to_owned()));
+            }
+        }
+    }
+    any.then_some(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn links(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(LINK, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn link_headers_are_read_per_rfc_8288() {
+        let check = |values: &[&str], expected: Option<Option<&str>>| {
+            assert_eq!(
+                link_next(&links(values)),
+                expected.map(|o| o.map(str::to_owned)),
+                "{values:?}"
+            );
+        };
+        check(&[], None);
+        check(
+            &[r#"<https://x/a?page=2>; rel="next""#],
+            Some(Some("https://x/a?page=2")),
+        );
+        check(
+            &[r#"<https://x/a?page=1>; rel="prev", <https://x/a?page=3&b=1,2>; rel="next""#],
+            Some(Some("https://x/a?page=3&b=1,2")),
+        );
+        check(&[r#"<https://x/a?page=1>; rel="prev first""#], Some(None));
+        check(&[r#"</a?page=2>; REL=next"#], Some(Some("/a?page=2")));
+        check(
+            &[
+                r#"<https://x/a?page=1>; rel="prev""#,
+                r#"<https://x/a?page=3>; rel="last next""#,
+            ],
+            Some(Some("https://x/a?page=3")),
+        );
+        check(&[r#"<https://x/a?page=1>; rel="nextish""#], Some(None));
+    }
+
+    #[test]
+    fn query_parameters_are_replaced_not_duplicated() {
+        let url = Url::parse("http://h/p?conditions=a%3D1&page=9").unwrap();
+        let out = set_query(&url, &[("page", "2".into()), ("pageSize", "10".into())]);
+        assert_eq!(
+            out.as_str(),
+            "http://h/p?conditions=a%3D1&page=2&pageSize=10"
+        );
+        let bare = Url::parse("http://h/p").unwrap();
+        assert_eq!(set_query(&bare, &[]).as_str(), "http://h/p");
+    }
+}
