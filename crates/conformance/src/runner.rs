@@ -88,13 +88,20 @@ impl Runner {
         let factory = Arc::clone(&self.factory);
         let results: Vec<CaseReport> = futures::stream::iter(cases.into_iter().map(|case| {
             let factory = Arc::clone(&factory);
+            let (provider, scenario) = (case.target.id().to_owned(), Arc::clone(&case.scenario));
             // Each case on its own task: the mock's server tasks and the client's requests
             // spread over the runtime's threads.
             let handle = tokio::spawn(async move { run_case(case, factory).await });
             async move {
                 handle.await.unwrap_or_else(|e| {
-                    CaseReport::new("?", "?", "", "", Status::Failed)
-                        .with_reason(format!("case task panicked: {e}"))
+                    CaseReport::new(
+                        provider,
+                        &scenario.id,
+                        &scenario.title,
+                        &scenario.rfc,
+                        Status::Failed,
+                    )
+                    .with_reason(format!("the case panicked: {e}"))
                 })
             }
         }))
@@ -151,9 +158,14 @@ async fn play(case: &PlannedCase, factory: &dyn ClientFactory) -> Result<(), Fai
     let provider = crate::mockctl::Provider::start(&case.target)
         .await
         .map_err(|e| setup("the provider to start", e))?;
-    let http = reqwest::Client::builder()
+    let mut http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(5));
+    if case.target.is_controllable() {
+        // Hermetic: a proxy from the environment must never see loopback mock traffic.
+        http = http.no_proxy();
+    }
+    let http = http
         .build()
         .map_err(|e| setup("an HTTP client", e.to_string()))?;
     let scopes = match scenario.client.scopes {

@@ -14,6 +14,53 @@ use serde::Deserialize;
 use crate::error::{ScenarioError, ScenarioErrorKind};
 
 /// One parsed scenario file.
+///
+/// # Format
+///
+/// ```toml
+/// # scenarios/state-mismatch.toml: the id is the file stem
+/// title = "A callback whose state differs from the one issued is rejected"
+/// rfc = "RFC 6749 §10.12"                # the clause checked (must mention an RFC)
+/// requires = ["pkce"]                     # optional: what a profile must support
+///
+/// [client]                                # optional
+/// scopes = "default"                      # or "without_required" (drops api.required_scope)
+/// timeout_ms = 200                        # the client's HTTP timeout
+///
+/// [[steps]]
+/// action = "authorize"
+/// present = ["state"]                     # parameters the client's URL must carry
+/// equals = { response_type = "code" }     # ... with these values
+///
+/// [[steps]]
+/// action = "callback"
+/// tamper = "forge_state"                  # none | forge_state | drop_state | replay
+/// expect = "state_mismatch"               # an outcome, or a list of accepted outcomes
+/// journal = [{ endpoint = "token", count = 0 }]
+/// ```
+///
+/// **Actions.** Client steps (the runner plays the browser in between): `authorize`,
+/// `callback` (`tamper`, or `error = "access_denied"`), `api_call`, `refresh`, `logout`.
+/// Mock control (skipped against an external server): `expire_tokens`, `revoke_grant`,
+/// `advance_clock` (`seconds = N` or `past = "code_lifetime" | "access_token_lifetime"`),
+/// `fault` (`endpoint`, exactly one of `error` / `status` / `delay_ms` / `drop_connection`,
+/// `times`). The runner's own requests, for server-side checks: `raw_authorize` (`pkce =
+/// "best" | "s256" | "none"`, `redirect_uri = "registered" | "unregistered"`),
+/// `raw_token_request` (`grant`, `code = "last" | "bogus"`, `refresh_token = "<label>"`,
+/// `redirect_uri`, `code_verifier = "match" | "wrong" | "omit"`, `client_secret = "correct" |
+/// "wrong"`, `save_as = "<label>"`), `raw_api_call` (`token = "<label>"`).
+///
+/// **Outcomes.** `ok` (the default expectation); for client steps the names of
+/// [`ClientFailure`](crate::ClientFailure) (`state_mismatch`, `access_denied`, `invalid_grant`,
+/// `reauthorization_required`, `timeout`, `http_403`, ...); for raw requests the OAuth `error`
+/// code, `http_<status>`, or at the authorization endpoint `rejected` (refused without
+/// redirecting) and `redirected_to_unregistered_uri`.
+///
+/// **Journal expectations** count the mock's journal entries recorded during the step:
+/// `endpoint` (`authorize`, `token`, `revoke`, `api`), optional `grant_type`, one of `count` or
+/// `min`/`max`, optional `client_auth` (`client_secret_basic`, `client_secret_post`, or
+/// `profile`: a method the profile accepts) and `with_params` (parameter names each entry
+/// carried).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Scenario {
