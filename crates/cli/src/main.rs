@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use handshake_mock::{MockProvider, RegisteredClient};
 use handshake_profile::{PkceMethod, Profile};
 
+mod check;
 mod providers;
 
 #[derive(Parser)]
@@ -26,6 +27,8 @@ struct Cli {
 enum Command {
     /// Start a mock CRM on 127.0.0.1 and print the settings your app needs.
     Serve(ServeArgs),
+    /// Check your own client app black-box: handshake plays the user's browser and a hostile CRM.
+    CheckClient(check::CheckClientArgs),
     /// List the built-in provider profiles, with where each behaviour comes from.
     Providers {
         /// Print JSON instead of a table.
@@ -36,7 +39,7 @@ enum Command {
 
 /// Which provider to emulate: a built-in name or a profile file.
 #[derive(Args)]
-struct ProviderArg {
+pub(crate) struct ProviderArg {
     /// Built-in provider: capsule, connectwise, agilecrm, redtail, insightly.
     #[arg(
         value_name = "PROVIDER",
@@ -46,11 +49,11 @@ struct ProviderArg {
     provider: Option<String>,
     /// A provider profile TOML file instead of a built-in provider.
     #[arg(long, value_name = "FILE")]
-    profile: Option<PathBuf>,
+    pub(crate) profile: Option<PathBuf>,
 }
 
 impl ProviderArg {
-    fn load(&self) -> Result<Profile> {
+    pub(crate) fn load(&self) -> Result<Profile> {
         match (&self.provider, &self.profile) {
             (_, Some(path)) => Ok(Profile::from_file(path)?),
             (Some(name), None) => Ok(Profile::load(name)?),
@@ -99,9 +102,11 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Providers { json } => providers::list(json),
+        Command::CheckClient(args) => check::run(args).await,
     };
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::from(1),
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::from(2)
@@ -109,7 +114,7 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn serve(args: ServeArgs) -> Result<()> {
+async fn serve(args: ServeArgs) -> Result<bool> {
     let profile = args.provider.load()?;
     let redirect_uris = if args.redirect_uris.is_empty() {
         vec![RegisteredClient::DEFAULT_REDIRECT_URI.to_owned()]
@@ -190,7 +195,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;
-    Ok(())
+    Ok(true)
 }
 
 /// The `.env` lines a Node/Express (or any) app needs to talk to the mock.

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use handshake_profile::Profile;
 
-pub(crate) fn list(json: bool) -> Result<()> {
+pub(crate) fn list(json: bool) -> Result<bool> {
     let profiles = Profile::builtins();
     if json {
         let items: Vec<_> = profiles
@@ -34,10 +34,10 @@ pub(crate) fn list(json: bool) -> Result<()> {
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&items)?);
-        return Ok(());
+        return Ok(true);
     }
     print!("{}", render_table(&profiles));
-    Ok(())
+    Ok(true)
 }
 
 fn render_table(profiles: &[Profile]) -> String {

@@ -251,3 +251,134 @@ fn bad_redirect_uri_is_rejected_before_start() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("fragment"), "{err}");
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the Python fixture app with the `.env` lines `serve` printed, waits for its
+/// "listening" line.
+fn start_python_app(env_lines: &[String], port: u16, flaw: &str) -> Server {
+    let app = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/apps/python/app.py"
+    );
+    let mut cmd = Command::new("python3");
+    cmd.arg(app).env("PORT", port.to_string()).env("FLAW", flaw);
+    for line in env_lines
+        .iter()
+        .filter(|l| !l.starts_with('#') && l.contains('='))
+    {
+        let (k, v) = line.split_once('=').unwrap();
+        cmd.env(k, v.trim_matches('"'));
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("python3");
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    // Flawed builds announce themselves first; wait for the listening line.
+    let ready = BufReader::new(stdout)
+        .lines()
+        .map(Result::unwrap)
+        .find(|l| l.starts_with("listening on"));
+    assert!(ready.is_some(), "the app exited before listening");
+    server
+}
+
+/// The README's workflow: `serve` prints the app's settings, the app starts with them, then
+/// `check-client` takes the mock's port and judges the app.
+fn check_python_app(flaw: &str) -> (std::process::Output, serde_json::Value) {
+    let mock_port = free_port();
+    let app_port = free_port();
+    let redirect = format!("http://127.0.0.1:{app_port}/callback");
+    let (serve, lines) = serve(&[
+        "capsule",
+        "--port",
+        &mock_port.to_string(),
+        "--redirect-uri",
+        &redirect,
+    ]);
+    drop(serve);
+    let _app = start_python_app(&lines[1..], app_port, flaw);
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let out = Command::new(BIN)
+        .args([
+            "check-client",
+            "--provider",
+            "capsule",
+            "--mock-port",
+            &mock_port.to_string(),
+        ])
+        .args(["--login-url", &format!("http://127.0.0.1:{app_port}/login")])
+        .args(["--api-url", &format!("http://127.0.0.1:{app_port}/api")])
+        .args([
+            "--logout-url",
+            &format!("http://127.0.0.1:{app_port}/logout"),
+        ])
+        .args(["--redirect-uri", &redirect, "--format", "json", "--output"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    let json = serde_json::from_str(&std::fs::read_to_string(&report).unwrap_or_else(|_| {
+        panic!(
+            "no report; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }))
+    .unwrap();
+    (out, json)
+}
+
+#[test]
+fn check_client_passes_a_correct_app() {
+    let (out, report) = check_python_app("");
+    let failed: Vec<_> = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] != "passed")
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 failed"));
+}
+
+#[test]
+fn check_client_fails_an_app_that_leaks_the_code() {
+    let (out, report) = check_python_app("code_in_url");
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
+    let failed: Vec<_> = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "failed")
+        .map(|c| c["scenario"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(failed, ["code-referer-leak"], "{report:#}");
+}
+
+#[test]
+fn check_client_rejects_a_login_url_that_is_not_a_url() {
+    let out = Command::new(BIN)
+        .args([
+            "check-client",
+            "--provider",
+            "capsule",
+            "--mock-port",
+            "1",
+            "--login-url",
+            "localhost:3000/login",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--login-url"));
+}
