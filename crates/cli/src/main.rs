@@ -28,7 +28,7 @@ enum Command {
     /// Start a mock CRM on 127.0.0.1 and print the settings your app needs.
     Serve(ServeArgs),
     /// Check your own client app black-box: handshake plays the user's browser and a hostile CRM.
-    CheckClient(check::CheckClientArgs),
+    CheckClient(Box<check::CheckClientArgs>),
     /// List the built-in provider profiles, with where each behaviour comes from.
     Providers {
         /// Print JSON instead of a table.
@@ -102,7 +102,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Providers { json } => providers::list(json),
-        Command::CheckClient(args) => check::run(args).await,
+        Command::CheckClient(args) => check::run(*args).await,
     };
     match result {
         Ok(true) => std::process::ExitCode::SUCCESS,
