@@ -230,16 +230,6 @@ impl Walker {
         let size = self.size.to_string();
         let mut set: Vec<(&str, String)> = Vec::new();
         let mut headers = HeaderMap::new();
-        if p.size_in_header {
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(p.size_param.as_bytes()),
-                HeaderValue::from_str(&size),
-            ) {
-                headers.insert(name, value);
-            }
-        } else {
-            set.push((&p.size_param, size));
-        }
         match p.style {
             PagingStyle::Page if self.forward_only => {
                 headers.insert(
@@ -256,15 +246,27 @@ impl Walker {
                     p.skip_param.as_deref().unwrap_or("skip"),
                     self.fetched.to_string(),
                 ));
-                if let Some(flag) = &p.total_param {
-                    set.push((flag, "true".to_owned()));
-                }
             }
             PagingStyle::Cursor => {
                 if let Some(c) = cursor {
                     set.push((p.cursor_param.as_deref().unwrap_or("cursor"), c.to_owned()));
                 }
             }
+        }
+        if p.size_in_header {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(p.size_param.as_bytes()),
+                HeaderValue::from_str(&size),
+            ) {
+                headers.insert(name, value);
+            }
+        } else {
+            set.push((&p.size_param, size));
+        }
+        if let (PagingStyle::SkipTop, Some(flag)) = (p.style, &p.total_param) {
+            // Insightly: `count_total=true` asks for X-Total-Count, an end signal that does
+            // not depend on guessing the server's page-size cap.
+            set.push((flag, "true".to_owned()));
         }
         Outgoing::get(set_query(&self.start, &set), headers)
     }
@@ -280,7 +282,7 @@ impl Walker {
                 self.max_pages
             )));
         }
-        if !self.seen_urls.insert(out.url.as_str().to_owned()) {
+        if !self.seen_urls.insert(canonical(&out.url)) {
             return Err(self.stop(format!(
                 "the server sent the walk back to {}{} (a page already fetched)",
                 out.url.path(),
@@ -463,6 +465,23 @@ impl Walker {
     }
 }
 
+/// The URL with its query pairs sorted: `?page=1&perPage=2` and `?perPage=2&page=1` are the
+/// same page.
+fn canonical(url: &Url) -> String {
+    let mut pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    pairs.sort();
+    let mut out = url.clone();
+    out.set_query(None);
+    out.set_fragment(None);
+    if !pairs.is_empty() {
+        out.query_pairs_mut().extend_pairs(pairs);
+    }
+    out.into()
+}
+
 fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get(name)
@@ -516,6 +535,8 @@ pub(crate) fn link_next(headers: &HeaderMap) -> Option<Option<String>> {
                 };
                 k.trim().eq_ignore_ascii_case("rel")
                     && v.trim()
+                        .trim_end_matches(',')
+                        .trim_end()
                         .trim_matches('"')
                         .split_ascii_whitespace()
                         .any(|r| r.eq_ignore_ascii_case("next"))
@@ -557,6 +578,14 @@ mod tests {
         check(
             &[r#"<https://x/a?page=1>; rel="prev", <https://x/a?page=3&b=1,2>; rel="next""#],
             Some(Some("https://x/a?page=3&b=1,2")),
+        );
+        check(
+            &[r#"<https://x/a?page=2>; rel="next", <https://x/a?page=1>; rel="prev""#],
+            Some(Some("https://x/a?page=2")),
+        );
+        check(
+            &[r#"<https://x/a?page=2>; rel=next , </a?page=1>; rel=prev"#],
+            Some(Some("https://x/a?page=2")),
         );
         check(&[r#"<https://x/a?page=1>; rel="prev first""#], Some(None));
         check(&[r#"</a?page=2>; REL=next"#], Some(Some("/a?page=2")));
