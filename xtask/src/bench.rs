@@ -121,14 +121,29 @@ async fn bench(o: Opts) -> anyhow::Result<ExitCode> {
         .await?;
     let issued = Arc::new(AtomicU64::new(0));
     let workers = spawn_mock_workers(&mock, o.conns, issued.clone()).await?;
-    let mock_rps = measure(&workers, &issued, Duration::from_secs(o.secs)).await;
 
     // (b) a bare axum handler with a similar JSON body, same client, same connections.
     let baseline = spawn_baseline().await?;
     let base_count = Arc::new(AtomicU64::new(0));
     let base_workers = spawn_baseline_workers(baseline, o.conns, base_count.clone());
-    let base_rps = measure(&base_workers, &base_count, Duration::from_secs(o.secs)).await;
+
+    // Alternate A-B-B-A in half-length runs so drift in machine load (other processes,
+    // CPU frequency) does not favour whichever side runs first.
+    let half = Duration::from_secs(o.secs).max(Duration::from_secs(2)) / 2;
+    let mut mock_runs = Vec::new();
+    let mut base_runs = Vec::new();
+    for round in 0..2 {
+        if round == 0 {
+            mock_runs.push(measure(&workers, &issued, half).await);
+            base_runs.push(measure(&base_workers, &base_count, half).await);
+        } else {
+            base_runs.push(measure(&base_workers, &base_count, half).await);
+            mock_runs.push(measure(&workers, &issued, half).await);
+        }
+    }
     base_workers.stop().await?;
+    let mock_rps = mock_runs.iter().sum::<f64>() / mock_runs.len() as f64;
+    let base_rps = base_runs.iter().sum::<f64>() / base_runs.len() as f64;
 
     // (c) keep refreshing until `tokens` tokens were issued, then read RSS.
     let cap = Instant::now() + Duration::from_secs(o.token_secs_cap);
@@ -145,8 +160,20 @@ async fn bench(o: Opts) -> anyhow::Result<ExitCode> {
     let ratio = mock_rps / base_rps;
     let verdict = |ok: bool| if ok { "ok" } else { "MISSED" };
     println!();
-    println!("  token endpoint (mock, refresh grant) {mock_rps:>10.0} req/s");
-    println!("  bare axum handler (baseline)         {base_rps:>10.0} req/s");
+    let runs = |v: &[f64]| {
+        v.iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "  token endpoint (mock, refresh grant) {mock_rps:>10.0} req/s   (runs: {})",
+        runs(&mock_runs)
+    );
+    println!(
+        "  bare axum handler (baseline)         {base_rps:>10.0} req/s   (runs: {})",
+        runs(&base_runs)
+    );
     println!(
         "  ratio mock / baseline                {ratio:>10.2}    target >= {TARGET_RATIO}  {}",
         verdict(ratio >= TARGET_RATIO)
