@@ -95,7 +95,7 @@ pub(crate) enum Caller<'a> {
 /// `{"contacts": [...], "meta": ...}`) removed. A server that repeats a page, a cursor or a
 /// `next` link, or a walk longer than [`ListOptions::max_pages`], ends in
 /// [`ClientError::Paging`]; a non-2xx answer ends in the typed error of
-/// [`ApiResponse::error_for_status`].
+/// [`ApiResponse::error_for_status`]. After any error the walk is over.
 ///
 /// ```no_run
 /// # async fn demo(client: handshake_client::NativeClient) -> Result<(), handshake_client::ClientError> {
@@ -597,6 +597,93 @@ mod tests {
             Some(Some("https://x/a?page=3")),
         );
         check(&[r#"<https://x/a?page=1>; rel="nextish""#], Some(None));
+    }
+
+    /// A server paging `n` records exactly as `profile` says, with only the signals the
+    /// profile declares (meta totals, total-count header, cursors, 204).
+    fn serve(profile: &handshake_profile::Profile, n: u64, out: &Outgoing<'_>) -> ApiResponse {
+        let p = profile.api.paging.as_ref().unwrap();
+        let q = |name: &str| {
+            out.url
+                .query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        let size: u64 = if p.size_in_header {
+            out.headers[p.size_param.as_str()]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        } else {
+            q(&p.size_param).unwrap().parse().unwrap()
+        };
+        let start = match p.style {
+            PagingStyle::Page => (q(&p.page_param).unwrap().parse::<u64>().unwrap() - 1) * size,
+            PagingStyle::SkipTop => q(p.skip_param.as_deref().unwrap())
+                .unwrap()
+                .parse()
+                .unwrap(),
+            PagingStyle::Cursor => q("cursor").map_or(0, |c| c.parse().unwrap()),
+        };
+        let mut items: Vec<Value> = (start + 1..=n.min(start + size))
+            .map(|id| serde_json::json!({ "id": id }))
+            .collect();
+        let mut headers = HeaderMap::new();
+        if items.is_empty() && profile.api.empty_status == 204 {
+            return ApiResponse {
+                status: 204,
+                headers,
+                body: Vec::new(),
+            };
+        }
+        if p.style == PagingStyle::Cursor && items.len() as u64 == size {
+            items.last_mut().unwrap()["cursor"] = Value::String((start + size).to_string());
+        }
+        if let Some(h) = &p.total_header {
+            headers.insert(HeaderName::from_bytes(h.as_bytes()).unwrap(), n.into());
+        }
+        let body = match &profile.api.envelope {
+            Some(key) if p.meta => serde_json::json!({
+                key.as_str(): items,
+                "meta": {"total_records": n, "total_pages": n.div_ceil(size)}
+            }),
+            Some(key) => serde_json::json!({ key.as_str(): items }),
+            None => Value::Array(items),
+        };
+        ApiResponse {
+            status: 200,
+            headers,
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the record count and page size, every built-in profile's walk returns
+        /// each record exactly once, in order, in at most ceil(n/size) + 1 requests.
+        #[test]
+        fn every_style_walks_every_record_exactly_once(n in 0u64..60, size in 1u32..9) {
+            for profile in handshake_profile::Profile::builtins() {
+                let base = Url::parse("http://127.0.0.1:1").unwrap();
+                let start = base.join(&profile.api.path).unwrap();
+                let options = ListOptions::default().page_size(size);
+                let mut walker = Walker::new(&profile.api, &options, start, base);
+                let mut ids = Vec::new();
+                let mut requests = 0u64;
+                while let Some(out) = walker.next_request().unwrap() {
+                    requests += 1;
+                    let resp = serve(&profile, n, &out);
+                    for r in walker.accept(&out.url, &resp).unwrap() {
+                        ids.push(r["id"].as_u64().unwrap());
+                    }
+                }
+                proptest::prop_assert_eq!(&ids, &(1..=n).collect::<Vec<_>>(), "{}", profile.id);
+                proptest::prop_assert!(
+                    requests <= n.div_ceil(u64::from(size)) + 1,
+                    "{}: {} requests", profile.id, requests
+                );
+            }
+        }
     }
 
     #[test]
