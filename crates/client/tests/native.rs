@@ -909,10 +909,10 @@ async fn oauth_clients_walk_pages_with_the_bearer_token() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        ids(&client.list_all(&session, "/api/v2/parties").await.unwrap()),
-        ids(&data)
-    );
+    // Spawned: OAuth walks are Send too.
+    let client = Arc::new(client);
+    let walk = tokio::spawn(async move { client.list_all(&session, "/api/v2/parties").await });
+    assert_eq!(ids(&walk.await.unwrap().unwrap()), ids(&data));
 }
 
 // ---------------------------------------------------------------------------------------
