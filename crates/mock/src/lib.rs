@@ -221,14 +221,18 @@
 //! The API follows [wiremock](https://docs.rs/wiremock): `start()`, `uri()`, staged builders,
 //! a journal of received requests.
 
+mod dataset;
+mod native;
 mod params;
 mod provider;
+mod resource;
 mod server;
 mod store;
 mod tls;
 mod types;
 
-pub use handshake_profile::{ClientAuth, Profile};
+pub use handshake_profile::{ClientAuth, NativeScheme, Profile};
+pub use native::NativeCredentials;
 pub use provider::{ArmedFault, FaultBuilder, MockProvider, MockProviderBuilder};
 pub use types::{
     ClientSecret, Endpoint, Fault, FaultKind, JournalEntry, MockError, OAuthError, RegisteredClient,

@@ -8,7 +8,8 @@ use std::time::Duration;
 use axum_server::tls_rustls::RustlsConfig;
 use handshake_profile::Profile;
 
-use crate::server::{self, lock, Shared};
+use crate::native::NativeCredentials;
+use crate::server::{self, lock, Settings, Shared};
 use crate::types::{
     Endpoint, Fault, FaultKind, JournalEntry, MockError, OAuthError, RegisteredClient,
 };
@@ -58,7 +59,52 @@ impl MockProvider {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             tls: false,
+            native: NativeCredentials::default(),
+            seed: MockProvider::DEFAULT_SEED,
+            dataset_size: None,
+            rate_limit: None,
         }
+    }
+
+    /// Seed of the generated data set when the builder is given none.
+    pub const DEFAULT_SEED: u64 = crate::dataset::DEFAULT_SEED;
+
+    /// The credentials the native scheme accepts (see [`NativeCredentials`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use handshake_mock::MockProvider;
+    ///
+    /// let mock = MockProvider::start(handshake_profile::Profile::builtin("insightly").unwrap()).await;
+    /// let resp = reqwest::Client::new()
+    ///     .get(mock.api_url())
+    ///     .basic_auth(mock.native_credentials().api_key(), Some(""))
+    ///     .send()
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(resp.status(), 200);
+    /// assert_eq!(mock.journal()[0].auth_mode.as_deref(), Some("basic_api_key"));
+    /// # }
+    /// ```
+    pub fn native_credentials(&self) -> &NativeCredentials {
+        &self.shared.native
+    }
+
+    /// Every record the API resource serves, in id order (what a complete paging walk must
+    /// return).
+    pub fn dataset(&self) -> &[serde_json::Value] {
+        &self.shared.records
+    }
+
+    /// The seed the data set was generated from.
+    pub fn seed(&self) -> u64 {
+        self.shared.seed
+    }
+
+    /// Absolute URL of Redtail's key exchange (`native_auth.exchange_path`), if the profile
+    /// has one.
+    pub fn exchange_url(&self) -> Option<String> {
+        server::exchange_path(self.profile()).map(|p| format!("{}{p}", self.uri()))
     }
 
     /// Base URL, `http://127.0.0.1:PORT` (`https` with TLS), without a trailing slash.
@@ -147,13 +193,14 @@ impl MockProvider {
         lock(&self.shared.store).revoke_all();
     }
 
-    /// Forgets codes, consents, grants, tokens, faults and the journal, and sets the virtual
-    /// clock back to real time.
+    /// Forgets codes, consents, grants, tokens, faults, rate windows and the journal, and
+    /// sets the virtual clock back to real time. Credentials and the data set stay.
     pub fn reset(&self) {
         self.shared.reset();
     }
 
-    /// Moves the mock's virtual clock forward: codes and tokens expire as if `by` had passed.
+    /// Moves the mock's virtual clock forward: codes and tokens expire, and rate-limit
+    /// windows end, as if `by` had passed.
     pub fn advance_clock(&self, by: Duration) {
         self.shared.clock.advance(by);
     }
@@ -208,6 +255,10 @@ pub struct MockProviderBuilder {
     host: IpAddr,
     port: u16,
     tls: bool,
+    native: NativeCredentials,
+    seed: u64,
+    dataset_size: Option<u32>,
+    rate_limit: Option<(u32, Duration)>,
 }
 
 impl fmt::Debug for MockProviderBuilder {
@@ -219,6 +270,10 @@ impl fmt::Debug for MockProviderBuilder {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("tls", &self.tls)
+            .field("native", &self.native)
+            .field("seed", &self.seed)
+            .field("dataset_size", &self.dataset_size)
+            .field("rate_limit", &self.rate_limit)
             .finish()
     }
 }
@@ -277,7 +332,105 @@ impl MockProviderBuilder {
         self
     }
 
+    /// Credentials the CRM's native scheme accepts (default [`NativeCredentials::default`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use handshake_mock::{MockProvider, NativeCredentials};
+    ///
+    /// let mock = MockProvider::builder(handshake_profile::Profile::builtin("agilecrm").unwrap())
+    ///     .native_credentials(NativeCredentials::default().with_email("ada@example.com").with_api_key("k1"))
+    ///     .start()
+    ///     .await
+    ///     .unwrap();
+    /// let resp = reqwest::Client::new()
+    ///     .get(mock.api_url())
+    ///     .basic_auth("ada@example.com", Some("k1"))
+    ///     .header("accept", "application/json")
+    ///     .send()
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(resp.status(), 200);
+    /// # }
+    /// ```
+    pub fn native_credentials(mut self, credentials: NativeCredentials) -> Self {
+        self.native = credentials;
+        self
+    }
+
+    /// Seed of the generated data set (default [`MockProvider::DEFAULT_SEED`]): the same seed
+    /// gives the same records.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Number of records in the data set instead of the profile's `api.dataset.count` (0 for
+    /// an empty list).
+    pub fn dataset_size(mut self, count: u32) -> Self {
+        self.dataset_size = Some(count);
+        self
+    }
+
+    /// Allow `limit` API requests per `window` for each OAuth grant and for the native
+    /// credentials, instead of the profile's `rate_limit` (headers and 429 body still follow
+    /// the profile). Windows follow the virtual clock:
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// use handshake_mock::MockProvider;
+    ///
+    /// let mock = MockProvider::builder(handshake_profile::Profile::builtin("connectwise").unwrap())
+    ///     .rate_limit(1, Duration::from_secs(60))
+    ///     .start()
+    ///     .await
+    ///     .unwrap();
+    /// let c = mock.native_credentials();
+    /// let call = || {
+    ///     reqwest::Client::new()
+    ///         .get(mock.api_url())
+    ///         .basic_auth(format!("{}+{}", c.company_id(), c.public_key()), Some(c.private_key()))
+    ///         .header("clientId", c.integration_client_id())
+    ///         .send()
+    /// };
+    /// assert_eq!(call().await.unwrap().status(), 200);
+    /// let limited = call().await.unwrap();
+    /// assert_eq!(limited.status(), 429);
+    /// assert_eq!(limited.headers()["retry-after"], "60");
+    /// mock.advance_clock(Duration::from_secs(60));
+    /// assert_eq!(call().await.unwrap().status(), 200);
+    /// # }
+    /// ```
+    pub fn rate_limit(mut self, limit: u32, window: Duration) -> Self {
+        self.rate_limit = Some((limit, window));
+        self
+    }
+
+    fn settings(self, base_url: String) -> Settings {
+        Settings {
+            profile: self.profile,
+            client: self.client,
+            auto_approve: self.auto_approve,
+            base_url,
+            native: self.native,
+            seed: self.seed,
+            dataset_size: self.dataset_size,
+            rate_limit: self.rate_limit,
+        }
+    }
+
     fn validate(&self) -> Result<(), MockError> {
+        if let Some(n) = &self.profile.native_auth {
+            self.native.validate(n.scheme)?;
+        }
+        if let Some((limit, window)) = self.rate_limit {
+            if limit == 0 || window.is_zero() {
+                return Err(MockError::Config(
+                    "rate_limit needs a limit of at least 1 and a window longer than 0".into(),
+                ));
+            }
+        }
         let bad_profile = |reason: String| MockError::Profile {
             profile: self.profile.id.clone(),
             reason,
@@ -331,12 +484,7 @@ impl MockProviderBuilder {
     /// oneshot` tests. URLs in its metadata use `http://localhost`.
     pub fn into_router(self) -> Result<axum::Router, MockError> {
         self.validate()?;
-        let shared = Shared::new(
-            self.profile,
-            self.client,
-            self.auto_approve,
-            "http://localhost".to_owned(),
-        );
+        let shared = Shared::new(self.settings("http://localhost".to_owned()));
         Ok(server::app(Arc::new(shared)))
     }
 
@@ -354,15 +502,11 @@ impl MockProviderBuilder {
             local
         };
         let scheme = if self.tls { "https" } else { "http" };
-        let shared = Arc::new(Shared::new(
-            self.profile,
-            self.client,
-            self.auto_approve,
-            format!("{scheme}://{shown}"),
-        ));
+        let tls = self.tls;
+        let shared = Arc::new(Shared::new(self.settings(format!("{scheme}://{shown}"))));
         let app = server::app(shared.clone());
         let handle = axum_server::Handle::new();
-        let ca_pem = if self.tls {
+        let ca_pem = if tls {
             let (pem, config) = crate::tls::server_config(local.ip())?;
             let server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(config))
                 .handle(handle.clone());

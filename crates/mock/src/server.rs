@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::header::{
-    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, PRAGMA, WWW_AUTHENTICATE,
 };
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
@@ -16,13 +16,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use handshake_profile::{
-    ClientAuth, PkceMethod, PkceMode, Profile, RateLimitHeaders, Rotation, TokenEncoding,
+    ClientAuth, NativeScheme, PkceMethod, PkceMode, Profile, Rotation, TokenEncoding,
 };
 use serde_json::{json, Value};
 
+use crate::native::NativeCredentials;
 use crate::params::{self, Params};
-use crate::store::{AccessLookup, AuthRequest, Clock, Issued, Redeem, RefreshLookup, Store};
+use crate::store::{AuthRequest, Clock, Issued, Redeem, RefreshLookup, Store};
 use crate::types::{Endpoint, Fault, FaultKind, JournalEntry, OAuthError, RegisteredClient};
+use crate::{dataset, resource};
 
 /// Largest request body accepted; larger ones get 413.
 pub(crate) const BODY_LIMIT: usize = 64 * 1024;
@@ -38,6 +40,17 @@ pub(crate) struct Shared {
     pub(crate) client: RegisteredClient,
     pub(crate) auto_approve: bool,
     pub(crate) base_url: String,
+    /// Credentials of the native scheme.
+    pub(crate) native: NativeCredentials,
+    /// Secret values scrubbed from journal entries wherever they appear.
+    secrets: Vec<String>,
+    /// The data set served by the API resource, in id order.
+    pub(crate) records: Vec<Value>,
+    pub(crate) seed: u64,
+    /// The effective rate limit (builder override or profile).
+    pub(crate) rate_limit: Option<(u32, Duration)>,
+    /// The rate window of the native credentials (one identity per mock).
+    pub(crate) native_rate: Mutex<Option<(Instant, u32)>>,
     pub(crate) store: Mutex<Store>,
     pub(crate) clock: Clock,
     pub(crate) faults: Mutex<Vec<Fault>>,
@@ -50,18 +63,37 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// What the builder hands to the server.
+pub(crate) struct Settings {
+    pub(crate) profile: Profile,
+    pub(crate) client: RegisteredClient,
+    pub(crate) auto_approve: bool,
+    pub(crate) base_url: String,
+    pub(crate) native: NativeCredentials,
+    pub(crate) seed: u64,
+    pub(crate) dataset_size: Option<u32>,
+    pub(crate) rate_limit: Option<(u32, Duration)>,
+}
+
 impl Shared {
-    pub(crate) fn new(
-        profile: Profile,
-        client: RegisteredClient,
-        auto_approve: bool,
-        base_url: String,
-    ) -> Self {
+    pub(crate) fn new(c: Settings) -> Self {
+        let records = dataset::records(&c.profile, c.seed, c.dataset_size);
+        let rate_limit = resource::effective_rate_limit(&c.profile, c.rate_limit);
+        let mut secrets = c.native.secrets();
+        secrets.push(c.client.client_secret.secret().to_owned());
+        // Short values would scrub innocent text; they are never defaults.
+        secrets.retain(|v| v.len() >= 6);
         Shared {
-            profile,
-            client,
-            auto_approve,
-            base_url,
+            profile: c.profile,
+            client: c.client,
+            auto_approve: c.auto_approve,
+            base_url: c.base_url,
+            native: c.native,
+            secrets,
+            records,
+            seed: c.seed,
+            rate_limit,
+            native_rate: Mutex::new(None),
             store: Mutex::new(Store::default()),
             clock: Clock::default(),
             faults: Mutex::new(Vec::new()),
@@ -82,11 +114,22 @@ impl Shared {
             Some(Endpoint::Token)
         } else if o.revoke_paths.iter().any(|p| p == path) {
             Some(Endpoint::Revoke)
-        } else if path == self.profile.api.path {
+        } else if path == self.profile.api.path || self.is_api_item(path) || self.is_exchange(path)
+        {
             Some(Endpoint::Api)
         } else {
             None
         }
+    }
+
+    fn is_api_item(&self, path: &str) -> bool {
+        path.strip_prefix(self.profile.api.path.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+    }
+
+    fn is_exchange(&self, path: &str) -> bool {
+        exchange_path(&self.profile) == Some(path)
     }
 
     pub(crate) fn arm(&self, fault: Fault) {
@@ -124,6 +167,7 @@ impl Shared {
         *lock(&self.store) = Store::default();
         lock(&self.faults).clear();
         lock(&self.journal).clear();
+        *lock(&self.native_rate) = None;
         self.clock.reset();
     }
 
@@ -148,7 +192,11 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
     let mut r = Router::new()
         .route(&p.oauth.authorize_path, get(authorize).post(consent))
         .route(&p.oauth.token_path, post(token))
-        .route(&p.api.path, get(api));
+        .route(&p.api.path, get(resource::list))
+        .route(&format!("{}/{{id}}", p.api.path), get(resource::item));
+    if let Some(path) = exchange_path(p) {
+        r = r.route(path, get(resource::exchange));
+    }
     let mut seen = Vec::new();
     for path in &p.oauth.revoke_paths {
         if !seen.contains(path) {
@@ -166,10 +214,19 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
         .route("/__handshake/revoke", post(control_revoke))
         .route("/__handshake/reset", post(control_reset))
         .route("/__handshake/clock", post(control_clock))
+        .route("/__handshake/native", get(control_native))
         .route("/__handshake/healthz", get(healthz))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(shared.clone(), observe))
         .with_state(shared)
+}
+
+/// Redtail's key-exchange path, when the profile's native scheme has one.
+pub(crate) fn exchange_path(p: &Profile) -> Option<&str> {
+    p.native_auth
+        .as_ref()
+        .filter(|n| n.scheme == NativeScheme::RedtailUserKey)
+        .and_then(|n| n.exchange_path.as_deref())
 }
 
 /// Every path the router will serve, for conflict checks before building it.
@@ -179,6 +236,9 @@ pub(crate) fn served_paths(p: &Profile) -> Vec<(&'static str, String)> {
         ("oauth.token_path", p.oauth.token_path.clone()),
         ("api.path", p.api.path.clone()),
     ];
+    if let Some(path) = exchange_path(p) {
+        v.push(("native_auth.exchange_path", path.to_owned()));
+    }
     let mut revoke: Vec<String> = Vec::new();
     for r in &p.oauth.revoke_paths {
         if !revoke.contains(r) {
@@ -207,6 +267,7 @@ async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Resp
     let endpoint = s.endpoint_of(&path);
     let (mut parts, body) = req.into_parts();
     let mut entry = journal_entry(seq, endpoint, &parts.method, &parts.uri, &parts.headers);
+    scrub(&mut entry.query, &s.secrets);
     let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
         Ok(b) => b,
         Err(_) => {
@@ -221,6 +282,8 @@ async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Resp
         }
     };
     fill_params(&mut entry, &parts.headers, &bytes);
+    scrub(&mut entry.params, &s.secrets);
+    scrub(&mut entry.headers, &s.secrets);
 
     let fault = endpoint.and_then(|e| s.take_fault(e));
     let resp = match fault {
@@ -254,8 +317,24 @@ async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Resp
         }
     };
     entry.status = resp.status().as_u16();
+    entry.auth_mode = resp
+        .extensions()
+        .get::<resource::AuthModeUsed>()
+        .map(|m| m.0.to_owned());
     s.record(entry);
     resp
+}
+
+/// Replaces configured secrets wherever they appear in journal values (a client that puts
+/// an API key in the URL must not put it in the journal too).
+fn scrub(pairs: &mut [(String, String)], secrets: &[String]) {
+    for (_, v) in pairs.iter_mut() {
+        for secret in secrets {
+            if v.contains(secret.as_str()) {
+                *v = v.replace(secret.as_str(), "[redacted]");
+            }
+        }
+    }
 }
 
 /// A response whose body fails before anything is written: hyper closes the connection
@@ -272,6 +351,11 @@ const SECRET_KEYS: &[&str] = &[
     "code_verifier",
     "password",
     "client_assertion",
+    "api_key",
+    "apikey",
+    "private_key",
+    "user_key",
+    "personal_access_token",
 ];
 const TOKEN_KEYS: &[&str] = &[
     "code",
@@ -339,6 +423,7 @@ fn journal_entry(
         grant_type: None,
         client_auth: None,
         status: 0,
+        auth_mode: None,
     }
 }
 
@@ -1087,140 +1172,6 @@ async fn revoke(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -
     resp
 }
 
-// ---------------------------------------------------------------- API resource
-
-fn bearer_challenge(s: &Shared, error: Option<(&str, &str)>, scope: Option<&str>) -> HeaderValue {
-    let mut v = format!("Bearer realm=\"{}\"", s.profile.id);
-    if let Some((e, d)) = error {
-        v.push_str(&format!(", error=\"{e}\", error_description=\"{d}\""));
-    }
-    if let Some(sc) = scope {
-        v.push_str(&format!(", scope=\"{sc}\""));
-    }
-    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
-}
-
-fn api_error(
-    s: &Shared,
-    status: StatusCode,
-    template: &str,
-    error: &str,
-    description: &str,
-    challenge: HeaderValue,
-) -> Response {
-    let body = s.profile.errors.render(template, error, description);
-    let mut resp = (status, body).into_response();
-    let h = resp.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(WWW_AUTHENTICATE, challenge);
-    resp
-}
-
-async fn api(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let unauthorized = s.profile.errors.unauthorized_body.as_str();
-    let mut auths = headers.get_all(AUTHORIZATION).iter();
-    let first = auths.next();
-    if auths.next().is_some() {
-        let d = "more than one Authorization header";
-        return api_error(
-            &s,
-            StatusCode::BAD_REQUEST,
-            unauthorized,
-            "invalid_request",
-            d,
-            bearer_challenge(&s, Some(("invalid_request", d)), None),
-        );
-    }
-    let token = first
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim());
-    let Some(token) = token.filter(|t| !t.is_empty()) else {
-        // RFC 6750 §3.1: no credentials ⇒ no error attribute in the challenge.
-        return api_error(
-            &s,
-            StatusCode::UNAUTHORIZED,
-            unauthorized,
-            "invalid_token",
-            "an access token is required (Authorization: Bearer)",
-            bearer_challenge(&s, None, None),
-        );
-    };
-    let sec = &s.profile.security;
-    let now = s.now();
-    let invalid = |d: &str| {
-        api_error(
-            &s,
-            StatusCode::UNAUTHORIZED,
-            unauthorized,
-            "invalid_token",
-            d,
-            bearer_challenge(&s, Some(("invalid_token", d)), None),
-        )
-    };
-    let mut store = lock(&s.store);
-    let (grant, scope) = match store.lookup_access(token, now) {
-        AccessLookup::Valid { grant, scope } => (grant, scope),
-        AccessLookup::Expired { grant, scope } if !sec.check_expiry => (grant, scope),
-        AccessLookup::Expired { .. } => return invalid("The access token expired"),
-        AccessLookup::Unknown => return invalid("The access token is invalid or revoked"),
-    };
-    if let Some(required) = &s.profile.api.required_scope {
-        if sec.enforce_scope && !scope.iter().any(|sc| sc == required) {
-            let d = format!("the {required} scope is required");
-            return api_error(
-                &s,
-                StatusCode::FORBIDDEN,
-                &s.profile.errors.forbidden_body,
-                "insufficient_scope",
-                &d,
-                bearer_challenge(&s, Some(("insufficient_scope", &d)), Some(required)),
-            );
-        }
-    }
-    let rl = &s.profile.rate_limit;
-    let mut rate_headers = HeaderMap::new();
-    if let Some(limit) = rl.limit {
-        let window = Duration::from_secs(rl.window_secs);
-        let (allowed, remaining, reset_in) = store.rate(grant, limit, window, now);
-        drop(store);
-        let reset_secs = reset_in.as_secs() + u64::from(reset_in.subsec_nanos() > 0);
-        if rl.headers == RateLimitHeaders::XRateLimit {
-            let reset_at = s.clock.unix_secs() + reset_secs;
-            for (k, v) in [
-                ("x-ratelimit-limit", limit.to_string()),
-                ("x-ratelimit-remaining", remaining.to_string()),
-                ("x-ratelimit-reset", reset_at.to_string()),
-            ] {
-                if let Ok(v) = HeaderValue::from_str(&v) {
-                    rate_headers.insert(HeaderName::from_static(k), v);
-                }
-            }
-        }
-        if !allowed {
-            let mut resp = (StatusCode::TOO_MANY_REQUESTS, rl.body.clone()).into_response();
-            let h = resp.headers_mut();
-            h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            if rl.retry_after {
-                h.insert(RETRY_AFTER, HeaderValue::from(reset_secs.max(1)));
-            }
-            h.extend(rate_headers);
-            return resp;
-        }
-    } else {
-        drop(store);
-    }
-    let records = Value::Array(s.profile.api.records.clone());
-    let body = match &s.profile.api.envelope {
-        Some(key) => json!({ key: records }),
-        None => records,
-    };
-    let mut resp = axum::Json(body).into_response();
-    resp.headers_mut().extend(rate_headers);
-    resp
-}
-
 // ---------------------------------------------------------------- metadata and control
 
 /// RFC 8414 authorization server metadata.
@@ -1290,7 +1241,108 @@ pub(crate) fn metadata(s: &Shared) -> Value {
         .map(|(k, o)| (k.to_owned(), json!(o)))
         .collect();
     m.insert("provenance".into(), Value::Object(provenance));
+    m.insert("auth_modes".into(), json!(p.auth_modes()));
+    m.insert("native_auth".into(), native_info(s));
+    m.insert(
+        "api".into(),
+        json!({
+            "list": s.url(&p.api.path),
+            "item": format!("{}/{{id}}", s.url(&p.api.path)),
+            "envelope": p.api.envelope,
+            "item_envelope": p.api.item_envelope,
+            "format": p.api.format,
+            "empty_status": p.api.empty_status,
+            "not_found_status": p.api.not_found_status,
+        }),
+    );
+    m.insert("paging".into(), paging_info(p));
+    m.insert(
+        "dataset".into(),
+        json!({
+            "count": s.records.len(),
+            "seed": s.seed,
+            "id_field": dataset::id_field(p),
+            "first_id": s.records.first().and_then(|r| r.get(dataset::id_field(p))),
+            "last_id": s.records.last().and_then(|r| r.get(dataset::id_field(p))),
+        }),
+    );
+    let rl = &p.rate_limit;
+    m.insert(
+        "rate_limit".into(),
+        match s.rate_limit {
+            Some((limit, window)) => json!({
+                "limit": limit,
+                "window_secs": window.as_secs(),
+                "per": "each OAuth grant, and the native credentials, separately",
+                "headers": rl.headers,
+                "retry_after": rl.retry_after,
+                "body": serde_json::from_str::<Value>(&rl.body).unwrap_or(Value::Null),
+            }),
+            None => Value::Null,
+        },
+    );
     Value::Object(m)
+}
+
+/// The native scheme and the non-secret parts of its credentials (`null` without one).
+pub(crate) fn native_info(s: &Shared) -> Value {
+    let Some(n) = &s.profile.native_auth else {
+        return Value::Null;
+    };
+    let authorization = match n.scheme {
+        NativeScheme::BearerToken => "Bearer <personal_access_token>",
+        NativeScheme::BasicApiKey => "Basic base64(api_key:)",
+        NativeScheme::BasicEmailApiKey => "Basic base64(email:api_key)",
+        NativeScheme::RedtailUserKey => "UserKeyAuth base64(api_key:user_key)",
+        NativeScheme::ConnectwiseMemberKey => "Basic base64(company_id+public_key:private_key)",
+    };
+    let credentials: serde_json::Map<String, Value> = s
+        .native
+        .public_parts(n.scheme)
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
+        .collect();
+    let mut v = json!({
+        "scheme": n.scheme.as_str(),
+        "authorization": authorization,
+        "credentials": credentials,
+        "provenance": n.origin.provenance,
+    });
+    if let Some(path) = exchange_path(&s.profile) {
+        v["exchange_endpoint"] = json!(s.url(path));
+        v["exchange_authorization"] = json!("Basic base64(api_key:username:password)");
+    }
+    if let Some(h) = &n.client_id_header {
+        v["client_id_header"] = json!(h);
+    }
+    if n.scheme == NativeScheme::ConnectwiseMemberKey {
+        v["api_current_version"] = json!(resource::CONNECTWISE_CURRENT_VERSION);
+    }
+    v
+}
+
+/// How the API pages, without provenance (that is under `provenance.paging`).
+fn paging_info(p: &Profile) -> Value {
+    let Some(paging) = &p.api.paging else {
+        return Value::Null;
+    };
+    let mut v = json!(paging);
+    if let Value::Object(m) = &mut v {
+        for k in ["provenance", "sources", "note"] {
+            m.remove(k);
+        }
+        if paging.forward_only {
+            m.insert(
+                "forward_only".into(),
+                json!({ "header": "pagination-type: forward-only", "param": resource::PAGE_ID_PARAM }),
+            );
+        }
+        if paging.style == handshake_profile::PagingStyle::Cursor {
+            m.insert("cursor_field".into(), json!("cursor"));
+            m.insert("count_field".into(), json!("count"));
+        }
+    }
+    v
 }
 
 async fn well_known(State(s): State<Arc<Shared>>) -> Response {
@@ -1299,6 +1351,10 @@ async fn well_known(State(s): State<Arc<Shared>>) -> Response {
 
 async fn control_metadata(State(s): State<Arc<Shared>>) -> Response {
     axum::Json(metadata(&s)).into_response()
+}
+
+async fn control_native(State(s): State<Arc<Shared>>) -> Response {
+    axum::Json(native_info(&s)).into_response()
 }
 
 async fn control_journal(State(s): State<Arc<Shared>>) -> Response {

@@ -61,6 +61,24 @@ impl Clock {
     }
 }
 
+/// Counts one call in a fixed window `(start, count)`. Returns (allowed, remaining,
+/// reset_in). A refused call is not counted, so the window still ends on time.
+pub(crate) fn count_in_window(
+    slot: &mut Option<(Instant, u32)>,
+    limit: u32,
+    window: Duration,
+    now: Instant,
+) -> (bool, u32, Duration) {
+    let (start, count) = match *slot {
+        Some((start, count)) if now < start + window => (start, count),
+        _ => (now, 0),
+    };
+    let allowed = count < limit;
+    let count = if allowed { count + 1 } else { count };
+    *slot = Some((start, count));
+    (allowed, limit.saturating_sub(count), (start + window) - now)
+}
+
 /// A validated authorization request, waiting for consent or turned into a code.
 #[derive(Debug, Clone)]
 pub(crate) struct AuthRequest {
@@ -426,7 +444,7 @@ impl Store {
         }
     }
 
-    /// Counts one API call against the grant's window. Returns (allowed, remaining, reset_at).
+    /// Counts one API call against the grant's window. Returns (allowed, remaining, reset_in).
     pub(crate) fn rate(
         &mut self,
         grant: u64,
@@ -437,14 +455,7 @@ impl Store {
         let Some(g) = self.grants.get_mut(&grant) else {
             return (true, limit, window);
         };
-        let (start, count) = match g.rate_window {
-            Some((start, count)) if now < start + window => (start, count),
-            _ => (now, 0),
-        };
-        let allowed = count < limit;
-        let count = if allowed { count + 1 } else { count };
-        g.rate_window = Some((start, count));
-        (allowed, limit - count, (start + window) - now)
+        count_in_window(&mut g.rate_window, limit, window, now)
     }
 
     /// Sizes, for tests of boundedness.

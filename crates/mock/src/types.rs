@@ -242,6 +242,14 @@ pub struct JournalEntry {
     pub client_auth: Option<ClientAuth>,
     /// HTTP status answered; `0` when the connection was dropped by a fault.
     pub status: u16,
+    /// API resource and key exchange only: the authentication mode the request presented,
+    /// accepted or not: `oauth` (a Bearer access token), a native scheme name
+    /// (`bearer_token`, `basic_api_key`, `basic_email_api_key`, `redtail_user_key`,
+    /// `connectwise_member_key`), or `redtail_basic` (Redtail's `api_key:username:password`,
+    /// as the key exchange takes it). `None` for other endpoints and for requests without
+    /// recognisable credentials.
+    #[serde(default)]
+    pub auth_mode: Option<String>,
 }
 
 impl JournalEntry {
@@ -291,6 +299,9 @@ pub enum MockError {
     /// The client registration is unusable.
     #[error("client registration: {0}")]
     Client(String),
+    /// A builder setting is unusable (native credentials, rate limit).
+    #[error("configuration: {0}")]
+    Config(String),
     /// The TLS certificate could not be generated or loaded.
     #[error("TLS setup failed: {0}")]
     Tls(String),

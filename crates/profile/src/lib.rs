@@ -37,7 +37,7 @@ mod native;
 
 pub use builtin::{builtin_ids, BUILTIN};
 pub use error::{ProfileError, ProfileErrorKind};
-pub use native::{BodyFormat, Dataset, NativeAuth, NativeScheme, Paging, PagingStyle};
+pub use native::{BodyFormat, Dataset, DateFormat, NativeAuth, NativeScheme, Paging, PagingStyle};
 
 /// Where a behaviour comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -402,6 +402,14 @@ pub struct Api {
     /// Status of an empty list: 200 with an empty list, or 204 (Agile CRM).
     #[serde(default = "default_empty_status")]
     pub empty_status: u16,
+    /// Key wrapping a single record at `{path}/{id}` (Capsule `{"party": {...}}`); `None`
+    /// for the bare object.
+    #[serde(default)]
+    pub item_envelope: Option<String>,
+    /// Status for `{path}/{id}` when no such record exists: 404 with
+    /// `errors.not_found_body`, or 204 with no body (Agile CRM documents 204).
+    #[serde(default = "default_not_found_status")]
+    pub not_found_status: u16,
 }
 
 fn default_body_format() -> BodyFormat {
@@ -409,6 +417,9 @@ fn default_body_format() -> BodyFormat {
 }
 fn default_empty_status() -> u16 {
     200
+}
+fn default_not_found_status() -> u16 {
+    404
 }
 
 /// Shapes of error bodies. Bodies are JSON templates; `{error}` and `{description}` are
@@ -425,6 +436,12 @@ pub struct Errors {
     /// Body of 403 responses from the API resource.
     #[serde(default = "default_api_error_body")]
     pub forbidden_body: String,
+    /// Body of 400 responses from the API resource (bad paging parameters).
+    #[serde(default = "default_api_error_body")]
+    pub bad_request_body: String,
+    /// Body of 404 responses from the API resource (no such record).
+    #[serde(default = "default_api_error_body")]
+    pub not_found_body: String,
 }
 
 fn default_api_error_body() -> String {
@@ -441,6 +458,8 @@ impl Default for Errors {
             },
             unauthorized_body: default_api_error_body(),
             forbidden_body: default_api_error_body(),
+            bad_request_body: default_api_error_body(),
+            not_found_body: default_api_error_body(),
         }
     }
 }
@@ -778,6 +797,8 @@ impl Profile {
         for (key, body) in [
             ("errors.unauthorized_body", &self.errors.unauthorized_body),
             ("errors.forbidden_body", &self.errors.forbidden_body),
+            ("errors.bad_request_body", &self.errors.bad_request_body),
+            ("errors.not_found_body", &self.errors.not_found_body),
             ("rate_limit.body", &self.rate_limit.body),
         ] {
             let rendered = self.errors.render(body, "x", "y");
@@ -848,6 +869,9 @@ impl Profile {
         }
         if !(self.api.empty_status == 200 || self.api.empty_status == 204) {
             return bad("api.empty_status", "must be 200 or 204");
+        }
+        if !(self.api.not_found_status == 404 || self.api.not_found_status == 204) {
+            return bad("api.not_found_status", "must be 404 or 204");
         }
         Ok(())
     }

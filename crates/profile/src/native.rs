@@ -137,6 +137,23 @@ pub struct Dataset {
     /// A JSON object; string values may use `{first_name}`, `{last_name}`, `{email}`,
     /// `{company}`, `{n}` (1-based index) and `{date}` placeholders.
     pub template: serde_json::Value,
+    /// How `{date}` is written.
+    #[serde(default = "default_date_format")]
+    pub date_format: DateFormat,
+}
+
+fn default_date_format() -> DateFormat {
+    DateFormat::Rfc3339
+}
+
+/// How the `{date}` placeholder of a [`Dataset`] template is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DateFormat {
+    /// `2024-01-02T03:04:05Z` (Capsule, ConnectWise).
+    Rfc3339,
+    /// `2024-01-02 03:04:05`, UTC (Insightly's `DATE_CREATED_UTC`).
+    Sql,
 }
 
 fn default_first_id() -> u64 {

@@ -176,7 +176,10 @@ pub async fn refresh(mock: &MockProvider, rt: &str) -> reqwest::Response {
 }
 
 pub async fn api(mock: &MockProvider, token: Option<&str>) -> reqwest::Response {
-    let mut req = http().get(mock.api_url());
+    // JSON explicitly: Agile CRM answers XML otherwise.
+    let mut req = http()
+        .get(mock.api_url())
+        .header("accept", "application/json");
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }

@@ -1,0 +1,1023 @@
+//! The API resource: who may call it (OAuth or the CRM's native scheme), how often (rate
+//! limits), and what it answers (paged lists and single records in the CRM's shapes).
+
+// Refusals are finished responses returned by value, as axum handlers return them; they are
+// the rare path, so their size does not matter.
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, LINK, RETRY_AFTER, WWW_AUTHENTICATE,
+};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use handshake_profile::{BodyFormat, NativeScheme, Paging, PagingStyle, RateLimitHeaders};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::dataset;
+use crate::params::{self, ct_eq, Params};
+use crate::server::{lock, Shared};
+use crate::store::{count_in_window, AccessLookup};
+
+/// ConnectWise forward-only paging: the query parameter naming where the next page starts.
+pub(crate) const PAGE_ID_PARAM: &str = "pageId";
+/// ConnectWise: the version announced in `api-current-version` (value assumed).
+pub(crate) const CONNECTWISE_CURRENT_VERSION: &str = "2025.1";
+/// Redtail's documented answer to a request without credentials.
+const REDTAIL_MISSING: &str = "Authorization header missing";
+
+/// Which authentication mode a request to the API used, for the journal (a response
+/// extension the journal middleware reads).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AuthModeUsed(pub(crate) &'static str);
+
+/// Auth modes as named in the journal and metadata.
+pub(crate) const MODE_OAUTH: &str = "oauth";
+pub(crate) const MODE_REDTAIL_BASIC: &str = "redtail_basic";
+
+/// A caller the API resource accepted.
+struct Caller {
+    mode: &'static str,
+    /// Whose rate window the request counts against.
+    grant: Option<u64>,
+}
+
+fn tagged(mut resp: Response, mode: Option<&'static str>) -> Response {
+    if let Some(m) = mode {
+        resp.extensions_mut().insert(AuthModeUsed(m));
+    }
+    resp
+}
+
+fn native_scheme(s: &Shared) -> Option<NativeScheme> {
+    s.profile.native_auth.as_ref().map(|n| n.scheme)
+}
+
+// ---------------------------------------------------------------- error bodies
+
+fn json_body(status: StatusCode, body: String) -> Response {
+    let mut resp = (status, body).into_response();
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+fn bearer_challenge(s: &Shared, error: Option<(&str, &str)>, scope: Option<&str>) -> HeaderValue {
+    let mut v = format!("Bearer realm=\"{}\"", s.profile.id);
+    if let Some((e, d)) = error {
+        v.push_str(&format!(", error=\"{e}\", error_description=\"{d}\""));
+    }
+    if let Some(sc) = scope {
+        v.push_str(&format!(", scope=\"{sc}\""));
+    }
+    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+}
+
+/// The challenge of the native scheme, if it is not Bearer.
+fn native_challenge(s: &Shared) -> Option<HeaderValue> {
+    let scheme = match native_scheme(s)? {
+        NativeScheme::BearerToken => return None,
+        NativeScheme::RedtailUserKey => "UserKeyAuth",
+        _ => "Basic",
+    };
+    HeaderValue::from_str(&format!("{scheme} realm=\"{}\"", s.profile.id)).ok()
+}
+
+fn unauthorized(
+    s: &Shared,
+    error: &str,
+    description: &str,
+    challenges: &[HeaderValue],
+) -> Response {
+    let body = s
+        .profile
+        .errors
+        .render(&s.profile.errors.unauthorized_body, error, description);
+    let mut resp = json_body(StatusCode::UNAUTHORIZED, body);
+    for c in challenges {
+        resp.headers_mut().append(WWW_AUTHENTICATE, c.clone());
+    }
+    resp
+}
+
+/// 401 for native credentials that do not match.
+fn bad_native(s: &Shared, description: &str) -> Response {
+    let challenge: Vec<_> = native_challenge(s).into_iter().collect();
+    unauthorized(s, "invalid_credentials", description, &challenge)
+}
+
+pub(crate) fn bad_request(s: &Shared, description: &str) -> Response {
+    let body = s.profile.errors.render(
+        &s.profile.errors.bad_request_body,
+        "invalid_request",
+        description,
+    );
+    json_body(StatusCode::BAD_REQUEST, body)
+}
+
+// ---------------------------------------------------------------- authentication
+
+fn decode_basic(cred: &str) -> Option<String> {
+    let raw = STANDARD.decode(cred.trim()).ok()?;
+    String::from_utf8(raw).ok()
+}
+
+fn authorize(s: &Shared, headers: &HeaderMap) -> Result<Caller, Response> {
+    let mut all = headers.get_all(AUTHORIZATION).iter();
+    let first = all.next();
+    if all.next().is_some() {
+        let d = "more than one Authorization header";
+        let body =
+            s.profile
+                .errors
+                .render(&s.profile.errors.unauthorized_body, "invalid_request", d);
+        let mut resp = json_body(StatusCode::BAD_REQUEST, body);
+        resp.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            bearer_challenge(s, Some(("invalid_request", d)), None),
+        );
+        return Err(resp);
+    }
+    let native = native_scheme(s);
+    let Some(value) = first else {
+        // RFC 6750 §3.1: no credentials ⇒ no error attribute in the challenge.
+        let mut challenges = vec![bearer_challenge(s, None, None)];
+        challenges.extend(native_challenge(s));
+        let d = if native == Some(NativeScheme::RedtailUserKey) {
+            REDTAIL_MISSING
+        } else {
+            "an access token is required (Authorization: Bearer)"
+        };
+        return Err(unauthorized(s, "invalid_token", d, &challenges));
+    };
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let (scheme, cred) = text.split_once(' ').unwrap_or((&text, ""));
+    let cred = cred.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        bearer(s, cred)
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        basic(s, headers, cred)
+    } else if scheme.eq_ignore_ascii_case("userkeyauth")
+        && native == Some(NativeScheme::RedtailUserKey)
+    {
+        let mode = NativeScheme::RedtailUserKey.as_str();
+        let ok = decode_basic(cred)
+            .and_then(|t| t.split_once(':').map(|(k, u)| (k.to_owned(), u.to_owned())))
+            .is_some_and(|(key, user_key)| {
+                // Both compared, whatever the first says, so timing tells nothing.
+                ct_eq(&key, s.native.api_key()) & ct_eq(&user_key, &s.native.user_key())
+            });
+        if ok {
+            Ok(Caller {
+                mode,
+                grant: None,
+            })
+        } else {
+            Err(tagged(
+                bad_native(s, "UserKeyAuth credentials are invalid: send base64(api_key:user_key) from the authentication exchange"),
+                Some(mode),
+            ))
+        }
+    } else {
+        let expected = match native {
+            None | Some(NativeScheme::BearerToken) => "Bearer",
+            Some(NativeScheme::RedtailUserKey) => "UserKeyAuth or Bearer",
+            Some(_) => "Basic or Bearer",
+        };
+        let d = format!("unsupported authorization scheme; use {expected}");
+        let mut challenges = vec![bearer_challenge(s, Some(("invalid_token", &d)), None)];
+        challenges.extend(native_challenge(s));
+        Err(unauthorized(s, "invalid_token", &d, &challenges))
+    }
+}
+
+fn bearer(s: &Shared, token: &str) -> Result<Caller, Response> {
+    let invalid = |d: &str| {
+        unauthorized(
+            s,
+            "invalid_token",
+            d,
+            &[bearer_challenge(s, Some(("invalid_token", d)), None)],
+        )
+    };
+    if token.is_empty() {
+        return Err(tagged(
+            invalid("the Bearer token is empty"),
+            Some(MODE_OAUTH),
+        ));
+    }
+    if native_scheme(s) == Some(NativeScheme::BearerToken)
+        && ct_eq(token, s.native.personal_access_token())
+    {
+        return Ok(Caller {
+            mode: NativeScheme::BearerToken.as_str(),
+            grant: None,
+        });
+    }
+    let sec = &s.profile.security;
+    let now = s.now();
+    let lookup = lock(&s.store).lookup_access(token, now);
+    let (grant, scope) = match lookup {
+        AccessLookup::Valid { grant, scope } => (grant, scope),
+        AccessLookup::Expired { grant, scope } if !sec.check_expiry => (grant, scope),
+        AccessLookup::Expired { .. } => {
+            return Err(tagged(
+                invalid("The access token expired"),
+                Some(MODE_OAUTH),
+            ))
+        }
+        AccessLookup::Unknown => {
+            return Err(tagged(
+                invalid("The access token is invalid or revoked"),
+                Some(MODE_OAUTH),
+            ))
+        }
+    };
+    if let Some(required) = &s.profile.api.required_scope {
+        if sec.enforce_scope && !scope.iter().any(|sc| sc == required) {
+            let d = format!("the {required} scope is required");
+            let body =
+                s.profile
+                    .errors
+                    .render(&s.profile.errors.forbidden_body, "insufficient_scope", &d);
+            let mut resp = json_body(StatusCode::FORBIDDEN, body);
+            resp.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                bearer_challenge(s, Some(("insufficient_scope", &d)), Some(required)),
+            );
+            return Err(tagged(resp, Some(MODE_OAUTH)));
+        }
+    }
+    Ok(Caller {
+        mode: MODE_OAUTH,
+        grant: Some(grant),
+    })
+}
+
+fn basic(s: &Shared, headers: &HeaderMap, cred: &str) -> Result<Caller, Response> {
+    let Some(scheme) = native_scheme(s).filter(|n| *n != NativeScheme::BearerToken) else {
+        let d = "Basic credentials are not accepted here; use Authorization: Bearer";
+        return Err(unauthorized(
+            s,
+            "invalid_token",
+            d,
+            &[bearer_challenge(s, Some(("invalid_token", d)), None)],
+        ));
+    };
+    let mode = if scheme == NativeScheme::RedtailUserKey {
+        MODE_REDTAIL_BASIC
+    } else {
+        scheme.as_str()
+    };
+    let fail = |d: &str| Err(tagged(bad_native(s, d), Some(mode)));
+    if scheme == NativeScheme::ConnectwiseMemberKey {
+        // ConnectWise rejects a request without its integration clientId before looking at
+        // the keys.
+        let name = s
+            .profile
+            .native_auth
+            .as_ref()
+            .and_then(|n| n.client_id_header.as_deref())
+            .unwrap_or("clientId");
+        match headers.get(name).map(|v| v.as_bytes()) {
+            None => {
+                return fail(&format!(
+                    "the {name} header is required on every request (https://developer.connectwise.com/ClientID)"
+                ))
+            }
+            Some(v) if v != s.native.integration_client_id().as_bytes() => {
+                return fail(&format!("the {name} header does not name a registered integration"))
+            }
+            Some(_) => {}
+        }
+    }
+    let Some(decoded) = decode_basic(cred) else {
+        return fail("malformed Basic credentials: expected base64 of user:password");
+    };
+    let Some((user, pass)) = decoded.split_once(':') else {
+        return fail("malformed Basic credentials: no ':' between user and password");
+    };
+    let n = &s.native;
+    let ok = match scheme {
+        // Insightly: the password is documented as ignored.
+        NativeScheme::BasicApiKey => ct_eq(user, n.api_key()),
+        NativeScheme::BasicEmailApiKey => {
+            user.eq_ignore_ascii_case(n.email()) & ct_eq(pass, n.api_key())
+        }
+        NativeScheme::RedtailUserKey => match pass.split_once(':') {
+            Some((username, password)) => {
+                ct_eq(user, n.api_key())
+                    & (username == n.username())
+                    & ct_eq(password, n.password())
+            }
+            None => false,
+        },
+        NativeScheme::ConnectwiseMemberKey => {
+            let expected = format!("{}+{}", n.company_id(), n.public_key());
+            ct_eq(user, &expected) & ct_eq(pass, n.private_key())
+        }
+        NativeScheme::BearerToken => false,
+    };
+    if ok {
+        return Ok(Caller { mode, grant: None });
+    }
+    fail(match scheme {
+        NativeScheme::BasicApiKey => "the API key is invalid (Basic base64(api_key:))",
+        NativeScheme::BasicEmailApiKey => "the email or API key is invalid (Basic base64(email:api_key))",
+        NativeScheme::RedtailUserKey => "the API key, username or password is invalid (Basic base64(api_key:username:password))",
+        _ => "the company id, public key or private key is invalid (Basic base64(company_id+public_key:private_key))",
+    })
+}
+
+// ---------------------------------------------------------------- rate limits
+
+/// Counts the request against its caller's window. `Ok` carries the rate-limit headers for
+/// the answer; `Err` is the 429.
+fn rate(s: &Shared, caller: &Caller) -> Result<HeaderMap, Response> {
+    let mut headers = HeaderMap::new();
+    let Some((limit, window)) = s.rate_limit else {
+        return Ok(headers);
+    };
+    let now = s.now();
+    let (allowed, remaining, reset_in) = match caller.grant {
+        Some(g) => lock(&s.store).rate(g, limit, window, now),
+        None => count_in_window(&mut lock(&s.native_rate), limit, window, now),
+    };
+    let reset_secs = reset_in.as_secs() + u64::from(reset_in.subsec_nanos() > 0);
+    let rl = &s.profile.rate_limit;
+    if rl.headers == RateLimitHeaders::XRateLimit {
+        let reset_at = s.clock.unix_secs() + reset_secs;
+        for (k, v) in [
+            ("x-ratelimit-limit", limit.to_string()),
+            ("x-ratelimit-remaining", remaining.to_string()),
+            ("x-ratelimit-reset", reset_at.to_string()),
+        ] {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                headers.insert(HeaderName::from_static(k), v);
+            }
+        }
+    }
+    if allowed {
+        return Ok(headers);
+    }
+    let mut resp = json_body(StatusCode::TOO_MANY_REQUESTS, rl.body.clone());
+    if rl.retry_after {
+        resp.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(reset_secs.max(1)));
+    }
+    resp.headers_mut().extend(headers);
+    Err(resp)
+}
+
+/// The effective limit: the builder's override, else the profile's.
+pub(crate) fn effective_rate_limit(
+    s: &handshake_profile::Profile,
+    over: Option<(u32, Duration)>,
+) -> Option<(u32, Duration)> {
+    over.or_else(|| {
+        s.rate_limit
+            .limit
+            .map(|l| (l, Duration::from_secs(s.rate_limit.window_secs)))
+    })
+}
+
+// ---------------------------------------------------------------- handlers
+
+/// Headers every answer of the API carries, whatever its status.
+fn finish(s: &Shared, mut resp: Response, mode: Option<&'static str>) -> Response {
+    if native_scheme(s) == Some(NativeScheme::ConnectwiseMemberKey) {
+        resp.headers_mut().insert(
+            HeaderName::from_static("api-current-version"),
+            HeaderValue::from_static(CONNECTWISE_CURRENT_VERSION),
+        );
+    }
+    tagged(resp, mode)
+}
+
+/// Authenticates and rate-limits; `Err` is the finished refusal.
+fn admit(s: &Shared, headers: &HeaderMap) -> Result<(Caller, HeaderMap), Response> {
+    let caller = match authorize(s, headers) {
+        Ok(c) => c,
+        Err(r) => return Err(finish(s, r, None)),
+    };
+    match rate(s, &caller) {
+        Ok(h) => Ok((caller, h)),
+        Err(r) => Err(finish(s, r, Some(caller.mode))),
+    }
+}
+
+/// `GET {api.path}`: a page of records.
+pub(crate) async fn list(State(s): State<Arc<Shared>>, headers: HeaderMap, uri: Uri) -> Response {
+    let (caller, rate_headers) = match admit(&s, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let mut resp = match page(&s, &headers, &uri) {
+        Ok(p) => render_list(&s, &headers, p),
+        Err(d) => bad_request(&s, &d),
+    };
+    resp.headers_mut().extend(rate_headers);
+    finish(&s, resp, Some(caller.mode))
+}
+
+/// `GET {api.path}/{id}`: one record.
+pub(crate) async fn item(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let (caller, rate_headers) = match admit(&s, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let field = dataset::id_field(&s.profile);
+    let found = s
+        .records
+        .iter()
+        .find(|r| dataset::id_of(r, field).as_deref() == Some(id.as_str()));
+    let mut resp = match found {
+        Some(record) => render_item(&s, &headers, record),
+        None if s.profile.api.not_found_status == 204 => StatusCode::NO_CONTENT.into_response(),
+        None => {
+            let shown: String = id.chars().take(40).collect();
+            let body = s.profile.errors.render(
+                &s.profile.errors.not_found_body,
+                "not_found",
+                &format!("no record with id {shown}"),
+            );
+            json_body(StatusCode::NOT_FOUND, body)
+        }
+    };
+    resp.headers_mut().extend(rate_headers);
+    finish(&s, resp, Some(caller.mode))
+}
+
+/// Redtail: `GET {native_auth.exchange_path}` with `Basic base64(api_key:username:password)`
+/// answers the non-expiring `user_key`, at the top level and under `authenticated_user`
+/// (sources disagree on where it sits).
+pub(crate) async fn exchange(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        let challenge: Vec<_> = native_challenge(&s).into_iter().collect();
+        return unauthorized(&s, "invalid_credentials", REDTAIL_MISSING, &challenge);
+    };
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let (scheme, cred) = text.split_once(' ').unwrap_or((&text, ""));
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return tagged(
+            bad_native(
+                &s,
+                "the authentication exchange takes Basic base64(api_key:username:password)",
+            ),
+            None,
+        );
+    }
+    match basic(&s, &headers, cred) {
+        Ok(_) => {}
+        Err(r) => return r,
+    }
+    let n = &s.native;
+    let user_key = n.user_key();
+    let body = json!({
+        "redtail_database_id": REDTAIL_DATABASE_ID,
+        "redtail_user_id": REDTAIL_USER_ID,
+        "user_key": user_key,
+        "authenticated_user": {
+            "redtail_database_id": REDTAIL_DATABASE_ID,
+            "redtail_user_id": REDTAIL_USER_ID,
+            "user_key": user_key,
+            "username": n.username(),
+        },
+    });
+    let mut resp = axum::Json(body).into_response();
+    // The answer carries a credential.
+    resp.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    tagged(resp, Some(MODE_REDTAIL_BASIC))
+}
+
+/// Ids in the exchange answer (values assumed).
+const REDTAIL_DATABASE_ID: u64 = 12_345;
+const REDTAIL_USER_ID: u64 = 1;
+
+// ---------------------------------------------------------------- paging
+
+/// One page, ready to render.
+#[derive(Debug, Default)]
+struct Page {
+    records: Vec<Value>,
+    links: Vec<(&'static str, String)>,
+    has_more: Option<bool>,
+    total_header: Option<u64>,
+    meta: Option<(u64, u64)>,
+}
+
+fn trunc(v: &str) -> String {
+    v.chars().take(40).collect()
+}
+
+/// A whole number ≥ `min`, digits only.
+fn number(name: &str, v: &str, min: u64) -> Result<u64, String> {
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{name} must be a whole number, got {:?}", trunc(v)));
+    }
+    let n: u64 = v.parse().map_err(|_| format!("{name} is too large"))?;
+    if n < min {
+        return Err(format!("{name} must be at least {min}, got {n}"));
+    }
+    Ok(n)
+}
+
+/// A query parameter's raw value (an empty value is a value, not an omission).
+fn raw<'a>(q: &'a Params, name: &str) -> Option<&'a str> {
+    q.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn page(s: &Shared, headers: &HeaderMap, uri: &Uri) -> Result<Page, String> {
+    let all = &s.records;
+    let Some(p) = &s.profile.api.paging else {
+        return Ok(Page {
+            records: all.to_vec(),
+            ..Page::default()
+        });
+    };
+    let q = params::parse_urlencoded(uri.query().unwrap_or("").as_bytes())
+        .map_err(|e| format!("query string: {e}"))?;
+    let ours: Vec<&str> = [
+        Some(p.page_param.as_str()),
+        p.skip_param.as_deref(),
+        p.cursor_param.as_deref(),
+        (!p.size_in_header).then_some(p.size_param.as_str()),
+        p.total_param.as_deref(),
+        p.forward_only.then_some(PAGE_ID_PARAM),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    for (i, (k, _)) in q.0.iter().enumerate() {
+        if ours.contains(&k.as_str()) && q.0[..i].iter().any(|(k2, _)| k2 == k) {
+            return Err(format!("{k} is given more than once"));
+        }
+    }
+    let size = page_size(p, headers, &q)?;
+    let total = all.len() as u64;
+    let slice = |start: u64| -> Vec<Value> {
+        let start = usize::try_from(start).unwrap_or(usize::MAX).min(all.len());
+        let end = start.saturating_add(size as usize).min(all.len());
+        all[start..end].to_vec()
+    };
+    let mut out = Page::default();
+    match p.style {
+        PagingStyle::Page if p.forward_only && forward_only_asked(headers) => {
+            if raw(&q, &p.page_param).is_some() {
+                return Err(format!(
+                    "{} cannot be combined with pagination-type: forward-only; follow the Link rel=\"next\" ({PAGE_ID_PARAM})",
+                    p.page_param
+                ));
+            }
+            let start = match raw(&q, PAGE_ID_PARAM) {
+                None => 0,
+                Some(v) => {
+                    let id = number(PAGE_ID_PARAM, v, 0)?.to_string();
+                    let field = dataset::id_field(&s.profile);
+                    let at = all
+                        .iter()
+                        .position(|r| dataset::id_of(r, field).as_deref() == Some(id.as_str()))
+                        .ok_or_else(|| {
+                            format!("{PAGE_ID_PARAM} {id} is not the id of a record in this list")
+                        })?;
+                    at as u64 + 1
+                }
+            };
+            out.records = slice(start);
+            if start + size < total {
+                if let Some(last) = out
+                    .records
+                    .last()
+                    .and_then(|r| dataset::id_of(r, dataset::id_field(&s.profile)))
+                {
+                    out.links.push((
+                        "next",
+                        link(
+                            s,
+                            uri,
+                            &q,
+                            &[(PAGE_ID_PARAM, last), (&p.size_param, size.to_string())],
+                        ),
+                    ));
+                }
+            }
+        }
+        PagingStyle::Page => {
+            let page = match raw(&q, &p.page_param) {
+                None => 1,
+                Some(v) => number(&p.page_param, v, 1)?,
+            };
+            let start = (page - 1).saturating_mul(size);
+            out.records = slice(start);
+            let pages = total.div_ceil(size);
+            let more = start.saturating_add(size) < total;
+            if p.link_header {
+                let at = |n: u64| {
+                    let mut set = vec![(p.page_param.as_str(), n.to_string())];
+                    if !p.size_in_header {
+                        set.push((p.size_param.as_str(), size.to_string()));
+                    }
+                    link(s, uri, &q, &set)
+                };
+                out.links.push(("first", at(1)));
+                if page > 1 {
+                    out.links.push(("prev", at((page - 1).min(pages.max(1)))));
+                }
+                if more {
+                    out.links.push(("next", at(page + 1)));
+                }
+                out.links.push(("last", at(pages.max(1))));
+            }
+            out.has_more = Some(more);
+            if p.meta {
+                out.meta = Some((total, pages));
+            }
+        }
+        PagingStyle::SkipTop => {
+            let name = p.skip_param.as_deref().unwrap_or("skip");
+            let skip = match raw(&q, name) {
+                None => 0,
+                Some(v) => number(name, v, 0)?,
+            };
+            out.records = slice(skip);
+            out.has_more = Some(skip.saturating_add(size) < total);
+        }
+        PagingStyle::Cursor => {
+            let name = p.cursor_param.as_deref().unwrap_or("cursor");
+            let start = match raw(&q, name) {
+                None => 0,
+                Some(v) => decode_cursor(s, v, total)
+                    .ok_or_else(|| format!("unknown {name} {:?}", trunc(v)))?,
+            };
+            out.records = slice(start);
+            let next = start + out.records.len() as u64;
+            if let Some(Value::Object(first)) = out.records.first_mut() {
+                // Agile CRM: "Count of the contacts will be in the first contact".
+                first.insert("count".into(), Value::from(total));
+            }
+            if next < total {
+                let cursor = encode_cursor(s, next);
+                if let Some(Value::Object(last)) = out.records.last_mut() {
+                    last.insert("cursor".into(), Value::String(cursor));
+                }
+            }
+        }
+    }
+    if let Some(h) = &p.total_header {
+        let asked = match (
+            &p.total_param,
+            p.total_param.as_deref().and_then(|t| raw(&q, t)),
+        ) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(t), Some(v)) => match v.to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => return Err(format!("{t} must be true or false, got {:?}", trunc(v))),
+            },
+        };
+        if asked && !h.is_empty() {
+            out.total_header = Some(total);
+        }
+    }
+    Ok(out)
+}
+
+fn forward_only_asked(headers: &HeaderMap) -> bool {
+    headers
+        .get("pagination-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("forward-only"))
+}
+
+fn page_size(p: &Paging, headers: &HeaderMap, q: &Params) -> Result<u64, String> {
+    let given = if p.size_in_header {
+        match headers.get(p.size_param.as_str()) {
+            None => None,
+            Some(v) => Some(
+                v.to_str()
+                    .map_err(|_| format!("the {} header must be a whole number", p.size_param))?
+                    .trim()
+                    .to_owned(),
+            ),
+        }
+    } else {
+        raw(q, &p.size_param).map(str::to_owned)
+    };
+    let size = match given {
+        None => u64::from(p.default_size),
+        Some(v) => number(&p.size_param, &v, 1)?,
+    };
+    let max = u64::from(p.max_size);
+    if size > max {
+        if p.reject_oversize {
+            return Err(format!(
+                "{} must be at most {max}, got {size}",
+                p.size_param
+            ));
+        }
+        return Ok(max);
+    }
+    Ok(size)
+}
+
+/// An absolute URL to the list with `set` replacing those query parameters; other
+/// parameters (filters) are kept.
+fn link(s: &Shared, uri: &Uri, q: &Params, set: &[(&str, String)]) -> String {
+    let mut pairs: Vec<(String, String)> =
+        q.0.iter()
+            .filter(|(k, _)| !set.iter().any(|(n, _)| n == k))
+            .cloned()
+            .collect();
+    pairs.extend(set.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+    let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+    format!("{}{}?{query}", s.base_url, uri.path())
+}
+
+fn cursor_tag(s: &Shared, index: u64) -> String {
+    let digest = Sha256::new()
+        .chain_update(s.seed.to_be_bytes())
+        .chain_update(s.profile.id.as_bytes())
+        .chain_update(index.to_be_bytes())
+        .finalize();
+    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Opaque to clients; carries the next record's index and a tag so invented or stale
+/// cursors (another seed) are refused.
+fn encode_cursor(s: &Shared, index: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{index}:{}", cursor_tag(s, index)))
+}
+
+fn decode_cursor(s: &Shared, cursor: &str, total: u64) -> Option<u64> {
+    let raw = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (index, tag) = text.split_once(':')?;
+    let index: u64 = index.parse().ok()?;
+    (index > 0 && index < total && ct_eq(tag, &cursor_tag(s, index))).then_some(index)
+}
+
+// ---------------------------------------------------------------- rendering
+
+/// Whether the request accepts JSON explicitly (Agile answers XML otherwise).
+fn accepts_json(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|range| {
+            let media = range.split(';').next().unwrap_or("").trim();
+            media.eq_ignore_ascii_case("application/json")
+        })
+}
+
+fn wants_xml(s: &Shared, headers: &HeaderMap) -> bool {
+    s.profile.api.format == BodyFormat::XmlUnlessAcceptJson && !accepts_json(headers)
+}
+
+fn render_list(s: &Shared, headers: &HeaderMap, p: Page) -> Response {
+    let api = &s.profile.api;
+    let mut resp = if p.records.is_empty() && api.empty_status == 204 {
+        StatusCode::NO_CONTENT.into_response()
+    } else if wants_xml(s, headers) {
+        let root = list_element(s);
+        xml_response(xml_list(&root, &item_element(s, &root), &p.records))
+    } else {
+        let records = Value::Array(p.records);
+        let body = match (&api.envelope, p.meta) {
+            (Some(key), Some((total_records, total_pages))) => json!({
+                key: records,
+                "meta": { "total_records": total_records, "total_pages": total_pages },
+            }),
+            (Some(key), None) => json!({ key: records }),
+            (None, _) => records,
+        };
+        axum::Json(body).into_response()
+    };
+    let h = resp.headers_mut();
+    if !p.links.is_empty() {
+        let v: Vec<String> = p
+            .links
+            .iter()
+            .map(|(rel, url)| format!("<{url}>; rel=\"{rel}\""))
+            .collect();
+        if let Ok(v) = HeaderValue::from_str(&v.join(", ")) {
+            h.insert(LINK, v);
+        }
+    }
+    if let Some(paging) = &api.paging {
+        if let (Some(name), Some(more)) = (&paging.has_more_header, p.has_more) {
+            if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+                h.insert(
+                    name,
+                    HeaderValue::from_static(if more { "true" } else { "false" }),
+                );
+            }
+        }
+        if let (Some(name), Some(total)) = (&paging.total_header, p.total_header) {
+            if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+                h.insert(name, HeaderValue::from(total));
+            }
+        }
+    }
+    resp
+}
+
+fn render_item(s: &Shared, headers: &HeaderMap, record: &Value) -> Response {
+    if wants_xml(s, headers) {
+        let root = list_element(s);
+        let mut out = String::from(XML_DECL);
+        xml_value(&mut out, &item_element(s, &root), record);
+        return xml_response(out);
+    }
+    let body = match &s.profile.api.item_envelope {
+        Some(key) => json!({ key: record }),
+        None => record.clone(),
+    };
+    axum::Json(body).into_response()
+}
+
+const XML_DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n";
+
+fn xml_response(body: String) -> Response {
+    let mut resp = body.into_response();
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/xml; charset=utf-8"),
+    );
+    resp
+}
+
+/// The list's element name: the envelope, else the path's last segment (`contacts`).
+fn list_element(s: &Shared) -> String {
+    let api = &s.profile.api;
+    let name = api.envelope.clone().unwrap_or_else(|| {
+        api.path
+            .rsplit('/')
+            .find(|seg| !seg.is_empty())
+            .unwrap_or("records")
+            .to_owned()
+    });
+    xml_name(&name)
+}
+
+/// A record's element name: the item envelope, else the singular of the list's name.
+fn item_element(s: &Shared, list: &str) -> String {
+    if let Some(item) = &s.profile.api.item_envelope {
+        return xml_name(item);
+    }
+    let singular = if let Some(stem) = list.strip_suffix("ies") {
+        format!("{stem}y")
+    } else if let Some(stem) = list.strip_suffix('s') {
+        stem.to_owned()
+    } else {
+        format!("{list}_item")
+    };
+    xml_name(&singular)
+}
+
+fn xml_list(root: &str, item: &str, records: &[Value]) -> String {
+    let mut out = String::from(XML_DECL);
+    out.push('<');
+    out.push_str(root);
+    out.push('>');
+    for r in records {
+        xml_value(&mut out, item, r);
+    }
+    out.push_str("</");
+    out.push_str(root);
+    out.push_str(">\n");
+    out
+}
+
+/// JAXB-style: object fields become child elements, arrays repeat their field's element.
+fn xml_value(out: &mut String, name: &str, v: &Value) {
+    match v {
+        Value::Array(items) => {
+            for i in items {
+                xml_value(out, name, i);
+            }
+        }
+        Value::Null => {
+            out.push('<');
+            out.push_str(name);
+            out.push_str("/>");
+        }
+        _ => {
+            out.push('<');
+            out.push_str(name);
+            out.push('>');
+            match v {
+                Value::Object(map) => {
+                    for (k, child) in map {
+                        if let Value::Array(items) = child {
+                            // Nested arrays keep one level of wrapping so they stay distinct.
+                            if items.iter().any(Value::is_array) {
+                                for i in items {
+                                    xml_value(out, &xml_name(k), &Value::Array(vec![i.clone()]));
+                                }
+                                continue;
+                            }
+                        }
+                        xml_value(out, &xml_name(k), child);
+                    }
+                }
+                Value::String(t) => xml_escape(out, t),
+                other => xml_escape(out, &other.to_string()),
+            }
+            out.push_str("</");
+            out.push_str(name);
+            out.push('>');
+        }
+    }
+}
+
+fn xml_escape(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot carry at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A valid XML element name for a JSON key.
+fn xml_name(key: &str) -> String {
+    let mut name: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let bad_start = name
+        .chars()
+        .next()
+        .is_none_or(|c| !(c.is_ascii_alphabetic() || c == '_'));
+    if bad_start || name.to_ascii_lowercase().starts_with("xml") {
+        name.insert(0, '_');
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_names_are_valid() {
+        assert_eq!(xml_name("first_name"), "first_name");
+        assert_eq!(xml_name("1x"), "_1x");
+        assert_eq!(xml_name("a b<c"), "a_b_c");
+        assert_eq!(xml_name(""), "_");
+        assert_eq!(xml_name("xmlThing"), "_xmlThing");
+    }
+
+    #[test]
+    fn xml_escapes_text_and_repeats_arrays() {
+        let mut out = String::new();
+        xml_value(
+            &mut out,
+            "contact",
+            &json!({"id": 1, "tags": ["a", "b"], "name": "A & <B>"}),
+        );
+        assert_eq!(
+            out,
+            "<contact><id>1</id><name>A &amp; &lt;B&gt;</name><tags>a</tags><tags>b</tags></contact>"
+        );
+    }
+
+    #[test]
+    fn numbers_are_digits_only() {
+        assert_eq!(number("page", "01", 1), Ok(1));
+        assert!(number("page", "0", 1).is_err());
+        assert!(number("page", "-1", 1).is_err());
+        assert!(number("page", "+1", 1).is_err());
+        assert!(number("page", "1.0", 1).is_err());
+        assert!(number("page", "", 1).is_err());
+        assert!(number("page", "99999999999999999999999", 1).is_err());
+    }
+}
