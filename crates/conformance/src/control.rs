@@ -22,6 +22,10 @@ pub(crate) struct JournalLine {
     /// Names of the query and body parameters sent.
     pub(crate) param_names: Vec<String>,
     pub(crate) status: u16,
+    /// `oauth` or `native`, when the mock recorded how the request authenticated.
+    pub(crate) auth_mode: Option<String>,
+    /// The name of a query parameter that carried a credential (never its value).
+    pub(crate) url_credential: Option<String>,
 }
 
 impl JournalLine {
@@ -33,8 +37,14 @@ impl JournalLine {
         if let Some(a) = &self.client_auth {
             s.push_str(&format!(" auth={a}"));
         }
+        if let Some(m) = &self.auth_mode {
+            s.push_str(&format!(" auth_mode={m}"));
+        }
         if !self.param_names.is_empty() {
             s.push_str(&format!(" [{}]", self.param_names.join(",")));
+        }
+        if let Some(p) = &self.url_credential {
+            s.push_str(&format!(" CREDENTIAL IN URL ({p})"));
         }
         if self.status == 0 {
             s.push_str(" -> dropped");
@@ -49,6 +59,8 @@ impl JournalLine {
 pub(crate) trait Control: Send + Sync {
     fn arm_fault<'a>(&'a self, spec: &'a FaultSpec) -> BoxFuture<'a, Result<(), String>>;
     fn journal(&self) -> Vec<JournalLine>;
+    /// The ids of every record the API resource serves, in order.
+    fn dataset_ids(&self) -> Option<Vec<String>>;
     fn expire_access_tokens(&self);
     fn revoke_grants(&self);
     fn advance_clock(&self, by: Duration);

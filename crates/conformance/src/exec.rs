@@ -4,17 +4,18 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use base64::Engine as _;
-use handshake_profile::{ClientAuth, Profile, TokenEncoding};
+use handshake_client::NativeCredentials;
+use handshake_profile::{BodyFormat, ClientAuth, Profile, TokenEncoding};
 use rand::RngCore as _;
 use sha2::Digest as _;
 use url::Url;
 
 use crate::control::{Control, JournalLine};
-use crate::cut::ClientUnderTest;
+use crate::cut::{ClientFailure, ClientUnderTest};
 use crate::report::Failure;
 use crate::scenario::{
-    Action, ClockAdvance, CodeChoice, JournalExpect, RawGrant, RawPkce, RedirectChoice, Scenario,
-    SecretChoice, Step, Tamper, VerifierChoice,
+    Action, ClockAdvance, CodeChoice, CredentialChoice, JournalExpect, RawGrant, RawPkce,
+    RedirectChoice, Scenario, SecretChoice, Step, Tamper, VerifierChoice,
 };
 use crate::target::Secret;
 
@@ -34,6 +35,8 @@ pub(crate) struct Env<'a> {
     pub(crate) redirect_uri: String,
     pub(crate) control: Option<&'a dyn Control>,
     pub(crate) http: reqwest::Client,
+    /// Valid native credentials, when the provider has a native scheme and they are known.
+    pub(crate) native: Option<NativeCredentials>,
 }
 
 #[derive(Default)]
@@ -164,6 +167,34 @@ fn check_journal(
             if !e.param_names.contains(name) {
                 return Err(format!("request #{} has no `{name}` parameter", e.seq));
             }
+        }
+    }
+    if let Some(want) = je.auth_mode {
+        for e in &matching {
+            let got = e.auth_mode.as_deref().unwrap_or("none");
+            // The mock names the native scheme (`basic_api_key`, ...); `native` is any of them.
+            let mode = match got {
+                "oauth" | "none" => got,
+                _ => "native",
+            };
+            if mode != want.as_str() {
+                return Err(format!(
+                    "request #{} was authenticated with {got}, not {}",
+                    e.seq,
+                    want.as_str()
+                ));
+            }
+        }
+    }
+    if je.credentials_in_url == Some(false) {
+        if let Some((e, p)) = matching
+            .iter()
+            .find_map(|e| e.url_credential.as_ref().map(|p| (e, p)))
+        {
+            return Err(format!(
+                "request #{} carried a credential in its URL (query parameter `{p}`)",
+                e.seq
+            ));
         }
     }
     if let Some(want) = &je.client_auth {
@@ -389,6 +420,42 @@ async fn run_step(
             }
             outcome
         }
+        Action::NativeCall {
+            credentials,
+            crm_error,
+        } => {
+            let creds = native_credentials(env, *credentials)?;
+            match client.native_get(creds).await {
+                Ok(r) if (200..300).contains(&r.status) => Outcome::ok(),
+                Ok(r) => Outcome::named(format!("http_{}", r.status), "the API answered"),
+                Err(f) => {
+                    if *crm_error {
+                        if let Err(why) = check_surfaced(&f, env.profile) {
+                            return Ok(Outcome::named(
+                                format!("{}_without_crm_error", f.outcome),
+                                why,
+                            ));
+                        }
+                    }
+                    Outcome::named(f.outcome, f.message)
+                }
+            }
+        }
+        Action::RawNativeCall {
+            credentials,
+            crm_error,
+        } => {
+            let creds = native_credentials(env, *credentials)?;
+            raw_native(env, &creds, *crm_error).await?
+        }
+        Action::ListAll { auth, complete } => match client.list_all(*auth).await {
+            Err(f) => Outcome::named(f.outcome, f.message),
+            Ok(records) if *complete => match check_complete(env, &records) {
+                Ok(()) => Outcome::ok(),
+                Err(why) => Outcome::named("incomplete", why),
+            },
+            Ok(_) => Outcome::ok(),
+        },
         Action::RawApiCall { token } => {
             let (access, _) = state
                 .saved
@@ -410,6 +477,362 @@ async fn run_step(
             }
         }
     })
+}
+
+/// The credentials a native step hands out: the valid ones, or a deliberately broken copy.
+fn native_credentials(
+    env: &Env<'_>,
+    choice: CredentialChoice,
+) -> Result<NativeCredentials, String> {
+    let valid = env
+        .native
+        .clone()
+        .ok_or("no native credentials for this provider (planner bug: `native` not required?)")?;
+    const WRONG: &str = "wrong-key-handshake";
+    Ok(match (choice, valid) {
+        (CredentialChoice::Valid, c) => c,
+        (CredentialChoice::WrongKey, NativeCredentials::PersonalAccessToken { .. }) => {
+            NativeCredentials::personal_access_token(WRONG)
+        }
+        (CredentialChoice::WrongKey, NativeCredentials::ApiKey { .. }) => {
+            NativeCredentials::api_key(WRONG)
+        }
+        (CredentialChoice::WrongKey, NativeCredentials::EmailApiKey { email, .. }) => {
+            NativeCredentials::email_api_key(email, WRONG)
+        }
+        (
+            CredentialChoice::WrongKey,
+            NativeCredentials::Redtail {
+                username, password, ..
+            },
+        ) => NativeCredentials::redtail(WRONG, username, password.secret()),
+        (
+            CredentialChoice::WrongKey,
+            NativeCredentials::ConnectWise {
+                company_id,
+                public_key,
+                client_id,
+                ..
+            },
+        ) => NativeCredentials::connectwise(company_id, public_key, WRONG, client_id),
+        (
+            CredentialChoice::MissingClientId,
+            NativeCredentials::ConnectWise {
+                company_id,
+                public_key,
+                private_key,
+                ..
+            },
+        ) => NativeCredentials::connectwise(company_id, public_key, private_key.secret(), ""),
+        (CredentialChoice::MissingClientId, _) => {
+            return Err("this scheme has no client-id header (planner bug: `native_client_id_header` not required?)".to_owned())
+        }
+        (CredentialChoice::WrongKey, other) => {
+            return Err(format!("cannot make a wrong key for the {} scheme", other.scheme().as_str()))
+        }
+    })
+}
+
+/// The profile's error body for an outcome or status: what the CRM answers with.
+fn error_template<'p>(profile: &'p Profile, outcome_or_status: &str) -> Option<&'p str> {
+    match outcome_or_status {
+        "api_unauthorized" | "401" => Some(&profile.errors.unauthorized_body),
+        "api_forbidden" | "403" => Some(&profile.errors.forbidden_body),
+        "rate_limited" | "429" => Some(&profile.rate_limit.body),
+        _ => None,
+    }
+}
+
+/// A template field's promise: a fixed value, or just some text (a placeholder).
+enum Promise {
+    Fixed(String),
+    Some,
+}
+
+/// The code and message a rendered error template promises, read as the client reads CRM
+/// bodies: `code` or a one-word `error`; `message`, `error_description` or a sentence
+/// `error`.
+fn promises(template: &str) -> (Option<Promise>, Option<Promise>) {
+    let Ok(serde_json::Value::Object(obj)) = serde_json::from_str::<serde_json::Value>(template)
+    else {
+        return (None, None);
+    };
+    let field = |k: &str| {
+        obj.get(k).and_then(|v| v.as_str()).map(|v| {
+            if v.contains('{') {
+                Promise::Some
+            } else {
+                Promise::Fixed(v.to_owned())
+            }
+        })
+    };
+    let error = obj.get("error").and_then(|v| v.as_str());
+    let sentence = error.is_some_and(|e| e.contains(' '));
+    let code = field("code").or(if sentence { None } else { field("error") });
+    let message = field("message")
+        .or_else(|| field("error_description"))
+        .or(if sentence { field("error") } else { None });
+    (code, message)
+}
+
+/// The client's failure carries what the CRM said, in the shape the profile promises.
+fn check_surfaced(f: &ClientFailure, profile: &Profile) -> Result<(), String> {
+    let template = error_template(profile, &f.outcome)
+        .ok_or_else(|| format!("no CRM error body is defined for outcome `{}`", f.outcome))?;
+    let crm = f
+        .crm
+        .as_ref()
+        .ok_or("the client surfaced nothing of what the CRM said")?;
+    let (code, message) = promises(template);
+    // A 429 surfaces its message only (the client keeps no code for it).
+    let pairs = [
+        (
+            "code",
+            if f.outcome == "rate_limited" {
+                None
+            } else {
+                code
+            },
+            &crm.code,
+        ),
+        ("message", message, &crm.message),
+    ];
+    for (name, promise, got) in pairs {
+        match (promise, got.as_deref()) {
+            (None, _) => {}
+            (Some(_), None | Some("")) => {
+                return Err(format!("the CRM's {name} was not surfaced"));
+            }
+            (Some(Promise::Fixed(want)), Some(got)) if got != want => {
+                return Err(format!(
+                    "surfaced {name} {got:?}, but the CRM says {want:?}"
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// An error body has the top-level fields, and the fixed values, of the profile's template.
+fn check_shape(template: &str, body: &[u8]) -> Result<(), String> {
+    let want: serde_json::Value =
+        serde_json::from_str(template).map_err(|e| format!("the profile's template: {e}"))?;
+    let got: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|_| format!("the body is not JSON ({} bytes)", body.len()))?;
+    let (Some(want), Some(got)) = (want.as_object(), got.as_object()) else {
+        return Err("the body is not a JSON object".to_owned());
+    };
+    let mut want_keys: Vec<&String> = want.keys().collect();
+    let mut got_keys: Vec<&String> = got.keys().collect();
+    want_keys.sort();
+    got_keys.sort();
+    if want_keys != got_keys {
+        return Err(format!(
+            "body fields {got_keys:?}, but the CRM's error body has {want_keys:?}"
+        ));
+    }
+    for (k, v) in want {
+        if let Some(fixed) = v.as_str().filter(|v| !v.contains('{')) {
+            if got[k].as_str() != Some(fixed) {
+                return Err(format!("`{k}` is {}, not {fixed:?}", got[k]));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every record of the data set, each exactly once: the ids the mock serves, or for an
+/// external server the ids the profile's `api.dataset` describes.
+fn check_complete(env: &Env<'_>, records: &[serde_json::Value]) -> Result<(), String> {
+    let dataset = env
+        .profile
+        .api
+        .dataset
+        .as_ref()
+        .ok_or("the profile has no api.dataset to compare with")?;
+    let expected: Vec<String> = match env.control.and_then(|c| c.dataset_ids()) {
+        Some(ids) => ids,
+        None => (0..u64::from(dataset.count))
+            .map(|i| (dataset.first_id + i).to_string())
+            .collect(),
+    };
+    let mut seen = std::collections::BTreeMap::<String, u32>::new();
+    let mut without_id = 0usize;
+    for r in records {
+        match crate::mockctl::record_id(r, &dataset.id_field) {
+            Some(id) => *seen.entry(id).or_default() += 1,
+            None => without_id += 1,
+        }
+    }
+    let wanted: std::collections::HashSet<&str> = expected.iter().map(String::as_str).collect();
+    let missing: Vec<&str> = expected
+        .iter()
+        .map(String::as_str)
+        .filter(|id| !seen.contains_key(*id))
+        .collect();
+    let duplicated: Vec<&str> = seen
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let unknown: Vec<&str> = seen
+        .keys()
+        .map(String::as_str)
+        .filter(|id| !wanted.contains(id))
+        .collect();
+    if missing.is_empty() && duplicated.is_empty() && unknown.is_empty() && without_id == 0 {
+        return Ok(());
+    }
+    let few = |v: &[&str]| {
+        let more = if v.len() > 5 { ", ..." } else { "" };
+        format!("{} ({}{more})", v.len(), v[..v.len().min(5)].join(", "))
+    };
+    let mut why = format!(
+        "{} record(s) for a data set of {}",
+        records.len(),
+        expected.len()
+    );
+    if !missing.is_empty() {
+        why.push_str(&format!("; missing {}", few(&missing)));
+    }
+    if !duplicated.is_empty() {
+        why.push_str(&format!("; more than once {}", few(&duplicated)));
+    }
+    if !unknown.is_empty() {
+        why.push_str(&format!("; not in the data set {}", few(&unknown)));
+    }
+    if without_id > 0 {
+        why.push_str(&format!("; {without_id} without `{}`", dataset.id_field));
+    }
+    Err(why)
+}
+
+/// The runner's own native request to the API resource, with the scheme's headers.
+async fn raw_native(
+    env: &Env<'_>,
+    creds: &NativeCredentials,
+    crm_error: bool,
+) -> Result<Outcome, String> {
+    let p = env.profile;
+    let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
+    let api = format!("{}{}", env.base_url, p.api.path);
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let authorization = match creds {
+        NativeCredentials::PersonalAccessToken { token } => format!("Bearer {}", token.secret()),
+        NativeCredentials::ApiKey { api_key } => {
+            format!("Basic {}", b64(format!("{}:", api_key.secret())))
+        }
+        NativeCredentials::EmailApiKey { email, api_key } => {
+            format!("Basic {}", b64(format!("{email}:{}", api_key.secret())))
+        }
+        NativeCredentials::Redtail {
+            api_key,
+            username,
+            password,
+        } => {
+            let path = p
+                .native_auth
+                .as_ref()
+                .and_then(|n| n.exchange_path.as_deref())
+                .ok_or("the profile has no native_auth.exchange_path")?;
+            let url = format!("{}{path}", env.base_url);
+            let three = format!(
+                "Basic {}",
+                b64(format!(
+                    "{}:{username}:{}",
+                    api_key.secret(),
+                    password.secret()
+                ))
+            );
+            let resp = env
+                .http
+                .get(&url)
+                .header("authorization", three)
+                .send()
+                .await
+                .map_err(|e| format!("GET {url}: {}", e.without_url()))?;
+            let status = resp.status().as_u16();
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| e.without_url().to_string())?;
+            if !(200..300).contains(&status) {
+                return Ok(judge_error(p, status, &body, crm_error));
+            }
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let key = v
+                .get("user_key")
+                .or_else(|| v.get("authenticated_user").and_then(|u| u.get("user_key")))
+                .and_then(|k| k.as_str())
+                .ok_or("the key exchange answered without a user_key")?;
+            format!("UserKeyAuth {}", b64(format!("{}:{key}", api_key.secret())))
+        }
+        NativeCredentials::ConnectWise {
+            company_id,
+            public_key,
+            private_key,
+            client_id,
+        } => {
+            if let Some(name) = p
+                .native_auth
+                .as_ref()
+                .and_then(|n| n.client_id_header.clone())
+            {
+                if !client_id.is_empty() {
+                    headers.push((name, client_id.clone()));
+                }
+            }
+            headers.push((
+                "accept".to_owned(),
+                "application/vnd.connectwise.com+json; version=2022.1".to_owned(),
+            ));
+            format!(
+                "Basic {}",
+                b64(format!(
+                    "{company_id}+{public_key}:{}",
+                    private_key.secret()
+                ))
+            )
+        }
+        other => {
+            return Err(format!(
+                "no raw request for the {} scheme",
+                other.scheme().as_str()
+            ))
+        }
+    };
+    if p.api.format == BodyFormat::XmlUnlessAcceptJson {
+        headers.push(("accept".to_owned(), "application/json".to_owned()));
+    }
+    let mut req = env.http.get(&api).header("authorization", authorization);
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| format!("GET {api}: {}", e.without_url()))?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| e.without_url().to_string())?;
+    if (200..300).contains(&status) {
+        return Ok(Outcome::ok());
+    }
+    Ok(judge_error(p, status, &body, crm_error))
+}
+
+fn judge_error(profile: &Profile, status: u16, body: &[u8], crm_error: bool) -> Outcome {
+    if crm_error {
+        if let Some(template) = error_template(profile, &status.to_string()) {
+            if let Err(why) = check_shape(template, body) {
+                return Outcome::named(format!("http_{status}_not_in_the_crm_shape"), why);
+            }
+        }
+    }
+    Outcome::named(format!("http_{status}"), "the API answered")
 }
 
 fn client_outcome(r: Result<(), crate::cut::ClientFailure>) -> Outcome {

@@ -20,7 +20,7 @@ mod scenario;
 mod target;
 
 pub use blackbox::{check_client, ClientCheck, ClientCheckConfig, ClientCheckError, ClientCheckId};
-pub use cut::{ApiReply, ClientFactory, ClientFailure, ClientSettings, ClientUnderTest};
+pub use cut::{ApiReply, ClientFactory, ClientFailure, ClientSettings, ClientUnderTest, CrmError};
 pub use error::{ExpectedFailuresError, ReportError, ScenarioError, ScenarioErrorKind};
 pub use expected::{ExpectedFailure, ExpectedFailures, DEFAULT_FILE_NAME};
 pub use plan::{plan, skip_reason, PlannedCase};
@@ -28,8 +28,8 @@ pub use reference::{failure as reference_failure, ReferenceClient, ReferenceSess
 pub use report::{CaseReport, Failure, Report, Status, Summary};
 pub use runner::Runner;
 pub use scenario::{
-    Action, ClientSetup, ClockAdvance, CodeChoice, EndpointName, FaultSpec, JournalExpect,
-    RawGrant, RawPkce, RedirectChoice, Requirement, Scenario, ScopeChoice, SecretChoice, Step,
-    Tamper, VerifierChoice,
+    Action, AuthChoice, ClientSetup, ClockAdvance, CodeChoice, CredentialChoice, EndpointName,
+    FaultSpec, JournalExpect, MockSetup, RateLimitSetup, RawGrant, RawPkce, RedirectChoice,
+    Requirement, Scenario, ScopeChoice, SecretChoice, Step, Tamper, VerifierChoice,
 };
 pub use target::{Registration, Secret, Target};

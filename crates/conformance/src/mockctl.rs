@@ -3,34 +3,59 @@
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use handshake_client::NativeCredentials;
 use handshake_mock::{Endpoint, JournalEntry, MockProvider, OAuthError};
+use handshake_profile::{NativeScheme, Profile};
 
 use crate::control::{Control, JournalLine};
-use crate::scenario::{EndpointName, FaultSpec};
+use crate::scenario::{EndpointName, FaultSpec, MockSetup};
 use crate::target::{Registration, Secret, Target};
+
+/// Query parameter names that carry a credential when they appear in a URL.
+const CREDENTIAL_PARAMS: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "token",
+    "api_key",
+    "apikey",
+    "key",
+    "user_key",
+    "userkey",
+    "password",
+    "client_secret",
+    "private_key",
+    "privatekey",
+    "personal_access_token",
+    "authorization",
+];
 
 /// The provider of one case. A mock is shut down when this is dropped.
 pub(crate) struct Provider {
     pub(crate) base_url: String,
     pub(crate) registration: Registration,
+    /// Valid native credentials, when the profile has a native scheme and the runner knows
+    /// them (always for a mock; never for an external server).
+    pub(crate) native: Option<NativeCredentials>,
     mock: Option<MockProvider>,
 }
 
 impl Provider {
-    pub(crate) async fn start(target: &Target) -> Result<Provider, String> {
+    pub(crate) async fn start(target: &Target, setup: &MockSetup) -> Result<Provider, String> {
         if let Some((base, reg)) = target.external_parts() {
             return Ok(Provider {
                 base_url: base.clone(),
                 registration: reg.clone(),
+                native: None,
                 mock: None,
             });
         }
         // Auto-approve: the runner plays a browser whose user always consents.
-        let mock = MockProvider::builder(target.profile().clone())
-            .auto_approve(true)
-            .start()
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut builder = MockProvider::builder(target.profile().clone()).auto_approve(true);
+        if let Some(rl) = setup.rate_limit {
+            builder = builder.rate_limit(rl.limit, Duration::from_secs(rl.window_secs));
+        }
+        let mock = builder.start().await.map_err(|e| e.to_string())?;
+        let native = native_credentials(target.profile(), mock.native_credentials());
         let client = mock.client();
         let registration = Registration::new(
             client.client_id.clone(),
@@ -44,6 +69,7 @@ impl Provider {
         Ok(Provider {
             base_url: mock.uri(),
             registration,
+            native,
             mock: Some(mock),
         })
     }
@@ -53,13 +79,16 @@ impl Provider {
     }
 }
 
-fn endpoint(e: EndpointName) -> Endpoint {
-    match e {
+fn endpoint(e: EndpointName) -> Result<Endpoint, String> {
+    Ok(match e {
         EndpointName::Authorize => Endpoint::Authorize,
         EndpointName::Token => Endpoint::Token,
         EndpointName::Revoke => Endpoint::Revoke,
         EndpointName::Api => Endpoint::Api,
-    }
+        EndpointName::NativeExchange => {
+            return Err("faults cannot target the native key exchange".to_owned())
+        }
+    })
 }
 
 fn endpoint_name(e: Endpoint) -> EndpointName {
@@ -71,29 +100,100 @@ fn endpoint_name(e: Endpoint) -> EndpointName {
     }
 }
 
-fn line(e: &JournalEntry) -> JournalLine {
+/// A record's id as text.
+pub(crate) fn record_id(record: &serde_json::Value, field: &str) -> Option<String> {
+    match record.get(field)? {
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// The mock's native credentials as the client library takes them.
+fn native_credentials(
+    profile: &Profile,
+    m: &handshake_mock::NativeCredentials,
+) -> Option<NativeCredentials> {
+    Some(match profile.native_auth.as_ref()?.scheme {
+        NativeScheme::BearerToken => {
+            NativeCredentials::personal_access_token(m.personal_access_token())
+        }
+        NativeScheme::BasicApiKey => NativeCredentials::api_key(m.api_key()),
+        NativeScheme::BasicEmailApiKey => NativeCredentials::email_api_key(m.email(), m.api_key()),
+        NativeScheme::RedtailUserKey => {
+            NativeCredentials::redtail(m.api_key(), m.username(), m.password())
+        }
+        NativeScheme::ConnectwiseMemberKey => NativeCredentials::connectwise(
+            m.company_id(),
+            m.public_key(),
+            m.private_key(),
+            m.integration_client_id(),
+        ),
+    })
+}
+
+/// Every secret the mock's native credentials hold (to spot one in a URL).
+fn native_secrets(m: &handshake_mock::NativeCredentials) -> Vec<String> {
+    [
+        m.api_key(),
+        m.password(),
+        m.private_key(),
+        m.personal_access_token(),
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain(std::iter::once(m.user_key()))
+    .filter(|s| !s.is_empty())
+    .collect()
+}
+
+/// The name of the first query parameter that carries a credential: named like one, holding
+/// a value the mock redacted as a token, or holding one of the native secrets.
+fn url_credential(query: &[(String, String)], secrets: &[String]) -> Option<String> {
+    query
+        .iter()
+        .find(|(k, v)| {
+            CREDENTIAL_PARAMS.contains(&k.to_ascii_lowercase().as_str())
+                || v.starts_with("[redacted")
+                || secrets.iter().any(|s| v.contains(s.as_str()))
+        })
+        .map(|(k, _)| k.clone())
+}
+
+fn line(e: &JournalEntry, profile: &Profile, secrets: &[String]) -> JournalLine {
     let mut names: Vec<String> = Vec::new();
     for (k, _) in e.query.iter().chain(e.params.iter()) {
         if !names.contains(k) {
             names.push(k.clone());
         }
     }
+    let exchange = profile
+        .native_auth
+        .as_ref()
+        .and_then(|n| n.exchange_path.as_deref());
+    let endpoint = if exchange == Some(e.path.as_str()) {
+        Some(EndpointName::NativeExchange)
+    } else {
+        e.endpoint.map(endpoint_name)
+    };
     JournalLine {
         seq: e.seq,
-        endpoint: e.endpoint.map(endpoint_name),
+        endpoint,
         method: e.method.clone(),
         path: e.path.clone(),
         grant_type: e.grant_type.clone(),
         client_auth: e.client_auth.map(|a| a.as_str().to_owned()),
         param_names: names,
         status: e.status,
+        auth_mode: e.auth_mode.clone(),
+        url_credential: url_credential(&e.query, secrets),
     }
 }
 
 impl Control for MockProvider {
     fn arm_fault<'a>(&'a self, spec: &'a FaultSpec) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            let b = self.fail_next(endpoint(spec.endpoint));
+            let b = self.fail_next(endpoint(spec.endpoint)?);
             let armed = if let Some(err) = &spec.error {
                 let e: OAuthError = serde_json::from_value(serde_json::Value::String(err.clone()))
                     .map_err(|_| format!("the mock cannot inject OAuth error {err:?}"))?;
@@ -111,7 +211,26 @@ impl Control for MockProvider {
     }
 
     fn journal(&self) -> Vec<JournalLine> {
-        MockProvider::journal(self).iter().map(line).collect()
+        let secrets = native_secrets(self.native_credentials());
+        MockProvider::journal(self)
+            .iter()
+            .map(|e| line(e, self.profile(), &secrets))
+            .collect()
+    }
+
+    fn dataset_ids(&self) -> Option<Vec<String>> {
+        let field = self
+            .profile()
+            .api
+            .dataset
+            .as_ref()
+            .map_or("id", |d| d.id_field.as_str());
+        Some(
+            self.dataset()
+                .iter()
+                .filter_map(|r| record_id(r, field))
+                .collect(),
+        )
     }
 
     fn expire_access_tokens(&self) {

@@ -116,6 +116,23 @@ fn unmet(r: Requirement, p: &Profile) -> Option<String> {
             off("reject_pkce_downgrade")
         }
         Requirement::AuthenticateClient if !sec.authenticate_client => off("authenticate_client"),
+        Requirement::Native if p.native_auth.is_none() => Some(
+            "native_auth is unset: the provider documents no native authentication scheme"
+                .to_owned(),
+        ),
+        Requirement::NativeClientIdHeader
+            if p.native_auth.as_ref().and_then(|n| n.client_id_header.as_ref()).is_none() =>
+        {
+            Some("native_auth.client_id_header is unset: the native scheme sends no client-id header".to_owned())
+        }
+        Requirement::NativeKeyExchange
+            if p.native_auth.as_ref().and_then(|n| n.exchange_path.as_ref()).is_none() =>
+        {
+            Some("native_auth.exchange_path is unset: the native scheme has no key exchange".to_owned())
+        }
+        Requirement::Paging if p.api.paging.is_none() || p.api.dataset.is_none() => Some(
+            "api.paging or api.dataset is unset: the API serves no paged data set".to_owned(),
+        ),
         _ => None,
     }
 }

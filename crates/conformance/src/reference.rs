@@ -1,12 +1,19 @@
 //! [`ReferenceClient`]: the adapter that lets the runner drive `handshake-client`.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use handshake_client::{ClientConfig, ClientError, ClientSecret, OAuthClient, SessionId};
+use handshake_client::{
+    ApiErrorDetail, ClientConfig, ClientError, ClientSecret, ListOptions, NativeClient,
+    NativeCredentials, OAuthClient, SessionId,
+};
 use handshake_profile::Profile;
 
-use crate::cut::{ApiReply, ClientFactory, ClientFailure, ClientSettings, ClientUnderTest};
+use crate::cut::{
+    ApiReply, ClientFactory, ClientFailure, ClientSettings, ClientUnderTest, CrmError,
+};
+use crate::scenario::AuthChoice;
 
 /// Longest wait the reference client honours after a 429 during a run. Providers' real
 /// `Retry-After` values are seconds; the matrix must stay fast, and the journal still shows
@@ -36,6 +43,11 @@ pub struct ReferenceSession {
     client: OAuthClient,
     session: SessionId,
     api_path: String,
+    profile: Profile,
+    settings: ClientSettings,
+    /// Native clients by credential set, so state such as Redtail's `user_key` lives as
+    /// long as the session, as it would in an app.
+    natives: Mutex<Vec<(String, Arc<NativeClient>)>>,
 }
 
 impl std::fmt::Debug for ReferenceSession {
@@ -58,7 +70,8 @@ impl ReferenceSession {
         .with_scopes(settings.scopes.clone());
         let mut client = OAuthClient::new(profile, config)
             .map_err(|e| failure(&e))?
-            .with_max_retry_wait(MAX_RETRY_WAIT);
+            .with_max_retry_wait(MAX_RETRY_WAIT)
+            .with_list_options(list_options(settings));
         if let Some(t) = settings.timeout {
             client = client.with_timeout(t);
         }
@@ -66,7 +79,51 @@ impl ReferenceSession {
             client,
             session: SessionId::new("conformance-session"),
             api_path: profile.api.path.clone(),
+            profile: profile.clone(),
+            settings: settings.clone(),
+            natives: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The native client for these credentials, made on first use and kept.
+    pub fn native_client(
+        &self,
+        credentials: &NativeCredentials,
+    ) -> Result<Arc<NativeClient>, ClientFailure> {
+        let key = fingerprint(credentials);
+        let mut natives = self.natives.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, c)) = natives.iter().find(|(k, _)| *k == key) {
+            return Ok(Arc::clone(c));
+        }
+        let mut client = NativeClient::new(
+            &self.profile,
+            self.settings.base_url.clone(),
+            credentials.clone(),
+        )
+        .map_err(|e| failure(&e))?
+        .with_max_retry_wait(MAX_RETRY_WAIT)
+        .with_list_options(list_options(&self.settings));
+        if let Some(t) = self.settings.timeout {
+            client = client.with_timeout(t);
+        }
+        let client = Arc::new(client);
+        natives.push((key, Arc::clone(&client)));
+        Ok(client)
+    }
+
+    /// The valid native credentials the runner handed out.
+    pub fn native_credentials(&self) -> Result<&NativeCredentials, ClientFailure> {
+        self.settings.native.as_ref().ok_or_else(|| {
+            ClientFailure::new(
+                "invalid_configuration",
+                "the runner gave no native credentials (the provider has no native scheme)",
+            )
+        })
+    }
+
+    /// The API resource's path.
+    pub fn api_path(&self) -> &str {
+        &self.api_path
     }
 
     /// The wrapped client, for adapters that change one behaviour.
@@ -124,6 +181,86 @@ impl ClientUnderTest for ReferenceSession {
                 .map_err(|e| failure(&e))
         })
     }
+
+    fn native_get(
+        &self,
+        credentials: NativeCredentials,
+    ) -> BoxFuture<'_, Result<ApiReply, ClientFailure>> {
+        Box::pin(async move {
+            let client = self.native_client(&credentials)?;
+            client
+                .get(&self.api_path)
+                .await
+                .map(|r| ApiReply::new(r.status))
+                .map_err(|e| failure(&e))
+        })
+    }
+
+    fn list_all(
+        &self,
+        auth: AuthChoice,
+    ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, ClientFailure>> {
+        Box::pin(async move {
+            let result = match auth {
+                AuthChoice::Oauth => self.client.list_all(&self.session, &self.api_path).await,
+                AuthChoice::Native => {
+                    let client = self.native_client(self.native_credentials()?)?;
+                    client.list_all(&self.api_path).await
+                }
+            };
+            result.map_err(|e| failure(&e))
+        })
+    }
+}
+
+/// Tells credential sets apart without keeping a secret in clear: a SHA-256 of every field.
+fn fingerprint(c: &NativeCredentials) -> String {
+    use sha2::Digest as _;
+    // Debug redacts secrets, so hash the fields through the scheme's own accessors.
+    let mut h = sha2::Sha256::new();
+    match c {
+        NativeCredentials::PersonalAccessToken { token } => h.update(token.secret()),
+        NativeCredentials::ApiKey { api_key } => h.update(api_key.secret()),
+        NativeCredentials::EmailApiKey { email, api_key } => {
+            h.update(email);
+            h.update([0]);
+            h.update(api_key.secret());
+        }
+        NativeCredentials::Redtail {
+            api_key,
+            username,
+            password,
+        } => {
+            for part in [api_key.secret(), username, password.secret()] {
+                h.update(part);
+                h.update([0]);
+            }
+        }
+        NativeCredentials::ConnectWise {
+            company_id,
+            public_key,
+            private_key,
+            client_id,
+        } => {
+            for part in [company_id, public_key, private_key.secret(), client_id] {
+                h.update(part);
+                h.update([0]);
+            }
+        }
+        _ => h.update(format!("{:?}", c.scheme())),
+    }
+    format!("{:x}", h.finalize())
+}
+
+fn list_options(settings: &ClientSettings) -> ListOptions {
+    match settings.page_size {
+        Some(n) => ListOptions::default().page_size(n),
+        None => ListOptions::default(),
+    }
+}
+
+fn crm(detail: &ApiErrorDetail) -> CrmError {
+    CrmError::new(detail.code.clone(), detail.message.clone())
 }
 
 /// Maps the client's typed error to an outcome name scenarios can expect.
@@ -144,7 +281,23 @@ pub fn failure(e: &ClientError) -> ClientFailure {
         }
         ClientError::ReauthorizationRequired => "reauthorization_required".to_owned(),
         ClientError::NotConnected => "not_connected".to_owned(),
-        ClientError::RateLimited { .. } => "rate_limited".to_owned(),
+        ClientError::RateLimited { message, .. } => {
+            return ClientFailure::new("rate_limited", e.to_string())
+                .with_crm(CrmError::new(None, message.clone()))
+        }
+        ClientError::ApiUnauthorized { detail } => {
+            return ClientFailure::new("api_unauthorized", e.to_string()).with_crm(crm(detail))
+        }
+        ClientError::ApiForbidden { detail } => {
+            return ClientFailure::new("api_forbidden", e.to_string()).with_crm(crm(detail))
+        }
+        ClientError::ApiStatus { status, detail } => {
+            return ClientFailure::new(format!("http_{status}"), e.to_string())
+                .with_crm(crm(detail))
+        }
+        ClientError::Paging { .. } => "paging_loop".to_owned(),
+        ClientError::UnexpectedApiResponse { .. } => "unexpected_api_response".to_owned(),
+        ClientError::Config(_) => "invalid_configuration".to_owned(),
         ClientError::Http(err) if is_timeout(err) => "timeout".to_owned(),
         ClientError::Http(_) => "http_error".to_owned(),
         ClientError::MissingCode => "missing_code".to_owned(),

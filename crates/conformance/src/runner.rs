@@ -98,7 +98,7 @@ impl Runner {
                         provider,
                         &scenario.id,
                         &scenario.title,
-                        &scenario.rfc,
+                        scenario.citation(),
                         Status::Failed,
                     )
                     .with_reason(format!("the case panicked: {e}"))
@@ -117,7 +117,13 @@ impl Runner {
 
 async fn run_case(case: PlannedCase, factory: Arc<dyn ClientFactory>) -> CaseReport {
     let s = &case.scenario;
-    let base = CaseReport::new(case.target.id(), &s.id, &s.title, &s.rfc, Status::Passed);
+    let base = CaseReport::new(
+        case.target.id(),
+        &s.id,
+        &s.title,
+        s.citation(),
+        Status::Passed,
+    );
     if let Some(reason) = &case.skip {
         return base
             .with_reason(reason.clone())
@@ -155,7 +161,7 @@ async fn play(case: &PlannedCase, factory: &dyn ClientFactory) -> Result<(), Fai
         actual: why,
         journal: Vec::new(),
     };
-    let provider = crate::mockctl::Provider::start(&case.target)
+    let provider = crate::mockctl::Provider::start(&case.target, &scenario.mock)
         .await
         .map_err(|e| setup("the provider to start", e))?;
     let mut http = reqwest::Client::builder()
@@ -186,6 +192,8 @@ async fn play(case: &PlannedCase, factory: &dyn ClientFactory) -> Result<(), Fai
         redirect_uri: provider.registration.redirect_uri.clone(),
         scopes,
         timeout: scenario.client.timeout_ms.map(Duration::from_millis),
+        page_size: scenario.client.page_size,
+        native: provider.native.clone(),
     };
     let client = factory
         .create(profile, &settings)
@@ -198,6 +206,7 @@ async fn play(case: &PlannedCase, factory: &dyn ClientFactory) -> Result<(), Fai
         redirect_uri: settings.redirect_uri.clone(),
         control: provider.control(),
         http,
+        native: provider.native.clone(),
     };
     run_steps(scenario, &env, client.as_ref()).await
 }

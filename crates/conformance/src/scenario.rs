@@ -68,12 +68,17 @@ pub struct Scenario {
     pub id: String,
     /// One line saying what is checked.
     pub title: String,
-    /// The clause the scenario enforces (`RFC 6749 §10.12`).
+    /// The RFC clause the scenario enforces (`RFC 6749 §10.12`); empty when the scenario
+    /// checks a vendor's documented behaviour only (see [`source`](Self::source)).
     pub rfc: String,
+    /// The vendor document checked, for CRM-specific behaviour (`Insightly KB 1447`).
+    pub source: Option<String>,
     /// What a profile must support for the scenario to apply.
     pub requires: Vec<Requirement>,
     /// How the client under test is configured for this scenario.
     pub client: ClientSetup,
+    /// How the runner starts the mock for this scenario.
+    pub mock: MockSetup,
     /// The steps, in order.
     pub steps: Vec<Step>,
     /// The file it came from, for messages.
@@ -91,6 +96,37 @@ pub struct ClientSetup {
     /// The client's HTTP timeout, in milliseconds (`None`: the client's default).
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// Records per page the client asks for when walking a list (`None`: its choice).
+    #[serde(default)]
+    pub page_size: Option<u32>,
+}
+
+/// Mock settings a scenario can change (a scenario with any of them needs the mock).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct MockSetup {
+    /// Replace the profile's API rate limit, so that a limit trips within a few requests.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitSetup>,
+}
+
+impl MockSetup {
+    /// Whether the scenario changes the mock at all.
+    pub fn is_set(&self) -> bool {
+        self.rate_limit.is_some()
+    }
+}
+
+/// An API rate limit: `limit` requests per `window_secs` of the mock's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RateLimitSetup {
+    /// Requests allowed per window (at least 1).
+    pub limit: u32,
+    /// Window length in seconds (at least 1).
+    pub window_secs: u64,
 }
 
 /// Scopes the client asks for.
@@ -144,6 +180,18 @@ pub enum Requirement {
     /// (Journal expectations do not need it: against an external server they are not
     /// checked, and the case's reason says so.)
     Control,
+    /// The CRM has a native (non-OAuth) authentication scheme (`native_auth`). Implied by
+    /// `native_call`, `raw_native_call` and `list_all` with `auth = "native"`.
+    Native,
+    /// The native scheme needs a client-id header (`native_auth.client_id_header`,
+    /// ConnectWise `clientId`). Implied by `credentials = "missing_client_id"`.
+    NativeClientIdHeader,
+    /// The native scheme exchanges credentials for a key first
+    /// (`native_auth.exchange_path`, Redtail's `user_key`).
+    NativeKeyExchange,
+    /// The API resource pages a generated data set (`api.paging` and `api.dataset`). Implied
+    /// by `list_all`.
+    Paging,
 }
 
 impl Requirement {
@@ -166,6 +214,10 @@ impl Requirement {
             Requirement::RejectPkceDowngrade => "reject_pkce_downgrade",
             Requirement::AuthenticateClient => "authenticate_client",
             Requirement::Control => "control",
+            Requirement::Native => "native",
+            Requirement::NativeClientIdHeader => "native_client_id_header",
+            Requirement::NativeKeyExchange => "native_key_exchange",
+            Requirement::Paging => "paging",
         }
     }
 }
@@ -298,6 +350,9 @@ pub enum EndpointName {
     Revoke,
     /// API resource.
     Api,
+    /// The native scheme's key exchange (`native_auth.exchange_path`, Redtail). Journal
+    /// expectations only: faults cannot target it.
+    NativeExchange,
 }
 
 impl EndpointName {
@@ -308,6 +363,7 @@ impl EndpointName {
             EndpointName::Token => "token",
             EndpointName::Revoke => "revoke",
             EndpointName::Api => "api",
+            EndpointName::NativeExchange => "native_exchange",
         }
     }
 }
@@ -402,6 +458,63 @@ pub enum Action {
         /// Label of the saved tokens.
         token: String,
     },
+    /// The client calls the API resource with the CRM's native scheme.
+    NativeCall {
+        /// Which credentials the client is given.
+        credentials: CredentialChoice,
+        /// A failure must carry the CRM's error code and message as the profile's error body
+        /// for that status promises (`errors.unauthorized_body`, `errors.forbidden_body`,
+        /// `rate_limit.body`).
+        crm_error: bool,
+    },
+    /// The runner itself calls the API resource with the CRM's native scheme (server-side
+    /// checks of the CRM's answers).
+    RawNativeCall {
+        /// Which credentials the runner sends.
+        credentials: CredentialChoice,
+        /// An error answer must have the shape of the profile's error body for its status.
+        crm_error: bool,
+    },
+    /// The client walks every page of the API resource.
+    ListAll {
+        /// OAuth tokens (after `authorize` and `callback`) or the native scheme.
+        auth: AuthChoice,
+        /// The walk must return every record of the mock's data set exactly once.
+        complete: bool,
+    },
+}
+
+/// Credentials given to the client (or sent by the runner) for a native call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialChoice {
+    /// The credentials the mock was started with.
+    #[default]
+    Valid,
+    /// The secret part (API key, token, private key) replaced by a wrong one.
+    WrongKey,
+    /// Valid keys but no client-id header value (ConnectWise `clientId`).
+    MissingClientId,
+}
+
+/// How a `list_all` walk authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthChoice {
+    /// The session's OAuth access token.
+    Oauth,
+    /// The CRM's native scheme with valid credentials.
+    Native,
+}
+
+impl AuthChoice {
+    /// The name used in scenario files and journal lines.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthChoice::Oauth => "oauth",
+            AuthChoice::Native => "native",
+        }
+    }
 }
 
 impl Action {
@@ -420,6 +533,34 @@ impl Action {
             Action::RawAuthorize { .. } => "raw_authorize",
             Action::RawTokenRequest { .. } => "raw_token_request",
             Action::RawApiCall { .. } => "raw_api_call",
+            Action::NativeCall { .. } => "native_call",
+            Action::RawNativeCall { .. } => "raw_native_call",
+            Action::ListAll { .. } => "list_all",
+        }
+    }
+
+    /// What a profile must support for this step, beyond what the scenario lists.
+    fn implied(&self) -> Vec<Requirement> {
+        let native = |c: &CredentialChoice| {
+            let mut v = vec![Requirement::Native];
+            if *c == CredentialChoice::MissingClientId {
+                v.push(Requirement::NativeClientIdHeader);
+            }
+            v
+        };
+        match self {
+            Action::NativeCall { credentials, .. } | Action::RawNativeCall { credentials, .. } => {
+                native(credentials)
+            }
+            Action::ListAll { auth, .. } => {
+                let mut v = vec![Requirement::Paging];
+                if *auth == AuthChoice::Native {
+                    v.push(Requirement::Native);
+                }
+                v
+            }
+            _ if self.needs_control() => vec![Requirement::Control],
+            _ => Vec::new(),
         }
     }
 
@@ -463,6 +604,15 @@ pub struct JournalExpect {
     /// Every matching entry carried these query or body parameters (names only).
     #[serde(default)]
     pub with_params: Vec<String>,
+    /// Every matching entry was authenticated with this mode: `oauth` (a bearer access
+    /// token) or `native` (the CRM's own scheme), as the mock's journal records it.
+    #[serde(default)]
+    pub auth_mode: Option<AuthChoice>,
+    /// `false`: no matching entry carried a credential in its query string (RFC 6750 §5.3,
+    /// RFC 9700 §4.3.2): no parameter named like one (`access_token`, `api_key`, ...) and no
+    /// value equal to a credential the runner handed out. Credentials belong in headers.
+    #[serde(default)]
+    pub credentials_in_url: Option<bool>,
 }
 
 impl JournalExpect {
@@ -494,6 +644,12 @@ impl fmt::Display for JournalExpect {
         if !self.with_params.is_empty() {
             write!(f, ", each with {}", self.with_params.join(", "))?;
         }
+        if let Some(m) = self.auth_mode {
+            write!(f, ", each authenticated with {}", m.as_str())?;
+        }
+        if self.credentials_in_url == Some(false) {
+            f.write_str(", none with a credential in its URL")?;
+        }
         Ok(())
     }
 }
@@ -504,11 +660,16 @@ impl fmt::Display for JournalExpect {
 #[serde(deny_unknown_fields)]
 struct RawScenario {
     title: String,
-    rfc: String,
+    #[serde(default)]
+    rfc: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
     #[serde(default)]
     requires: Vec<Requirement>,
     #[serde(default)]
     client: ClientSetup,
+    #[serde(default)]
+    mock: MockSetup,
     steps: Vec<toml::Table>,
 }
 
@@ -584,6 +745,27 @@ struct RawApiArgs {
     token: String,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct NativeArgs {
+    #[serde(default)]
+    credentials: CredentialChoice,
+    #[serde(default)]
+    crm_error: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListArgs {
+    auth: AuthChoice,
+    #[serde(default = "yes")]
+    complete: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
 const ACTIONS: &[&str] = &[
     "authorize",
     "callback",
@@ -597,9 +779,22 @@ const ACTIONS: &[&str] = &[
     "raw_authorize",
     "raw_token_request",
     "raw_api_call",
+    "native_call",
+    "raw_native_call",
+    "list_all",
 ];
 
 impl Scenario {
+    /// What the scenario cites, for reports: the RFC clause, the vendor document, or both
+    /// (`RFC 6585 §4; ConnectWise PSA API Requests`).
+    pub fn citation(&self) -> String {
+        match (&self.source, self.rfc.is_empty()) {
+            (Some(src), true) => src.clone(),
+            (Some(src), false) => format!("{}; {src}", self.rfc),
+            (None, _) => self.rfc.clone(),
+        }
+    }
+
     /// Parses a scenario from TOML text. `file` names it in errors and gives the id (its stem).
     ///
     /// ```
@@ -658,13 +853,36 @@ impl Scenario {
                 "`title` must not be empty",
             ));
         }
-        if !raw.rfc.contains("RFC") {
+        let source = raw.source.filter(|s| !s.trim().is_empty());
+        let rfc = match (raw.rfc, &source) {
+            (Some(r), _) if r.contains("RFC") => r,
+            (None, Some(_)) => String::new(),
+            _ => {
+                return Err(ScenarioError::new(
+                    file,
+                    None,
+                    ScenarioErrorKind::Invalid,
+                    "`rfc` must cite the clause checked, e.g. \"RFC 6749 §10.12\" (or give `source`, the vendor document checked)",
+                ))
+            }
+        };
+        if raw.client.page_size == Some(0) {
             return Err(ScenarioError::new(
                 file,
                 None,
                 ScenarioErrorKind::Invalid,
-                "`rfc` must cite the clause checked, e.g. \"RFC 6749 §10.12\"",
+                "`client.page_size` must be at least 1",
             ));
+        }
+        if let Some(rl) = raw.mock.rate_limit {
+            if rl.limit == 0 || rl.window_secs == 0 {
+                return Err(ScenarioError::new(
+                    file,
+                    None,
+                    ScenarioErrorKind::Invalid,
+                    "`mock.rate_limit` needs `limit` and `window_secs` of at least 1",
+                ));
+            }
         }
         if raw.steps.is_empty() {
             return Err(ScenarioError::new(
@@ -679,7 +897,8 @@ impl Scenario {
             steps.push(parse_step(file, i + 1, table)?);
         }
         let mut requires = raw.requires;
-        if steps.iter().any(|s| s.action.needs_control()) {
+        requires.extend(steps.iter().flat_map(|s| s.action.implied()));
+        if raw.mock.is_set() {
             requires.push(Requirement::Control);
         }
         requires.sort();
@@ -687,9 +906,11 @@ impl Scenario {
         let scenario = Scenario {
             id,
             title: raw.title,
-            rfc: raw.rfc,
+            rfc,
+            source,
             requires,
             client: raw.client,
+            mock: raw.mock,
             steps,
             file: file.to_owned(),
         };
@@ -970,6 +1191,12 @@ fn parse_step(file: &str, index: usize, mut table: toml::Table) -> Result<Step, 
                     ));
                 }
             }
+            if f.endpoint == EndpointName::NativeExchange {
+                return Err(err(
+                    ScenarioErrorKind::Invalid,
+                    "faults target `authorize`, `token`, `revoke` or `api`; `native_exchange` is for journal expectations",
+                ));
+            }
             if f.times == 0 {
                 return Err(err(
                     ScenarioErrorKind::Invalid,
@@ -1000,6 +1227,27 @@ fn parse_step(file: &str, index: usize, mut table: toml::Table) -> Result<Step, 
         "raw_api_call" => {
             let a: RawApiArgs = args(rest, &err)?;
             Action::RawApiCall { token: a.token }
+        }
+        "native_call" | "raw_native_call" => {
+            let a: NativeArgs = args(rest, &err)?;
+            if action_name == "native_call" {
+                Action::NativeCall {
+                    credentials: a.credentials,
+                    crm_error: a.crm_error,
+                }
+            } else {
+                Action::RawNativeCall {
+                    credentials: a.credentials,
+                    crm_error: a.crm_error,
+                }
+            }
+        }
+        "list_all" => {
+            let a: ListArgs = args(rest, &err)?;
+            Action::ListAll {
+                auth: a.auth,
+                complete: a.complete,
+            }
         }
         other => {
             return Err(err(

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use futures::future::BoxFuture;
+use handshake_client::{ClientError, NativeClient, NativeCredentials};
 use handshake_conformance::{
-    ApiReply, CaseReport, ClientFactory, ClientFailure, ClientSettings, ClientUnderTest,
-    ExpectedFailures, ReferenceClient, ReferenceSession, Registration, Report, Runner, Scenario,
-    Secret, Status, Target,
+    reference_failure, ApiReply, AuthChoice, CaseReport, ClientFactory, ClientFailure,
+    ClientSettings, ClientUnderTest, ExpectedFailures, ReferenceClient, ReferenceSession,
+    Registration, Report, Runner, Scenario, Secret, Status, Target,
 };
 use handshake_profile::Profile;
 use url::Url;
@@ -62,6 +63,12 @@ enum Flaw {
     RefreshLoop,
     /// Logs out locally only, never revoking.
     NoRevocation,
+    /// Also sends the native credential in the query string (`?api_key=...`).
+    CredentialsInUrl,
+    /// Returns the first page of a list as if it were the whole list.
+    FirstPageOnly,
+    /// Retries a 429 at once, again and again, ignoring Retry-After / X-RateLimit-Reset.
+    Ignores429,
 }
 
 struct Broken(Flaw);
@@ -201,6 +208,201 @@ impl ClientUnderTest for BrokenSession {
         }
         self.inner.logout()
     }
+
+    fn native_get(
+        &self,
+        credentials: NativeCredentials,
+    ) -> BoxFuture<'_, Result<ApiReply, ClientFailure>> {
+        Box::pin(async move {
+            match self.flaw {
+                Flaw::CredentialsInUrl => {
+                    let client = self.inner.native_client(&credentials)?;
+                    let url = format!(
+                        "{}{}?api_key={}",
+                        self.settings.base_url,
+                        self.inner.api_path(),
+                        first_secret(&credentials)
+                    );
+                    client
+                        .get(&url)
+                        .await
+                        .map(|r| ApiReply::new(r.status))
+                        .map_err(|e| reference_failure(&e))
+                }
+                Flaw::Ignores429 => {
+                    // One attempt per call, and calls again at once while limited.
+                    let client = NativeClient::new(
+                        &self.profile,
+                        self.settings.base_url.clone(),
+                        credentials,
+                    )
+                    .map_err(|e| reference_failure(&e))?
+                    .with_max_attempts(1);
+                    let mut last = None;
+                    for _ in 0..8 {
+                        match client.get(self.inner.api_path()).await {
+                            Err(e @ ClientError::RateLimited { .. }) => last = Some(e),
+                            other => {
+                                return other
+                                    .map(|r| ApiReply::new(r.status))
+                                    .map_err(|e| reference_failure(&e))
+                            }
+                        }
+                    }
+                    Err(reference_failure(&last.expect("looped at least once")))
+                }
+                _ => self.inner.native_get(credentials).await,
+            }
+        })
+    }
+
+    fn list_all(
+        &self,
+        auth: AuthChoice,
+    ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, ClientFailure>> {
+        Box::pin(async move {
+            if self.flaw != Flaw::FirstPageOnly {
+                return self.inner.list_all(auth).await;
+            }
+            let page = match auth {
+                AuthChoice::Oauth => {
+                    let mut pages = self
+                        .inner
+                        .client()
+                        .pages(self.inner.session(), self.inner.api_path())
+                        .map_err(|e| reference_failure(&e))?;
+                    pages.next_page().await
+                }
+                AuthChoice::Native => {
+                    let client = self
+                        .inner
+                        .native_client(self.settings.native.as_ref().unwrap())?;
+                    let mut pages = client
+                        .pages(self.inner.api_path())
+                        .map_err(|e| reference_failure(&e))?;
+                    pages.next_page().await
+                }
+            };
+            page.map(Option::unwrap_or_default)
+                .map_err(|e| reference_failure(&e))
+        })
+    }
+}
+
+fn first_secret(c: &NativeCredentials) -> String {
+    match c {
+        NativeCredentials::PersonalAccessToken { token } => token.secret().to_owned(),
+        NativeCredentials::ApiKey { api_key }
+        | NativeCredentials::EmailApiKey { api_key, .. }
+        | NativeCredentials::Redtail { api_key, .. } => api_key.secret().to_owned(),
+        NativeCredentials::ConnectWise { private_key, .. } => private_key.secret().to_owned(),
+        _ => String::new(),
+    }
+}
+
+const ALL: &[&str] = &["capsule", "connectwise", "agilecrm", "redtail", "insightly"];
+
+fn pairs(providers: &[&str], scenarios: &[&str]) -> Vec<(String, String)> {
+    let mut v: Vec<_> = providers
+        .iter()
+        .flat_map(|p| {
+            scenarios
+                .iter()
+                .map(move |s| (p.to_string(), s.to_string()))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_puts_credentials_in_the_url_fails_the_header_scenarios() {
+    let ids = [
+        "native-happy-path",
+        "native-credentials-in-headers-only",
+        "native-paging-complete",
+    ];
+    let report = Runner::new(Broken(Flaw::CredentialsInUrl))
+        .scenarios(scenarios(&ids))
+        .targets(mocks(ALL))
+        .run()
+        .await;
+    // Paging goes through the (correct) list walk: only single calls leak.
+    assert_eq!(
+        failed(&report),
+        pairs(
+            ALL,
+            &["native-credentials-in-headers-only", "native-happy-path"]
+        ),
+        "{}",
+        report.to_pretty()
+    );
+    let c = case(&report, "insightly", "native-happy-path");
+    let f = c.failure.as_ref().unwrap();
+    assert_eq!(f.expected, "journal: 1 api request(s), each authenticated with native, none with a credential in its URL");
+    assert!(
+        f.actual
+            .contains("carried a credential in its URL (query parameter `api_key`)"),
+        "{f:?}"
+    );
+    // The report names the parameter, never the key itself.
+    let json = report.to_json().unwrap();
+    assert!(
+        !json.contains(handshake_mock::NativeCredentials::DEFAULT_API_KEY),
+        "{json}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_reads_only_the_first_page_fails_the_paging_scenarios() {
+    let ids = [
+        "native-paging-complete",
+        "oauth-paging-complete",
+        "native-happy-path",
+    ];
+    let report = Runner::new(Broken(Flaw::FirstPageOnly))
+        .scenarios(scenarios(&ids))
+        .targets(mocks(ALL))
+        .run()
+        .await;
+    assert_eq!(
+        failed(&report),
+        pairs(ALL, &["native-paging-complete", "oauth-paging-complete"]),
+        "{}",
+        report.to_pretty()
+    );
+    let f = case(&report, "connectwise", "native-paging-complete")
+        .failure
+        .as_ref()
+        .unwrap();
+    assert_eq!(f.expected, "ok");
+    assert!(
+        f.actual.starts_with("incomplete (50 record(s) for a data set of 1210; missing 1160 (300, 301, 302, 303, 304, ...)"),
+        "{f:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_ignores_429_fails_the_rate_limit_scenario() {
+    let ids = ["native-rate-limit-trips-and-recovers", "native-happy-path"];
+    let report = Runner::new(Broken(Flaw::Ignores429))
+        .scenarios(scenarios(&ids))
+        .targets(mocks(ALL))
+        .run()
+        .await;
+    assert_eq!(
+        failed(&report),
+        pairs(ALL, &["native-rate-limit-trips-and-recovers"]),
+        "{}",
+        report.to_pretty()
+    );
+    let f = case(&report, "capsule", "native-rate-limit-trips-and-recovers")
+        .failure
+        .as_ref()
+        .unwrap();
+    assert_eq!(f.step, Some(3));
+    assert_eq!(f.expected, "journal: 1 to 3 api request(s)");
+    assert_eq!(f.actual, "8 matching request(s)");
 }
 
 // ---- the reference client -----------------------------------------------------------------

@@ -74,11 +74,11 @@ const HEAD: &str = "title = \"t\"\nrfc = \"RFC 6749 §4.1\"\n";
 fn malformed_scenarios_name_file_step_and_reason() {
     check_error(
         &format!("{HEAD}[[steps]]\naction = \"dance\"\n"),
-        "scenarios/bad.toml: step 1 (dance): unknown action \"dance\" (one of authorize, callback, api_call, refresh, logout, expire_tokens, revoke_grant, advance_clock, fault, raw_authorize, raw_token_request, raw_api_call)",
+        "scenarios/bad.toml: step 1 (dance): unknown action \"dance\" (one of authorize, callback, api_call, refresh, logout, expire_tokens, revoke_grant, advance_clock, fault, raw_authorize, raw_token_request, raw_api_call, native_call, raw_native_call, list_all)",
     );
     check_error(
         &format!("{HEAD}[[steps]]\naction = \"authorize\"\n[[steps]]\nexpect = \"ok\"\n"),
-        "scenarios/bad.toml: step 2 (?): missing `action` (one of authorize, callback, api_call, refresh, logout, expire_tokens, revoke_grant, advance_clock, fault, raw_authorize, raw_token_request, raw_api_call)",
+        "scenarios/bad.toml: step 2 (?): missing `action` (one of authorize, callback, api_call, refresh, logout, expire_tokens, revoke_grant, advance_clock, fault, raw_authorize, raw_token_request, raw_api_call, native_call, raw_native_call, list_all)",
     );
     check_error(
         &format!("{HEAD}[[steps]]\naction = \"authorize\"\n[[steps]]\naction = \"callback\"\ntamper = \"sideways\"\n"),
@@ -104,7 +104,7 @@ fn malformed_scenarios_name_file_step_and_reason() {
     );
     check_error(
         &format!("{HEAD}[[steps]]\naction = \"api_call\"\njournal = [{{ endpoint = \"tokn\", count = 1 }}]\n"),
-        "scenarios/bad.toml: step 1 (api_call): journal[0]: unknown variant `tokn`, expected one of `authorize`, `token`, `revoke`, `api`",
+        "scenarios/bad.toml: step 1 (api_call): journal[0]: unknown variant `tokn`, expected one of `authorize`, `token`, `revoke`, `api`, `native_exchange`",
     );
     check_error(
         &format!("{HEAD}[[steps]]\naction = \"raw_api_call\"\ntoken = \"first\"\n"),
@@ -120,16 +120,109 @@ fn malformed_scenarios_name_file_step_and_reason() {
     );
     check_error(
         "title = \"t\"\nrfc = \"see the docs\"\n[[steps]]\naction = \"api_call\"\n",
-        "scenarios/bad.toml: `rfc` must cite the clause checked, e.g. \"RFC 6749 §10.12\"",
+        "scenarios/bad.toml: `rfc` must cite the clause checked, e.g. \"RFC 6749 §10.12\" (or give `source`, the vendor document checked)",
     );
     check_error(
         "title = \"t\"\nrfc = \"RFC 6749\"\nrequires = [\"telepathy\"]\n[[steps]]\naction = \"api_call\"\n",
-        "scenarios/bad.toml:3: unknown variant `telepathy`, expected one of `pkce`, `pkce_optional`, `pkce_required`, `refresh`, `rotation`, `rotation_family`, `revocation`, `rate_limit`, `scope`, `single_use_codes`, `revoke_on_code_reuse`, `exact_redirect_uri`, `verify_pkce`, `reject_pkce_downgrade`, `authenticate_client`, `control`",
+        "scenarios/bad.toml:3: unknown variant `telepathy`, expected one of `pkce`, `pkce_optional`, `pkce_required`, `refresh`, `rotation`, `rotation_family`, `revocation`, `rate_limit`, `scope`, `single_use_codes`, `revoke_on_code_reuse`, `exact_redirect_uri`, `verify_pkce`, `reject_pkce_downgrade`, `authenticate_client`, `control`, `native`, `native_client_id_header`, `native_key_exchange`, `paging`",
     );
     check_error(
         "title = \"t\"\nrfc = \"RFC 6749\"\n",
         "scenarios/bad.toml:1: missing field `steps`",
     );
+}
+
+#[test]
+fn malformed_native_steps_name_file_step_and_reason() {
+    check_error(
+        &format!("{HEAD}[[steps]]\naction = \"native_call\"\ncredentials = \"stolen\"\n"),
+        "scenarios/bad.toml: step 1 (native_call): unknown variant `stolen`, expected one of `valid`, `wrong_key`, `missing_client_id`",
+    );
+    check_error(
+        &format!("{HEAD}[[steps]]\naction = \"list_all\"\n"),
+        "scenarios/bad.toml: step 1 (list_all): missing field `auth`",
+    );
+    check_error(
+        &format!("{HEAD}[[steps]]\naction = \"list_all\"\nauth = \"cookie\"\n"),
+        "scenarios/bad.toml: step 1 (list_all): unknown variant `cookie`, expected `oauth` or `native`",
+    );
+    check_error(
+        &format!("{HEAD}[[steps]]\naction = \"raw_native_call\"\npage = 2\n"),
+        "scenarios/bad.toml: step 1 (raw_native_call): unknown field `page`, expected `credentials` or `crm_error`",
+    );
+    check_error(
+        &format!("{HEAD}[[steps]]\naction = \"fault\"\nendpoint = \"native_exchange\"\nstatus = 401\n"),
+        "scenarios/bad.toml: step 1 (fault): faults target `authorize`, `token`, `revoke` or `api`; `native_exchange` is for journal expectations",
+    );
+    check_error(
+        &format!("{HEAD}[[steps]]\naction = \"native_call\"\njournal = [{{ endpoint = \"api\", count = 1, auth_mode = \"magic\" }}]\n"),
+        "scenarios/bad.toml: step 1 (native_call): journal[0]: unknown variant `magic`, expected `oauth` or `native`",
+    );
+    check_error(
+        &format!("{HEAD}[mock]\nrate_limit = {{ limit = 0, window_secs = 60 }}\n[[steps]]\naction = \"native_call\"\n"),
+        "scenarios/bad.toml: `mock.rate_limit` needs `limit` and `window_secs` of at least 1",
+    );
+    check_error(
+        &format!(
+            "{HEAD}[client]\npage_size = 0\n[[steps]]\naction = \"list_all\"\nauth = \"native\"\n"
+        ),
+        "scenarios/bad.toml: `client.page_size` must be at least 1",
+    );
+}
+
+#[test]
+fn native_steps_imply_their_requirements() {
+    let text = String::from(
+        "title = \"t\"\nsource = \"Vendor doc\"\n[mock]\nrate_limit = { limit = 1, window_secs = 1 }\n[[steps]]\naction = \"native_call\"\ncredentials = \"missing_client_id\"\n[[steps]]\naction = \"list_all\"\nauth = \"oauth\"\n"
+    );
+    let s = Scenario::from_toml_str(&text, "scenarios/n.toml").unwrap();
+    assert_eq!(
+        s.requires,
+        [
+            Requirement::Control,
+            Requirement::Native,
+            Requirement::NativeClientIdHeader,
+            Requirement::Paging
+        ]
+    );
+    // A vendor source alone is a citation.
+    assert_eq!(s.rfc, "");
+    assert_eq!(s.citation(), "Vendor doc");
+    let cw = Target::mock(Profile::builtin("connectwise").unwrap());
+    assert_eq!(handshake_conformance::skip_reason(&s, &cw), None);
+    let insightly = Target::mock(Profile::builtin("insightly").unwrap());
+    assert_eq!(
+        handshake_conformance::skip_reason(&s, &insightly).unwrap(),
+        "native_auth.client_id_header is unset: the native scheme sends no client-id header"
+    );
+}
+
+#[test]
+fn every_crm_runs_both_auth_modes() {
+    let scenarios: Vec<_> = Scenario::load_dir(scenarios_dir())
+        .unwrap()
+        .into_iter()
+        .map(std::sync::Arc::new)
+        .collect();
+    for p in Profile::builtins() {
+        let t = std::sync::Arc::new(Target::mock(p.clone()));
+        let cases = plan(&scenarios, std::slice::from_ref(&t));
+        let runs = |id: &str| {
+            cases
+                .iter()
+                .any(|c| c.scenario.id == id && c.skip.is_none())
+        };
+        for id in [
+            "happy-path",
+            "oauth-paging-complete",
+            "native-happy-path",
+            "native-wrong-key",
+            "native-paging-complete",
+            "native-rate-limit-trips-and-recovers",
+        ] {
+            assert!(runs(id), "{id} does not run on {}", p.id);
+        }
+    }
 }
 
 #[test]

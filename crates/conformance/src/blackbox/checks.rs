@@ -591,6 +591,7 @@ mod tests {
             grant_type: grant.map(str::to_owned),
             client_auth: Some(ClientAuth::ClientSecretPost),
             status,
+            auth_mode: None,
         }
     }
 
