@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::header::{
     ACCEPT, AUTHORIZATION, CONTENT_TYPE, LINK, RETRY_AFTER, WWW_AUTHENTICATE,
@@ -174,10 +175,7 @@ fn authorize(s: &Shared, headers: &HeaderMap) -> Result<Caller, Response> {
                 ct_eq(&key, s.native.api_key()) & ct_eq(&user_key, &s.native.user_key())
             });
         if ok {
-            Ok(Caller {
-                mode,
-                grant: None,
-            })
+            Ok(Caller { mode, grant: None })
         } else {
             Err(tagged(
                 bad_native(s, "UserKeyAuth credentials are invalid: send base64(api_key:user_key) from the authentication exchange"),
@@ -429,13 +427,15 @@ pub(crate) async fn list(State(s): State<Arc<Shared>>, headers: HeaderMap, uri: 
 /// `GET {api.path}/{id}`: one record.
 pub(crate) async fn item(
     State(s): State<Arc<Shared>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
     let (caller, rate_headers) = match admit(&s, &headers) {
         Ok(x) => x,
         Err(r) => return r,
     };
+    // An id that does not even decode (`%aA`) names no record.
+    let id = id.map(|Path(id)| id).unwrap_or_default();
     let field = dataset::id_field(&s.profile);
     let found = s
         .records

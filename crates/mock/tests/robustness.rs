@@ -67,8 +67,111 @@ fn query_strategy() -> impl Strategy<Value = String> {
     })
 }
 
+/// The native credentials of a profile with the default settings, as request headers.
+fn native_headers(p: &Profile) -> Vec<(&'static str, String)> {
+    use base64::Engine;
+    let c = handshake_mock::NativeCredentials::default();
+    let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
+    let auth = match p.native_auth.as_ref().unwrap().scheme {
+        handshake_mock::NativeScheme::BearerToken => {
+            format!("Bearer {}", c.personal_access_token())
+        }
+        handshake_mock::NativeScheme::BasicApiKey => {
+            format!("Basic {}", b64(format!("{}:", c.api_key())))
+        }
+        handshake_mock::NativeScheme::BasicEmailApiKey => {
+            format!("Basic {}", b64(format!("{}:{}", c.email(), c.api_key())))
+        }
+        handshake_mock::NativeScheme::RedtailUserKey => {
+            format!(
+                "UserKeyAuth {}",
+                b64(format!("{}:{}", c.api_key(), c.user_key()))
+            )
+        }
+        handshake_mock::NativeScheme::ConnectwiseMemberKey => format!(
+            "Basic {}",
+            b64(format!(
+                "{}+{}:{}",
+                c.company_id(),
+                c.public_key(),
+                c.private_key()
+            ))
+        ),
+    };
+    vec![
+        ("authorization", auth),
+        ("clientid", c.integration_client_id().to_owned()),
+        ("accept", "application/json".to_owned()),
+    ]
+}
+
+fn paging_query_strategy() -> impl Strategy<Value = String> {
+    let key = prop_oneof![
+        Just("page"),
+        Just("perPage"),
+        Just("pageSize"),
+        Just("pageId"),
+        Just("skip"),
+        Just("top"),
+        Just("count_total"),
+        Just("cursor"),
+        Just("page_size"),
+        Just("x"),
+    ];
+    let value = prop_oneof![
+        (0u64..2000).prop_map(|n| n.to_string()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        Just("99999999999999999999999999".to_owned()),
+        Just("MTA6YWJjZGVm".to_owned()),
+        Just("true".to_owned()),
+        "[ -~]{0,12}",
+        "%[0-9a-fA-F]{0,2}",
+    ];
+    proptest::collection::vec((key, value), 0..6).prop_map(|pairs| {
+        pairs
+            .into_iter()
+            .map(|(k, v)| format!("{k}={}", v.replace(['&', '#', ' '], "+")))
+            .collect::<Vec<_>>()
+            .join("&")
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_paging_parameters_never_5xx(
+        q in paging_query_strategy(),
+        pagesize in proptest::option::of("[ -~]{0,8}|[0-9]{1,6}"),
+        forward_only in any::<bool>(),
+        item in proptest::option::of("[A-Za-z0-9%._~-]{1,24}"),
+    ) {
+        let rt = runtime();
+        for (id, router) in routers() {
+            let p = Profile::builtin(&id).unwrap();
+            let path = match &item {
+                Some(i) => format!("{}/{i}", p.api.path),
+                None => p.api.path.clone(),
+            };
+            let uri = format!("{path}?{q}");
+            let mut req = Request::get(&uri);
+            for (k, v) in native_headers(&p) {
+                req = req.header(k, v);
+            }
+            if let Some(size) = &pagesize {
+                req = req.header("pagesize", size.as_str());
+            }
+            if forward_only {
+                req = req.header("pagination-type", "forward-only");
+            }
+            let Ok(req) = req.body(Body::empty()) else { continue };
+            let (status, body) = rt.block_on(send(&router, req));
+            prop_assert!(matches!(status.as_u16(), 200 | 204 | 400 | 404), "{id} {uri} -> {status}");
+            if status.as_u16() == 400 || status.as_u16() == 404 {
+                prop_assert!(serde_json::from_slice::<Value>(&body).is_ok(), "{id} {uri}: error body is not JSON");
+            }
+        }
+    }
 
     #[test]
     fn arbitrary_authorize_queries_never_panic_or_500(q in query_strategy()) {
