@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use handshake_mock::{MockProvider, RegisteredClient};
+use handshake_mock::{MockProvider, NativeCredentials, RegisteredClient};
 use handshake_profile::{PkceMethod, Profile};
 
 mod check;
@@ -87,6 +87,68 @@ struct ServeArgs {
     /// Serve HTTPS with a certificate generated at start (its PEM path is printed).
     #[arg(long)]
     tls: bool,
+    #[command(flatten)]
+    native: NativeArgs,
+    /// Seed of the generated data set the API serves: the same seed gives the same records.
+    #[arg(long, default_value_t = MockProvider::DEFAULT_SEED)]
+    seed: u64,
+    /// Allow N API requests per rate-limit window (per OAuth grant and for the native
+    /// credentials) instead of the profile's limit, e.g. to make 429s easy to reach.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit: Option<u32>,
+    /// Length of the rate-limit window in seconds, with --rate-limit (default: the
+    /// profile's window).
+    #[arg(long, value_name = "SECS", requires = "rate_limit", value_parser = clap::value_parser!(u64).range(1..))]
+    rate_window: Option<u64>,
+}
+
+/// Credentials of the CRM's native scheme; only those the chosen provider uses matter.
+/// Secrets are better given through the environment than on the command line, where `ps`
+/// shows them.
+#[derive(Args)]
+struct NativeArgs {
+    /// API key (Insightly, Agile CRM, Redtail).
+    #[arg(long, env = "HANDSHAKE_API_KEY", hide_env_values = true, default_value = NativeCredentials::DEFAULT_API_KEY)]
+    api_key: String,
+    /// User email (Agile CRM).
+    #[arg(long, env = "HANDSHAKE_EMAIL", default_value = NativeCredentials::DEFAULT_EMAIL)]
+    email: String,
+    /// User name (Redtail).
+    #[arg(long, env = "HANDSHAKE_USERNAME", default_value = NativeCredentials::DEFAULT_USERNAME)]
+    username: String,
+    /// Password (Redtail).
+    #[arg(long, env = "HANDSHAKE_PASSWORD", hide_env_values = true, default_value = NativeCredentials::DEFAULT_PASSWORD)]
+    password: String,
+    /// Company id (ConnectWise).
+    #[arg(long, env = "HANDSHAKE_COMPANY_ID", default_value = NativeCredentials::DEFAULT_COMPANY_ID)]
+    company_id: String,
+    /// API member public key (ConnectWise).
+    #[arg(long, env = "HANDSHAKE_PUBLIC_KEY", default_value = NativeCredentials::DEFAULT_PUBLIC_KEY)]
+    public_key: String,
+    /// API member private key (ConnectWise).
+    #[arg(long, env = "HANDSHAKE_PRIVATE_KEY", hide_env_values = true, default_value = NativeCredentials::DEFAULT_PRIVATE_KEY)]
+    private_key: String,
+    /// Integration clientId GUID, required in the clientId header (ConnectWise).
+    #[arg(long, env = "HANDSHAKE_CLIENT_ID", default_value = NativeCredentials::DEFAULT_INTEGRATION_CLIENT_ID)]
+    integration_client_id: String,
+    /// Personal access token (Capsule).
+    #[arg(long, env = "HANDSHAKE_TOKEN", hide_env_values = true, default_value = NativeCredentials::DEFAULT_PERSONAL_ACCESS_TOKEN)]
+    personal_access_token: String,
+}
+
+impl NativeArgs {
+    fn credentials(&self) -> NativeCredentials {
+        NativeCredentials::default()
+            .with_api_key(&self.api_key)
+            .with_email(&self.email)
+            .with_username(&self.username)
+            .with_password(&self.password)
+            .with_company_id(&self.company_id)
+            .with_public_key(&self.public_key)
+            .with_private_key(&self.private_key)
+            .with_integration_client_id(&self.integration_client_id)
+            .with_personal_access_token(&self.personal_access_token)
+    }
 }
 
 #[tokio::main]
@@ -135,7 +197,19 @@ async fn serve(args: ServeArgs) -> Result<bool> {
         .client_id(args.client_id.clone())
         .client_secret(args.client_secret.clone())
         .auto_approve(args.auto_approve)
-        .tls(args.tls);
+        .tls(args.tls)
+        .native_credentials(args.native.credentials())
+        .seed(args.seed);
+    if let Some(limit) = args.rate_limit {
+        let window = args
+            .rate_window
+            .or(profile
+                .rate_limit
+                .limit
+                .map(|_| profile.rate_limit.window_secs))
+            .unwrap_or(60);
+        builder = builder.rate_limit(limit, std::time::Duration::from_secs(window));
+    }
     for uri in &redirect_uris {
         builder = builder.redirect_uri(uri.clone());
     }
@@ -186,8 +260,11 @@ async fn serve(args: ServeArgs) -> Result<bool> {
     ) {
         println!("{key}={value}");
     }
+    for line in native_lines(&mock) {
+        println!("{line}");
+    }
     println!(
-        "# control API: {}/__handshake/metadata, journal, faults, expire, revoke, reset, healthz",
+        "# control API: {}/__handshake/metadata, native, journal, faults, expire, revoke, reset, clock, healthz",
         mock.uri()
     );
     println!("# press Ctrl-C to stop");
@@ -238,4 +315,48 @@ fn env_lines(
         ("OAUTH_PKCE_METHOD", pkce.to_owned()),
         ("CRM_API_URL", mock.api_url()),
     ]
+}
+
+/// The CRM's native scheme as `.env` lines (`CRM_AUTH_SCHEME`, then each credential it uses),
+/// after a comment saying where the scheme comes from and how the data and limits are set.
+fn native_lines(mock: &MockProvider) -> Vec<String> {
+    let profile = mock.profile();
+    let meta = mock.metadata();
+    let mut lines = Vec::new();
+    let limit = match (
+        &meta["rate_limit"]["limit"],
+        &meta["rate_limit"]["window_secs"],
+    ) {
+        (serde_json::Value::Number(l), serde_json::Value::Number(w)) => {
+            format!("{l} requests per {w} s")
+        }
+        _ => "none".to_owned(),
+    };
+    lines.push(format!(
+        "# API data: {} records (seed {}); rate limit: {limit}",
+        mock.dataset().len(),
+        mock.seed()
+    ));
+    let Some(native) = &profile.native_auth else {
+        return lines;
+    };
+    lines.push(format!(
+        "# {}'s own scheme (provenance: {}), beside OAuth on CRM_API_URL: {}",
+        profile.name,
+        native.origin.provenance,
+        meta["native_auth"]["authorization"]
+            .as_str()
+            .unwrap_or_default()
+    ));
+    lines.push(format!("CRM_AUTH_SCHEME={}", native.scheme.as_str()));
+    if let Some(url) = mock.exchange_url() {
+        lines.push(format!("CRM_AUTHENTICATION_URL={url}"));
+    }
+    for (field, value) in mock.native_credentials().fields_for(native.scheme) {
+        lines.push(format!("CRM_{}={value}", field.to_ascii_uppercase()));
+    }
+    if let Some(header) = &native.client_id_header {
+        lines.push(format!("CRM_CLIENT_ID_HEADER={header}"));
+    }
+    lines
 }

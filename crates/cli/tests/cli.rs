@@ -173,6 +173,75 @@ async fn serve_tls_prints_a_certificate_that_reqwest_trusts() {
     assert_eq!(res.status(), 200);
 }
 
+#[tokio::test]
+async fn serve_prints_native_credentials_that_the_api_accepts_and_limits() {
+    let (_server, lines) = serve(&[
+        "insightly",
+        "--api-key",
+        "k-from-cli",
+        "--seed",
+        "9",
+        "--rate-limit",
+        "2",
+    ]);
+    assert_eq!(env_value(&lines, "CRM_AUTH_SCHEME"), "basic_api_key");
+    assert_eq!(env_value(&lines, "CRM_API_KEY"), "k-from-cli");
+    // Only the credentials Insightly's scheme uses are printed.
+    for other in [
+        "CRM_EMAIL=",
+        "CRM_PASSWORD=",
+        "CRM_PRIVATE_KEY=",
+        "CRM_USERNAME=",
+    ] {
+        assert!(
+            !lines.iter().any(|l| l.starts_with(other)),
+            "{other} in {lines:#?}"
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "# API data: 260 records (seed 9); rate limit: 2 requests per 86400 s"),
+        "{lines:#?}"
+    );
+    let api = env_value(&lines, "CRM_API_URL").to_owned();
+    let http = reqwest::Client::new();
+    let call = || http.get(&api).basic_auth("k-from-cli", Some("")).send();
+    let first = call().await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["x-ratelimit-limit"], "2");
+    assert_eq!(call().await.unwrap().status(), 200);
+    assert_eq!(call().await.unwrap().status(), 429);
+    let wrong = http
+        .get(&api)
+        .basic_auth("handshake-api-key", Some(""))
+        .send();
+    assert_eq!(wrong.await.unwrap().status(), 401);
+
+    let (_server, lines) = serve(&[
+        "connectwise",
+        "--integration-client-id",
+        "6d1b4a6e-0000-4c1e-9a0b-000000000001",
+    ]);
+    assert_eq!(
+        env_value(&lines, "CRM_AUTH_SCHEME"),
+        "connectwise_member_key"
+    );
+    assert_eq!(env_value(&lines, "CRM_COMPANY_ID"), "handshake");
+    assert_eq!(
+        env_value(&lines, "CRM_INTEGRATION_CLIENT_ID"),
+        "6d1b4a6e-0000-4c1e-9a0b-000000000001"
+    );
+    assert_eq!(env_value(&lines, "CRM_CLIENT_ID_HEADER"), "clientId");
+    let (_server, lines) = serve(&["redtail"]);
+    let base = lines[0].rsplit(' ').next().unwrap();
+    assert_eq!(
+        env_value(&lines, "CRM_AUTHENTICATION_URL"),
+        format!("{base}/api/public/v1/authentication")
+    );
+    assert_eq!(env_value(&lines, "CRM_USERNAME"), "handshake-user");
+}
+
 #[test]
 fn providers_lists_every_profile_with_provenance() {
     let out = Command::new(BIN).arg("providers").output().unwrap();
