@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start a mock CRM on 127.0.0.1 and print the settings your app needs.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Check your own client app black-box: handshake plays the user's browser and a hostile CRM.
     CheckClient(Box<check::CheckClientArgs>),
     /// List the built-in provider profiles, with where each behaviour comes from.
@@ -162,7 +162,7 @@ async fn main() -> std::process::ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Providers { json } => providers::list(json),
         Command::CheckClient(args) => check::run(*args).await,
     };
