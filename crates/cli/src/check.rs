@@ -35,6 +35,10 @@ pub(crate) struct CheckClientArgs {
     /// Your app's logout route (enables the revocation-on-logout check).
     #[arg(long, value_name = "URL", value_parser = http_url)]
     logout_url: Option<url::Url>,
+    /// Your app's route that returns every record of the CRM's list resource as JSON (an
+    /// array, or an object holding one; enables the paging-complete check).
+    #[arg(long, value_name = "URL", value_parser = http_url)]
+    list_url: Option<url::Url>,
     /// Client id your app is configured with.
     #[arg(long, default_value = RegisteredClient::DEFAULT_ID)]
     client_id: String,
@@ -84,6 +88,7 @@ pub(crate) async fn run(args: CheckClientArgs) -> Result<bool> {
     let mut cfg = ClientCheckConfig::new(profile, args.mock_port, args.login_url);
     cfg.api_url = args.api_url;
     cfg.logout_url = args.logout_url;
+    cfg.list_url = args.list_url;
     cfg.client_id = args.client_id;
     cfg.client_secret = args.client_secret;
     cfg.redirect_uri = args.redirect_uri;

@@ -196,6 +196,17 @@ async fn check(lang: Lang, flaw: &str, provider: &str, routes: Routes) -> Option
         check = check
             .api_url(format!("{}/api", app.base).parse().unwrap())
             .logout_url(format!("{}/logout", app.base).parse().unwrap());
+        // Only the Python app has a list route, and it follows Link rel="next": a complete
+        // walk where the CRM sends Link headers (Capsule, ConnectWise).
+        let link_paging = mock
+            .profile()
+            .api
+            .paging
+            .as_ref()
+            .is_some_and(|p| p.link_header);
+        if matches!(lang, Lang::Python) && link_paging {
+            check = check.list_url(format!("{}/contacts", app.base).parse().unwrap());
+        }
     }
     let report = check.run(&mock).await.expect("the check runs");
     println!(
@@ -236,9 +247,10 @@ fn assert_outcome(report: &Report, failed: &[ClientCheckId], warned: &[ClientChe
         ClientCheckId::ALL.len(),
         "one case per check\n{pretty}"
     );
+    let skipped = ids(report, Status::Skipped);
     assert!(
-        ids(report, Status::Skipped).is_empty(),
-        "no check skipped with every route given\n{pretty}"
+        skipped.is_empty() || skipped == set(&[ClientCheckId::PagingComplete]),
+        "no check skipped with every route given (the Node app has no list route)\n{pretty}"
     );
 }
 
@@ -251,6 +263,24 @@ async fn python_app_passes_every_check_on_capsule() {
         .unwrap();
     assert_outcome(&report, &[], &[]);
     assert!(report.is_success());
+}
+
+#[tokio::test]
+async fn python_app_that_reads_one_page_fails_only_the_paging_check() {
+    let Some(report) = check(Lang::Python, "first_page", "connectwise", Routes::All).await else {
+        return;
+    };
+    assert_outcome(&report, &[C::PagingComplete], &[]);
+    let paging = report
+        .cases
+        .iter()
+        .find(|c| c.scenario == "paging-complete")
+        .unwrap();
+    let why = &paging.failure.as_ref().unwrap().actual;
+    assert!(
+        why.starts_with("25 record(s) for a data set of 1210 (1185 missing, 0 more than once) after 1 API request(s)"),
+        "{why}"
+    );
 }
 
 #[tokio::test]
@@ -271,7 +301,11 @@ async fn python_app_on_a_provider_without_pkce_skips_only_the_pkce_check() {
         "{}",
         report.to_pretty()
     );
-    assert_eq!(ids(&report, Status::Skipped), set(&[C::AuthzPkce]));
+    // Agile CRM pages by cursor, which the app's list route does not follow: not given.
+    assert_eq!(
+        ids(&report, Status::Skipped),
+        set(&[C::AuthzPkce, C::PagingComplete])
+    );
 }
 
 #[tokio::test]
@@ -333,8 +367,11 @@ async fn check_client_starts_the_mock_on_the_given_port() {
         "{}",
         report.to_pretty()
     );
-    // Redtail has no PKCE.
-    assert_eq!(ids(&report, Status::Skipped), set(&[C::AuthzPkce]));
+    // Redtail has no PKCE; no list URL was given.
+    assert_eq!(
+        ids(&report, Status::Skipped),
+        set(&[C::AuthzPkce, C::PagingComplete])
+    );
     let junit = report.to_junit("handshake-check-client").unwrap();
     assert!(junit.contains("csrf-forged-state") && junit.contains("RFC 6749 §10.12"));
 }
@@ -355,7 +392,8 @@ async fn optional_checks_are_skipped_without_api_and_logout_urls() {
             C::ExpiryRefresh,
             C::RevokedGrant,
             C::LogoutRevocation,
-            C::TokenLeak
+            C::TokenLeak,
+            C::PagingComplete
         ])
     );
     let expiry = report

@@ -40,11 +40,15 @@ pub enum ClientCheckId {
     RevokedGrant,
     /// Logout revokes the tokens (RFC 7009).
     LogoutRevocation,
+    /// No request the app sends to the CRM carries a credential in its URL.
+    CredentialsInHeaders,
+    /// The app's list route returns every record of the CRM's data set exactly once.
+    PagingComplete,
 }
 
 impl ClientCheckId {
     /// Every check, in report order.
-    pub const ALL: [ClientCheckId; 13] = [
+    pub const ALL: [ClientCheckId; 15] = [
         ClientCheckId::AuthzRequest,
         ClientCheckId::AuthzState,
         ClientCheckId::AuthzPkce,
@@ -58,6 +62,8 @@ impl ClientCheckId {
         ClientCheckId::ExpiryRefresh,
         ClientCheckId::RevokedGrant,
         ClientCheckId::LogoutRevocation,
+        ClientCheckId::CredentialsInHeaders,
+        ClientCheckId::PagingComplete,
     ];
 
     /// The id used in reports (`csrf-forged-state`).
@@ -157,6 +163,18 @@ impl ClientCheckId {
                 "RFC 7009 §2.1",
                 "on logout POST the refresh token (then the access token) to the revocation endpoint, authenticated like token requests, before clearing the session",
             ),
+            ClientCheckId::CredentialsInHeaders => (
+                "credentials-in-headers",
+                "No request to the CRM carries a token, key or secret in its URL",
+                "RFC 6750 §2.3, §5.3, RFC 9700 §4.3.2",
+                "send the access token (or API key) in the Authorization header and client secrets in the body or Basic header, never as query parameters: URLs end up in logs",
+            ),
+            ClientCheckId::PagingComplete => (
+                "paging-complete",
+                "The app's list route returns every record of the CRM's data set exactly once",
+                "RFC 8288 §3",
+                "follow the CRM's paging to the end (Link rel=\"next\", page/perPage, skip/top or cursor) and stop only when it says there is no next page",
+            ),
         }
     }
 }
@@ -213,6 +231,65 @@ impl Outcome {
 
 /// `#12 POST /oauth/token grant_type=refresh_token auth=client_secret_basic [refresh_token] -> 200`:
 /// parameter names only, so no value (secret or not) reaches a report.
+/// Query parameter names that carry a credential when they appear in a URL.
+const CREDENTIAL_PARAMS: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "token",
+    "api_key",
+    "apikey",
+    "key",
+    "user_key",
+    "password",
+    "client_secret",
+    "private_key",
+    "authorization",
+];
+
+/// The requests to the token, revocation and API endpoints that carry a credential in the
+/// query string, with the offending parameter's name. The authorization endpoint is left
+/// out: its query is the protocol (and holds no credential).
+pub(crate) fn judge_credentials_in_urls(journal: &[JournalEntry]) -> Outcome {
+    let sent: Vec<&JournalEntry> = journal
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.endpoint,
+                Some(Endpoint::Token | Endpoint::Revoke | Endpoint::Api)
+            )
+        })
+        .collect();
+    if sent.is_empty() {
+        return Outcome::skip("the app sent no token, revocation or API request");
+    }
+    let bad: Vec<(&JournalEntry, &str)> = sent
+        .iter()
+        .filter_map(|e| {
+            e.query
+                .iter()
+                // The mock tags token values it recognises as `[redacted:...]`.
+                .find(|(k, v)| {
+                    CREDENTIAL_PARAMS.contains(&k.to_ascii_lowercase().as_str())
+                        || v.starts_with("[redacted")
+                })
+                .map(|(k, _)| (*e, k.as_str()))
+        })
+        .collect();
+    match bad.first() {
+        None => Outcome::pass(format!(
+            "{} request(s) to the CRM, none with a credential in the URL",
+            sent.len()
+        )),
+        Some((e, name)) => Outcome::fail(format!(
+            "{} request(s) carried a credential in the URL, first {} {} with query parameter `{name}`",
+            bad.len(),
+            e.method,
+            e.path
+        ))
+        .with_journal(&bad.iter().map(|(e, _)| *e).collect::<Vec<_>>()),
+    }
+}
+
 pub(crate) fn journal_line(e: &JournalEntry) -> String {
     let mut s = format!("#{} {} {}", e.seq, e.method, e.path);
     if let Some(g) = &e.grant_type {
@@ -593,6 +670,33 @@ mod tests {
             status,
             auth_mode: None,
         }
+    }
+
+    #[test]
+    fn credentials_in_urls_fail_and_name_the_parameter_only() {
+        let mut api = entry(3, Endpoint::Api, None, 200);
+        api.method = "GET".to_owned();
+        api.path = "/api/v2/parties".to_owned();
+        api.params.clear();
+        assert_eq!(
+            judge_credentials_in_urls(&[api.clone()]).status,
+            Status::Passed
+        );
+        api.query = vec![
+            ("page".to_owned(), "2".to_owned()),
+            ("access_token".to_owned(), "[redacted:0a1b2c3d]".to_owned()),
+        ];
+        let o = judge_credentials_in_urls(&[entry(1, Endpoint::Token, None, 200), api.clone()]);
+        assert_eq!(o.status, Status::Failed);
+        assert_eq!(
+            o.text,
+            "1 request(s) carried a credential in the URL, first GET /api/v2/parties with query parameter `access_token`"
+        );
+        assert!(!o.journal.concat().contains("0a1b2c3d"), "{:?}", o.journal);
+        // An API key under another name is caught by the mock's redaction tag.
+        api.query = vec![("k".to_owned(), "[redacted:ffff0000]".to_owned())];
+        assert_eq!(judge_credentials_in_urls(&[api]).status, Status::Failed);
+        assert_eq!(judge_credentials_in_urls(&[]).status, Status::Skipped);
     }
 
     fn exchange(status: u16, location: Option<&str>, body: &str) -> Exchange {

@@ -83,6 +83,7 @@ pub struct ClientCheck {
     login_url: Url,
     api_url: Option<Url>,
     logout_url: Option<Url>,
+    list_url: Option<Url>,
     timeout: Duration,
     negative_wait: Duration,
 }
@@ -99,9 +100,17 @@ impl ClientCheck {
             login_url,
             api_url: None,
             logout_url: None,
+            list_url: None,
             timeout: Self::DEFAULT_TIMEOUT,
             negative_wait: Self::DEFAULT_NEGATIVE_WAIT,
         }
+    }
+
+    /// The app's route that returns every record of the CRM's list resource as JSON (an
+    /// array, or an object holding one), for the `paging-complete` check; skipped without.
+    pub fn list_url(mut self, url: Url) -> Self {
+        self.list_url = Some(url);
+        self
     }
 
     /// The app's route that calls the CRM API with the user's token. Without it, the expiry
@@ -165,6 +174,8 @@ pub struct ClientCheckConfig {
     pub api_url: Option<Url>,
     /// The app's logout route, if any.
     pub logout_url: Option<Url>,
+    /// The app's route that returns every record of the list resource (`--list-url`).
+    pub list_url: Option<Url>,
     /// How long the app may take to answer one request.
     pub timeout: Duration,
     /// How long negative checks wait for a request that must not come.
@@ -184,6 +195,7 @@ impl ClientCheckConfig {
             login_url,
             api_url: None,
             logout_url: None,
+            list_url: None,
             timeout: ClientCheck::DEFAULT_TIMEOUT,
             negative_wait: ClientCheck::DEFAULT_NEGATIVE_WAIT,
         }
@@ -202,6 +214,7 @@ impl fmt::Debug for ClientCheckConfig {
             .field("login_url", &self.login_url.as_str())
             .field("api_url", &self.api_url.as_ref().map(Url::as_str))
             .field("logout_url", &self.logout_url.as_ref().map(Url::as_str))
+            .field("list_url", &self.list_url.as_ref().map(Url::as_str))
             .field("timeout", &self.timeout)
             .field("negative_wait", &self.negative_wait)
             .finish()
@@ -226,6 +239,7 @@ pub async fn check_client(config: ClientCheckConfig) -> Result<Report, ClientChe
         .negative_wait(config.negative_wait);
     check.api_url = config.api_url;
     check.logout_url = config.logout_url;
+    check.list_url = config.list_url;
     check.run(&mock).await
 }
 

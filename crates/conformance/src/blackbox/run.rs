@@ -399,6 +399,13 @@ impl<'a> Runner<'a> {
         };
         self.record(Id::ExpiryRefresh, expiry, t);
         let t = Instant::now();
+        let paging = match (&self.check.list_url.clone(), login1_ok) {
+            (None, _) => Outcome::skip("no list URL given (--list-url)"),
+            (Some(_), false) => Outcome::skip("the first login did not complete"),
+            (Some(list), true) => self.paging(&a, list).await,
+        };
+        self.record(Id::PagingComplete, paging, t);
+        let t = Instant::now();
         let logout = match (&self.check.logout_url.clone(), login1_ok) {
             (None, _) => Outcome::skip("no logout URL given (--logout-url)"),
             (Some(_), false) => Outcome::skip("the first login did not complete"),
@@ -496,7 +503,12 @@ impl<'a> Runner<'a> {
         let denied = self.access_denied(&e).await;
         self.record(Id::AccessDenied, denied, t);
 
-        // 5. Tokens anywhere in what the browser got.
+        // 5. Credentials in any URL the app sent to the CRM, over the whole run.
+        let t = Instant::now();
+        let in_urls = checks::judge_credentials_in_urls(&self.mock.journal());
+        self.record(Id::CredentialsInHeaders, in_urls, t);
+
+        // 6. Tokens anywhere in what the browser got.
         let t = Instant::now();
         let leak = self.judge_leaks();
         self.record(Id::TokenLeak, leak, t);
@@ -813,6 +825,70 @@ impl<'a> Runner<'a> {
         Ok(ex)
     }
 
+    /// The app's list route must answer every record of the mock's data set, once each.
+    async fn paging(&mut self, b: &Browser, list: &Url) -> Outcome {
+        let mark = self.mark();
+        let ex = match self.api_call(b, list).await {
+            Ok(ex) => ex,
+            Err(e) => return Outcome::fail(format!("GET {} got no answer: {e}", list.path())),
+        };
+        let entries = self.since(mark);
+        let api: Vec<&JournalEntry> = entries
+            .iter()
+            .filter(|e| e.endpoint == Some(Endpoint::Api))
+            .collect();
+        if !(200..300).contains(&ex.status) {
+            return Outcome::fail(format!("the list route answered {}", ex.describe()))
+                .with_journal(&api);
+        }
+        let field = self
+            .profile
+            .api
+            .dataset
+            .as_ref()
+            .map_or("id", |d| d.id_field.as_str());
+        let expected: Vec<String> = self
+            .mock
+            .dataset()
+            .iter()
+            .filter_map(|r| crate::mockctl::record_id(r, field))
+            .collect();
+        let Some(records) = serde_json::from_str::<serde_json::Value>(&ex.body)
+            .ok()
+            .as_ref()
+            .and_then(records_in)
+            .cloned()
+        else {
+            return Outcome::fail(
+                "the list route's answer is not JSON holding an array of records".to_owned(),
+            )
+            .with_journal(&api);
+        };
+        let mut seen = std::collections::BTreeMap::<String, u32>::new();
+        for r in &records {
+            if let Some(id) = crate::mockctl::record_id(r, field) {
+                *seen.entry(id).or_default() += 1;
+            }
+        }
+        let missing = expected.iter().filter(|id| !seen.contains_key(*id)).count();
+        let repeated = seen.values().filter(|n| **n > 1).count();
+        let verdict = if missing == 0 && repeated == 0 && records.len() == expected.len() {
+            Outcome::pass(format!(
+                "{} records in {} API request(s), each once",
+                records.len(),
+                api.len()
+            ))
+        } else {
+            Outcome::fail(format!(
+                "{} record(s) for a data set of {} ({missing} missing, {repeated} more than once) after {} API request(s)",
+                records.len(),
+                expected.len(),
+                api.len()
+            ))
+        };
+        verdict.with_journal(&api)
+    }
+
     async fn expiry(&mut self, b: &Browser, api: &Url) -> Outcome {
         let mark = self.mark();
         match self.api_call(b, api).await {
@@ -1076,6 +1152,19 @@ impl<'a> Runner<'a> {
             known.len(),
             self.seen.len()
         ))
+    }
+}
+
+/// The records in an app's JSON answer: a top-level array, or the first array of objects
+/// in an object (`{"data": [...]}`, `{"contacts": [...]}`), one level of nesting deep.
+fn records_in(v: &serde_json::Value) -> Option<&Vec<serde_json::Value>> {
+    match v {
+        serde_json::Value::Array(a) => Some(a),
+        serde_json::Value::Object(o) => o
+            .values()
+            .find_map(|v| v.as_array().filter(|a| a.iter().all(|r| r.is_object())))
+            .or_else(|| o.values().filter(|v| v.is_object()).find_map(records_in)),
+        _ => None,
     }
 }
 
