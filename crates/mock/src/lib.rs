@@ -87,15 +87,97 @@
 //!   Responses carry `Cache-Control: no-store` and `Pragma: no-cache`.
 //! - **revoke** (RFC 7009): client authenticated, unknown tokens ⇒ 200, revoking a refresh
 //!   token ends the grant and its access tokens; every path in `oauth.revoke_paths` is served.
-//! - **API** (RFC 6750): `Authorization: Bearer` only; 401 with
-//!   `WWW-Authenticate: Bearer error="invalid_token"` (no error attribute when no token was
-//!   sent) in the profile's body shape; 403 `insufficient_scope`; rate limits with the
-//!   profile's headers and 429 body.
+//! - **API** (RFC 6750): `Authorization: Bearer` access tokens, or the CRM's own scheme
+//!   (below); 401 with `WWW-Authenticate: Bearer error="invalid_token"` (no error attribute
+//!   when no credentials were sent) in the profile's body shape; 403 `insufficient_scope`;
+//!   rate limits with the profile's headers and 429 body; lists paged as the CRM pages them.
 //! - Bad input never panics and never gets a 500: malformed or duplicate parameters, a wrong
 //!   content type or invalid UTF-8 get an RFC 6749 error JSON, bodies over 64 KiB get 413.
 //! - Codes and tokens are 256 bits from a CSPRNG. Memory stays bounded: rotation replaces
 //!   entries, a grant keeps at most 8 live access tokens, expired codes and dead grants are
 //!   purged, and the journal keeps the latest 4096 requests.
+//!
+//! # The CRMs' own schemes
+//!
+//! Four of the five CRMs document no OAuth flow for third-party apps; integrations use the
+//! CRM's own scheme. Every mock serves it on the same API path, beside OAuth, with the
+//! credentials of [`MockProviderBuilder::native_credentials`] (defaults in
+//! [`NativeCredentials`]):
+//!
+//! | Profile | Scheme | The client sends |
+//! |---|---|---|
+//! | `capsule` | `bearer_token` | `Authorization: Bearer <personal_access_token>` |
+//! | `insightly` | `basic_api_key` | `Authorization: Basic base64(api_key:)` |
+//! | `agilecrm` | `basic_email_api_key` | `Authorization: Basic base64(email:api_key)` |
+//! | `redtail` | `redtail_user_key` | once `GET /api/public/v1/authentication` with `Basic base64(api_key:username:password)` → `{"user_key", "authenticated_user": {"user_key"}, ...}`; then `Authorization: UserKeyAuth base64(api_key:user_key)` (Basic `api_key:username:password` on a call works too, as Redtail documents) |
+//! | `connectwise` | `connectwise_member_key` | `Authorization: Basic base64(company_id+public_key:private_key)` and `clientId: <integration_client_id>` |
+//!
+//! Wrong credentials get 401 in the CRM's body shape (`errors.unauthorized_body`) with a
+//! `WWW-Authenticate` challenge for the scheme. ConnectWise checks `clientId` first: missing
+//! or unknown ⇒ 401 `{"code":"Unauthorized","message":...,"errors":[...]}` (the status is
+//! not documented; 401 is assumed), and every ConnectWise answer carries
+//! `api-current-version`. Redtail's `user_key` never expires. The journal records each API
+//! request's [`JournalEntry::auth_mode`] and never a credential: configured secrets are
+//! scrubbed wherever they appear, even in a URL.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use base64::Engine;
+//! use handshake_mock::MockProvider;
+//! # let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
+//!
+//! let mock = MockProvider::start(handshake_profile::Profile::builtin("redtail").unwrap()).await;
+//! let c = mock.native_credentials();
+//! let http = reqwest::Client::new();
+//! let auth: serde_json::Value = http
+//!     .get(mock.exchange_url().unwrap())
+//!     .basic_auth(c.api_key(), Some(format!("{}:{}", c.username(), c.password())))
+//!     .send().await.unwrap()
+//!     .json().await.unwrap();
+//! let user_key = auth["user_key"].as_str().unwrap();
+//! assert_eq!(auth["authenticated_user"]["user_key"], user_key);
+//!
+//! let page: serde_json::Value = http
+//!     .get(mock.api_url())
+//!     .header("authorization", format!("UserKeyAuth {}", b64(format!("{}:{user_key}", c.api_key()))))
+//!     .header("pagesize", "10")
+//!     .send().await.unwrap()
+//!     .json().await.unwrap();
+//! assert_eq!(page["contacts"].as_array().unwrap().len(), 10);
+//! assert_eq!(page["meta"], serde_json::json!({"total_records": 120, "total_pages": 12}));
+//! assert_eq!(mock.journal()[1].auth_mode.as_deref(), Some("redtail_user_key"));
+//! # }
+//! ```
+//!
+//! # Paging and the data set
+//!
+//! The API serves a data set generated from the profile's `api.dataset` template with a
+//! seeded PRNG ([`MockProviderBuilder::seed`]; the same seed gives the same records on every
+//! version of handshake, see [`MockProvider::dataset`]), paged exactly as the CRM pages it,
+//! whichever way the client authenticated:
+//!
+//! | Profile | Request | Answer |
+//! |---|---|---|
+//! | `capsule` | `?page=N&perPage=M` (≤ 100, default 50) | `{"parties": [...]}`, `Link` `first`/`prev`/`next`/`last` (absolute), `X-Pagination-Has-More` |
+//! | `insightly` | `?skip=N&top=M` (≤ 500 assumed) | top-level array; `X-Total-Count` when `count_total=true` |
+//! | `agilecrm` | `?page_size=M&cursor=C` | array; `count` on the first record, `cursor` on the last when more follow; XML unless `Accept: application/json`; 204 when empty |
+//! | `redtail` | `?page=N`, request header `pagesize: M` | `{"contacts": [...], "meta": {"total_records", "total_pages"}}` |
+//! | `connectwise` | `?page=N&pageSize=M` (≤ 1000) | array, `Link` (absolute); with header `pagination-type: forward-only`: `?pageId=<last id>` in `Link` `rel="next"` only |
+//!
+//! Page sizes over the maximum are clamped. Bad paging parameters (`page=0`, negatives,
+//! non-numbers, a cursor or `pageId` the mock never issued, duplicates) get 400 in the CRM's
+//! shape (`errors.bad_request_body`), never a 5xx. `GET {api.path}/{id}` answers one record
+//! (Capsule `{"party": {...}}`, others the bare object), 404 in the CRM's shape when there is
+//! none (Agile: 204, as documented). [`MockProviderBuilder::dataset_size`] changes the count.
+//!
+//! # Rate limits
+//!
+//! Each OAuth grant and the native credentials have their own window of the profile's
+//! `rate_limit` (Capsule 4000/h, Insightly 1000/day, ConnectWise 1000/min assumed), or of
+//! [`MockProviderBuilder::rate_limit`]. Over the limit: 429 with the CRM's body and headers
+//! (Capsule `X-RateLimit-*` and `{"error":"rate limit reached"}` without `Retry-After`;
+//! ConnectWise numeric `Retry-After`). Windows follow the virtual clock, so
+//! [`MockProvider::advance_clock`] ends them.
 //!
 //! # Faults
 //!
@@ -170,6 +252,7 @@
 //! |---|---|---|
 //! | `GET /__handshake/healthz` | | `200 {"status":"ok"}` |
 //! | `GET /__handshake/metadata` | | `200` RFC 8414 metadata (below) |
+//! | `GET /__handshake/native` | | `200` the native scheme and its non-secret credentials (below), or `null` |
 //! | `GET /__handshake/journal` | | `200 [JournalEntry, ...]` |
 //! | `POST /__handshake/faults` | a fault (below) | `201` the fault as armed |
 //! | `POST /__handshake/expire` | | `204`: access tokens expire now |
@@ -193,8 +276,25 @@
 //! `grant_types_supported`) plus `provider`, `name`, `oauth_documented`, `api_resource`
 //! (absolute URL), `token_request_encodings`, `pkce_mode`, `refresh_token_rotation` and
 //! `provenance` (`{"oauth": {"provenance": "vendor", "sources": [...], "note": ...}, ...}`
-//! for each behaviour group). Profiles with `oauth.well_known = true` (Capsule) also serve the
-//! RFC 8414 fields at `/.well-known/oauth-authorization-server`.
+//! for each behaviour group), and for the API:
+//!
+//! - `auth_modes`: `["oauth", "<native scheme>"]`;
+//! - `native_auth`: `{"scheme", "authorization" (what to send, e.g. `"Basic
+//!   base64(api_key:)"`), "credentials" (non-secret parts only: `email`, `username`,
+//!   `company_id`, `public_key`, `integration_client_id`), "provenance"}`, plus
+//!   `exchange_endpoint` (Redtail), `client_id_header` and `api_current_version`
+//!   (ConnectWise); this object is also `GET /__handshake/native`;
+//! - `api`: `{"list", "item" (URL template with `{id}`), "envelope", "item_envelope",
+//!   "format", "empty_status", "not_found_status"}`;
+//! - `paging`: the profile's `api.paging` (`style`, parameter names, sizes, headers), plus
+//!   `forward_only: {"header", "param": "pageId"}` (ConnectWise) and `cursor_field`/`count_field`
+//!   (Agile);
+//! - `dataset`: `{"count", "seed", "id_field", "first_id", "last_id"}`;
+//! - `rate_limit`: the effective `{"limit", "window_secs", "per", "headers", "retry_after",
+//!   "body"}`, or `null`.
+//!
+//! Profiles with `oauth.well_known = true` (Capsule) also serve the RFC 8414 fields at
+//! `/.well-known/oauth-authorization-server`.
 //!
 //! A journal entry:
 //!
@@ -202,8 +302,15 @@
 //! {"seq": 3, "endpoint": "token", "method": "POST", "path": "/oauth/token", "query": [],
 //!  "headers": [["authorization", "Basic [redacted]"], ...],
 //!  "params": [["grant_type", "authorization_code"], ["code", "[redacted:1f2e3d4c]"], ...],
-//!  "grant_type": "authorization_code", "client_auth": "client_secret_basic", "status": 200}
+//!  "grant_type": "authorization_code", "client_auth": "client_secret_basic", "status": 200,
+//!  "auth_mode": null}
+//! {"seq": 4, "endpoint": "api", "method": "GET", "path": "/v3.1/Contacts",
+//!  "query": [["skip", "100"], ["top", "100"]], "headers": [["authorization", "Basic [redacted]"], ...],
+//!  "params": [], "grant_type": null, "client_auth": null, "status": 200, "auth_mode": "basic_api_key"}
 //! ```
+//!
+//! The API endpoint covers `{api.path}`, `{api.path}/{id}` and Redtail's key exchange, for
+//! faults and the journal alike.
 //!
 //! # HTTPS
 //!

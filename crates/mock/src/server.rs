@@ -282,6 +282,10 @@ async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Resp
         }
     };
     fill_params(&mut entry, &parts.headers, &bytes);
+    if endpoint == Some(Endpoint::Api) {
+        // Basic on the API is a native credential, not OAuth client authentication.
+        entry.client_auth = None;
+    }
     scrub(&mut entry.params, &s.secrets);
     scrub(&mut entry.headers, &s.secrets);
 
@@ -325,14 +329,13 @@ async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Resp
     resp
 }
 
-/// Replaces configured secrets wherever they appear in journal values (a client that puts
-/// an API key in the URL must not put it in the journal too).
+/// Redacts any journal value that contains a configured secret (a client that puts an API
+/// key in the URL must not put it in the journal too). The whole value goes, so the entry
+/// still shows that a credential was there (`[redacted]`) without keeping any part of it.
 fn scrub(pairs: &mut [(String, String)], secrets: &[String]) {
     for (_, v) in pairs.iter_mut() {
-        for secret in secrets {
-            if v.contains(secret.as_str()) {
-                *v = v.replace(secret.as_str(), "[redacted]");
-            }
+        if secrets.iter().any(|secret| v.contains(secret.as_str())) {
+            *v = "[redacted]".to_owned();
         }
     }
 }
