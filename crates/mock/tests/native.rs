@@ -355,6 +355,8 @@ async fn journal_keeps_auth_modes_but_never_credentials() {
             assert!(!text.contains(&secret), "{id}: {secret} in the journal");
         }
         let journal = mock.journal();
+        // Basic on the API is a native credential, not OAuth client authentication.
+        assert!(journal.iter().all(|e| e.client_auth.is_none()), "{id}");
         let e = journal
             .iter()
             .find(|e| e.query_param("k").is_some())
