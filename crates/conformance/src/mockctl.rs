@@ -54,6 +54,9 @@ impl Provider {
         if let Some(rl) = setup.rate_limit {
             builder = builder.rate_limit(rl.limit, Duration::from_secs(rl.window_secs));
         }
+        if let Some(n) = setup.dataset_size {
+            builder = builder.dataset_size(n);
+        }
         let mock = builder.start().await.map_err(|e| e.to_string())?;
         let native = native_credentials(target.profile(), mock.native_credentials());
         let client = mock.client();

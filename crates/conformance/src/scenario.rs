@@ -50,9 +50,20 @@ use crate::error::{ScenarioError, ScenarioErrorKind};
 /// `redirect_uri`, `code_verifier = "match" | "wrong" | "omit"`, `client_secret = "correct" |
 /// "wrong"`, `save_as = "<label>"`), `raw_api_call` (`token = "<label>"`).
 ///
+/// **Native schemes and paging.** `native_call` (the client calls the API with the CRM's own
+/// scheme; `credentials = "valid" | "wrong_key" | "missing_client_id"`, `crm_error = true`
+/// to require the CRM's code and message as the profile's error body promises),
+/// `raw_native_call` (the runner's own native request; `crm_error = true` checks the error
+/// body's shape), `list_all` (`auth = "oauth" | "native"`; by default every record of the
+/// mock's data set must come back exactly once). Scenario tables `[client] page_size = N`
+/// and `[mock] rate_limit = { limit = 2, window_secs = 60 }`, `[mock] dataset_size = N`.
+/// A vendor citation goes in `source = "Insightly KB 1447"` (then `rfc` may be left out).
+///
 /// **Outcomes.** `ok` (the default expectation); for client steps the names of
 /// [`ClientFailure`](crate::ClientFailure) (`state_mismatch`, `access_denied`, `invalid_grant`,
-/// `reauthorization_required`, `timeout`, `http_403`, ...); for raw requests the OAuth `error`
+/// `reauthorization_required`, `timeout`, `http_403`, `api_unauthorized`, `api_forbidden`,
+/// `rate_limited`, `paging_loop`, `invalid_configuration`, `incomplete`, ...); for raw
+/// requests the OAuth `error`
 /// code, `http_<status>`, or at the authorization endpoint `rejected` (refused without
 /// redirecting) and `redirected_to_unregistered_uri`.
 ///
@@ -60,7 +71,9 @@ use crate::error::{ScenarioError, ScenarioErrorKind};
 /// `endpoint` (`authorize`, `token`, `revoke`, `api`), optional `grant_type`, one of `count` or
 /// `min`/`max`, optional `client_auth` (`client_secret_basic`, `client_secret_post`, or
 /// `profile`: a method the profile accepts) and `with_params` (parameter names each entry
-/// carried).
+/// carried), `auth_mode` (`oauth` or `native`, as the mock recorded it) and
+/// `credentials_in_url = false` (no entry carried a credential in its query string).
+/// `endpoint = "native_exchange"` counts the native key exchange (Redtail).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Scenario {
@@ -109,12 +122,16 @@ pub struct MockSetup {
     /// Replace the profile's API rate limit, so that a limit trips within a few requests.
     #[serde(default)]
     pub rate_limit: Option<RateLimitSetup>,
+    /// Serve this many generated records instead of the profile's `api.dataset.count`
+    /// (a few pages on every CRM keeps paging scenarios fast).
+    #[serde(default)]
+    pub dataset_size: Option<u32>,
 }
 
 impl MockSetup {
     /// Whether the scenario changes the mock at all.
     pub fn is_set(&self) -> bool {
-        self.rate_limit.is_some()
+        self.rate_limit.is_some() || self.dataset_size.is_some()
     }
 }
 
