@@ -129,6 +129,19 @@ impl Driver {
         url::Url::parse(v.as_str().unwrap()).unwrap()
     }
 
+    /// The URL once the browser has navigated to one starting with `prefix`: a click on a
+    /// form button may return before the navigation it starts has finished.
+    async fn wait_for_url(&self, s: &str, prefix: &str) -> url::Url {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let url = self.current_url(s).await;
+            if url.as_str().starts_with(prefix) || Instant::now() >= deadline {
+                return url;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn title(&self, s: &str) -> String {
         let v = self
             .call(reqwest::Method::GET, &format!("/session/{s}/title"), None)
@@ -157,7 +170,7 @@ fn query(url: &url::Url, key: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consent_page_approve_and_deny_in_headless_chromium() {
     if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
         eprintln!(
@@ -196,7 +209,7 @@ async fn consent_page_approve_and_deny_in_headless_chromium() {
     driver.goto(&s, &authorize("approve-state")).await;
     assert!(driver.title(&s).await.contains("Capsule CRM"));
     driver.click(&s, "#approve").await;
-    let landed = driver.current_url(&s).await;
+    let landed = driver.wait_for_url(&s, &redirect).await;
     assert!(landed.as_str().starts_with(&redirect), "{landed}");
     assert_eq!(query(&landed, "state").as_deref(), Some("approve-state"));
     let code = query(&landed, "code").expect("code in the callback URL");
@@ -221,7 +234,7 @@ async fn consent_page_approve_and_deny_in_headless_chromium() {
 
     driver.goto(&s, &authorize("deny-state")).await;
     driver.click(&s, "#deny").await;
-    let landed = driver.current_url(&s).await;
+    let landed = driver.wait_for_url(&s, &redirect).await;
     assert_eq!(query(&landed, "error").as_deref(), Some("access_denied"));
     assert_eq!(query(&landed, "state").as_deref(), Some("deny-state"));
 
