@@ -25,6 +25,8 @@
 //! assert!(err.to_string().contains("my-crm.toml"));
 //! ```
 
+#![warn(missing_docs)]
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
