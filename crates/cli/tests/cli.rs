@@ -388,7 +388,10 @@ fn check_python_app(flaw: &str) -> (std::process::Output, serde_json::Value) {
         ])
         .args(["--login-url", &format!("http://127.0.0.1:{app_port}/login")])
         .args(["--api-url", &format!("http://127.0.0.1:{app_port}/api")])
-        .args(["--list-url", &format!("http://127.0.0.1:{app_port}/contacts")])
+        .args([
+            "--list-url",
+            &format!("http://127.0.0.1:{app_port}/contacts"),
+        ])
         .args([
             "--logout-url",
             &format!("http://127.0.0.1:{app_port}/logout"),
