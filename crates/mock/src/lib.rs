@@ -179,6 +179,33 @@
 //! ConnectWise numeric `Retry-After`). Windows follow the virtual clock, so
 //! [`MockProvider::advance_clock`] ends them.
 //!
+//! To trip the limit on demand, without making thousands of calls, arm
+//! [`FaultBuilder::rate_limited`]: for the given time, authenticated API calls get the same
+//! 429 a used-up window gives (the profile's body; `X-RateLimit-Remaining: 0` and
+//! `X-RateLimit-Reset` at the end of the period where the profile sends `X-RateLimit-*`;
+//! `Retry-After` with the seconds left where the profile sends it, and none on Capsule). A
+//! retry before the time is up is refused again, as the CRM would; one after it passes.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use std::time::Duration;
+//! use handshake_mock::{Endpoint, MockProvider};
+//!
+//! let mock = MockProvider::start(handshake_profile::Profile::builtin("capsule").unwrap()).await;
+//! mock.fail_next(Endpoint::Api).rate_limited(Duration::from_secs(2)).times(10).mount();
+//! let pat = mock.native_credentials().personal_access_token().to_owned();
+//! let limited = reqwest::Client::new().get(mock.api_url()).bearer_auth(&pat).send().await.unwrap();
+//! assert_eq!(limited.status(), 429);
+//! assert_eq!(limited.headers()["x-ratelimit-remaining"], "0");
+//! assert!(limited.headers().get("retry-after").is_none()); // Capsule sends none
+//! // Unix seconds at the end of the period, rounded up.
+//! let reset: u64 = limited.headers()["x-ratelimit-reset"].to_str().unwrap().parse().unwrap();
+//! let now = std::time::UNIX_EPOCH.elapsed().unwrap().as_secs();
+//! assert!((now + 1..=now + 3).contains(&reset));
+//! assert_eq!(limited.text().await.unwrap(), r#"{"error":"rate limit reached"}"#);
+//! # }
+//! ```
+//!
 //! # Faults
 //!
 //! ```
@@ -191,6 +218,7 @@
 //! mock.fail_next(Endpoint::Api).with_status(503).times(3).mount();
 //! mock.fail_next(Endpoint::Revoke).with_delay(Duration::from_millis(50)).mount();
 //! mock.fail_next(Endpoint::Token).drop_connection().mount();
+//! mock.fail_next(Endpoint::Api).rate_limited(Duration::from_secs(1)).times(4).mount();
 //!
 //! let resp = reqwest::Client::new()
 //!     .post(mock.token_url())
@@ -203,7 +231,11 @@
 //! ```
 //!
 //! `mount()` is synchronous: the very next matching request sees the fault. Faults on one
-//! endpoint apply in mounting order.
+//! endpoint apply in mounting order. [`MockProvider::clear_faults`] disarms them all.
+//!
+//! A status fault answers with an RFC 6749 error JSON and nothing else: `with_status(429)` is
+//! a generic 429, not what the CRM sends. For the CRM's own 429 (its body, `X-RateLimit-*`,
+//! `Retry-After` as it does them), use `rate_limited` (see [Rate limits](#rate-limits)).
 //!
 //! # Spying: the journal
 //!
@@ -255,6 +287,7 @@
 //! | `GET /__handshake/native` | | `200` the native scheme and its non-secret credentials (below), or `null` |
 //! | `GET /__handshake/journal` | | `200 [JournalEntry, ...]` |
 //! | `POST /__handshake/faults` | a fault (below) | `201` the fault as armed |
+//! | `DELETE /__handshake/faults` | | `204`: armed faults forgotten, a tripped rate limit ended |
 //! | `POST /__handshake/expire` | | `204`: access tokens expire now |
 //! | `POST /__handshake/revoke` | | `204`: every grant revoked, as by the user |
 //! | `POST /__handshake/reset` | | `204`: codes, tokens, faults, journal, clock reset |
@@ -267,7 +300,12 @@
 //! {"endpoint": "api",   "kind": "status", "status": 503}
 //! {"endpoint": "token", "kind": "delay", "delay_ms": 3000}
 //! {"endpoint": "revoke", "kind": "drop"}
+//! {"endpoint": "api",   "kind": "rate_limited", "retry_after_secs": 1, "times": 4}
 //! ```
+//!
+//! `rate_limited` (API only, `retry_after_secs` ≥ 1) answers authenticated API calls with the
+//! CRM's own 429 for `retry_after_secs` from the first one, at most `times` of them; see
+//! [Rate limits](#rate-limits).
 //!
 //! Metadata carries the RFC 8414 fields (`issuer`, `authorization_endpoint`,
 //! `token_endpoint`, `revocation_endpoint`, `token_endpoint_auth_methods_supported`,

@@ -175,6 +175,12 @@ impl MockProvider {
         }
     }
 
+    /// Forgets every armed fault, and ends a tripped [`FaultBuilder::rate_limited`] period
+    /// at once (`DELETE /__handshake/faults`). Tokens, the journal and the clock stay.
+    pub fn clear_faults(&self) {
+        self.shared.clear_faults();
+    }
+
     /// Every request received (except `/__handshake/*` control calls), oldest first, with
     /// secrets redacted. The most recent 4096 are kept.
     pub fn journal(&self) -> Vec<JournalEntry> {
@@ -588,6 +594,49 @@ impl<'a> FaultBuilder<'a> {
     /// Close the connection without answering.
     pub fn drop_connection(self) -> ArmedFault<'a> {
         self.kind(FaultKind::Drop)
+    }
+
+    /// Trip the CRM's own rate limit ([`FaultKind::RateLimited`]): authenticated API calls
+    /// get exactly the 429 the CRM sends when a window is used up, for `retry_after`
+    /// (rounded up to whole seconds, at least 1) from the first one, at most
+    /// [`ArmedFault::times`] of them; then calls pass again.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// use handshake_mock::{Endpoint, MockProvider};
+    ///
+    /// let mock = MockProvider::start(handshake_profile::Profile::builtin("connectwise").unwrap()).await;
+    /// mock.fail_next(Endpoint::Api).rate_limited(Duration::from_secs(1)).times(5).mount();
+    /// let c = mock.native_credentials();
+    /// let call = || {
+    ///     reqwest::Client::new()
+    ///         .get(mock.api_url())
+    ///         .basic_auth(format!("{}+{}", c.company_id(), c.public_key()), Some(c.private_key()))
+    ///         .header("clientId", c.integration_client_id())
+    ///         .send()
+    /// };
+    /// let limited = call().await.unwrap();
+    /// assert_eq!(limited.status(), 429);
+    /// assert_eq!(limited.headers()["retry-after"], "1"); // ConnectWise sends Retry-After
+    /// assert_eq!(call().await.unwrap().status(), 429, "too early: still limited");
+    /// mock.advance_clock(Duration::from_secs(1)); // or wait a second
+    /// assert_eq!(call().await.unwrap().status(), 200);
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    /// If the endpoint is not [`Endpoint::Api`]: only the API has a rate limit.
+    pub fn rate_limited(self, retry_after: Duration) -> ArmedFault<'a> {
+        assert!(
+            self.endpoint == Endpoint::Api,
+            "rate_limited applies to Endpoint::Api only, not {}",
+            self.endpoint
+        );
+        let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        self.kind(FaultKind::RateLimited {
+            retry_after_secs: secs.max(1),
+        })
     }
 }
 

@@ -338,39 +338,62 @@ fn basic(s: &Shared, headers: &HeaderMap, cred: &str) -> Result<Caller, Response
 /// Counts the request against its caller's window. `Ok` carries the rate-limit headers for
 /// the answer; `Err` is the 429.
 fn rate(s: &Shared, caller: &Caller) -> Result<HeaderMap, Response> {
-    let mut headers = HeaderMap::new();
+    let configured = s.rate_limit.map(|(limit, _)| limit);
+    if let Some(l) = s.take_rate_limited() {
+        // An injected trip answers exactly like a used-up window.
+        let headers = rate_headers(s, configured, 0, l.reset_at);
+        return Err(too_many_requests(s, ceil_secs(l.retry_after), headers));
+    }
     let Some((limit, window)) = s.rate_limit else {
-        return Ok(headers);
+        return Ok(HeaderMap::new());
     };
     let now = s.now();
     let (allowed, remaining, reset_in) = match caller.grant {
         Some(g) => lock(&s.store).rate(g, limit, window, now),
         None => count_in_window(&mut lock(&s.native_rate), limit, window, now),
     };
-    let reset_secs = reset_in.as_secs() + u64::from(reset_in.subsec_nanos() > 0);
-    let rl = &s.profile.rate_limit;
-    if rl.headers == RateLimitHeaders::XRateLimit {
-        let reset_at = s.clock.unix_secs() + reset_secs;
-        for (k, v) in [
-            ("x-ratelimit-limit", limit.to_string()),
-            ("x-ratelimit-remaining", remaining.to_string()),
-            ("x-ratelimit-reset", reset_at.to_string()),
-        ] {
-            if let Ok(v) = HeaderValue::from_str(&v) {
-                headers.insert(HeaderName::from_static(k), v);
-            }
+    let reset_secs = ceil_secs(reset_in);
+    let headers = rate_headers(s, Some(limit), remaining, s.clock.unix_secs() + reset_secs);
+    if allowed {
+        Ok(headers)
+    } else {
+        Err(too_many_requests(s, reset_secs, headers))
+    }
+}
+
+fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+/// The profile's rate-limit headers (none unless it sends `X-RateLimit-*`).
+fn rate_headers(s: &Shared, limit: Option<u32>, remaining: u32, reset_at: u64) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if s.profile.rate_limit.headers != RateLimitHeaders::XRateLimit {
+        return headers;
+    }
+    let values = [
+        ("x-ratelimit-limit", limit.map(|l| l.to_string())),
+        ("x-ratelimit-remaining", Some(remaining.to_string())),
+        ("x-ratelimit-reset", Some(reset_at.to_string())),
+    ];
+    for (k, v) in values {
+        if let Some(v) = v.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            headers.insert(HeaderName::from_static(k), v);
         }
     }
-    if allowed {
-        return Ok(headers);
-    }
+    headers
+}
+
+/// The CRM's 429: its body, `Retry-After` when it sends one, and the rate-limit headers.
+fn too_many_requests(s: &Shared, retry_after_secs: u64, headers: HeaderMap) -> Response {
+    let rl = &s.profile.rate_limit;
     let mut resp = json_body(StatusCode::TOO_MANY_REQUESTS, rl.body.clone());
     if rl.retry_after {
         resp.headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(reset_secs.max(1)));
+            .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
     }
     resp.headers_mut().extend(headers);
-    Err(resp)
+    resp
 }
 
 /// The effective limit: the builder's override, else the profile's.

@@ -54,8 +54,26 @@ pub(crate) struct Shared {
     pub(crate) store: Mutex<Store>,
     pub(crate) clock: Clock,
     pub(crate) faults: Mutex<Vec<Fault>>,
+    /// The period of a tripped `rate_limited` fault, while it lasts.
+    limited: Mutex<Option<LimitedPeriod>>,
     pub(crate) journal: Mutex<VecDeque<JournalEntry>>,
     pub(crate) seq: AtomicU64,
+}
+
+/// A tripped `rate_limited` fault: refusals left until `until`.
+struct LimitedPeriod {
+    until: Instant,
+    /// `X-RateLimit-Reset`: Unix seconds at or just after `until`.
+    reset_at: u64,
+    left: u32,
+}
+
+/// One refusal by a `rate_limited` fault.
+pub(crate) struct Limited {
+    /// Time left in the period.
+    pub(crate) retry_after: Duration,
+    /// Unix seconds when the period is over.
+    pub(crate) reset_at: u64,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -97,6 +115,7 @@ impl Shared {
             store: Mutex::new(Store::default()),
             clock: Clock::default(),
             faults: Mutex::new(Vec::new()),
+            limited: Mutex::new(None),
             journal: Mutex::new(VecDeque::new()),
             seq: AtomicU64::new(0),
         }
@@ -138,15 +157,66 @@ impl Shared {
         }
     }
 
+    /// Forgets armed faults and ends a tripped rate limit.
+    pub(crate) fn clear_faults(&self) {
+        lock(&self.faults).clear();
+        *lock(&self.limited) = None;
+    }
+
     fn take_fault(&self, endpoint: Endpoint) -> Option<FaultKind> {
         let mut faults = lock(&self.faults);
         let i = faults.iter().position(|f| f.endpoint == endpoint)?;
+        if matches!(faults[i].kind, FaultKind::RateLimited { .. }) {
+            // Left to the API handler: only authenticated calls meet a rate limit.
+            return None;
+        }
         let kind = faults[i].kind.clone();
         faults[i].times -= 1;
         if faults[i].times == 0 {
             faults.remove(i);
         }
         Some(kind)
+    }
+
+    /// For an authenticated API call: `Some` when a `rate_limited` fault refuses it, either
+    /// inside a period already tripped or by tripping the fault armed first on the API.
+    pub(crate) fn take_rate_limited(&self) -> Option<Limited> {
+        let now = self.now();
+        let mut period = lock(&self.limited);
+        if let Some(p) = period.as_mut() {
+            if now < p.until {
+                p.left -= 1;
+                let limited = Limited {
+                    retry_after: p.until - now,
+                    reset_at: p.reset_at,
+                };
+                if p.left == 0 {
+                    *period = None;
+                }
+                return Some(limited);
+            }
+            *period = None;
+        }
+        let mut faults = lock(&self.faults);
+        let i = faults.iter().position(|f| f.endpoint == Endpoint::Api)?;
+        let FaultKind::RateLimited { retry_after_secs } = faults[i].kind else {
+            return None;
+        };
+        let times = faults.remove(i).times;
+        let hold = Duration::from_secs(retry_after_secs.max(1));
+        let end = self.clock.unix_now() + hold;
+        let reset_at = end.as_secs() + u64::from(end.subsec_nanos() > 0);
+        if times > 1 {
+            *period = Some(LimitedPeriod {
+                until: now + hold,
+                reset_at,
+                left: times - 1,
+            });
+        }
+        Some(Limited {
+            retry_after: hold,
+            reset_at,
+        })
     }
 
     pub(crate) fn journal(&self) -> Vec<JournalEntry> {
@@ -165,7 +235,7 @@ impl Shared {
 
     pub(crate) fn reset(&self) {
         *lock(&self.store) = Store::default();
-        lock(&self.faults).clear();
+        self.clear_faults();
         lock(&self.journal).clear();
         *lock(&self.native_rate) = None;
         self.clock.reset();
@@ -209,7 +279,10 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
     }
     r.route("/__handshake/metadata", get(control_metadata))
         .route("/__handshake/journal", get(control_journal))
-        .route("/__handshake/faults", post(control_faults))
+        .route(
+            "/__handshake/faults",
+            post(control_faults).delete(control_clear_faults),
+        )
         .route("/__handshake/expire", post(control_expire))
         .route("/__handshake/revoke", post(control_revoke))
         .route("/__handshake/reset", post(control_reset))
@@ -1373,13 +1446,30 @@ async fn control_faults(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
         Ok(f) => f,
         Err(e) => return control_error(format!("invalid fault: {e}")),
     };
-    if let FaultKind::Status { status } = fault.kind {
-        if !(100..=599).contains(&status) {
+    match fault.kind {
+        FaultKind::Status { status } if !(100..=599).contains(&status) => {
             return control_error(format!("status {status} is not an HTTP status (100-599)"));
         }
+        FaultKind::RateLimited { .. } if fault.endpoint != Endpoint::Api => {
+            return control_error(format!(
+                "kind rate_limited applies to the api endpoint only, not {}",
+                fault.endpoint
+            ));
+        }
+        FaultKind::RateLimited {
+            retry_after_secs: 0,
+        } => {
+            return control_error("retry_after_secs must be at least 1".to_owned());
+        }
+        _ => {}
     }
     s.arm(fault.clone());
     (StatusCode::CREATED, axum::Json(fault)).into_response()
+}
+
+async fn control_clear_faults(State(s): State<Arc<Shared>>) -> StatusCode {
+    s.clear_faults();
+    StatusCode::NO_CONTENT
 }
 
 async fn control_expire(State(s): State<Arc<Shared>>) -> StatusCode {

@@ -54,10 +54,13 @@ impl Clock {
     }
     /// Unix seconds on the virtual clock, for `X-RateLimit-Reset`.
     pub(crate) fn unix_secs(&self) -> u64 {
+        self.unix_now().as_secs()
+    }
+    /// Time since the Unix epoch on the virtual clock.
+    pub(crate) fn unix_now(&self) -> Duration {
         (SystemTime::now() + self.offset())
             .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
+            .unwrap_or_default()
     }
 }
 

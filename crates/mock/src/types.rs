@@ -185,6 +185,20 @@ pub enum FaultKind {
     },
     /// Close the connection without answering.
     Drop,
+    /// API only: the CRM's own rate limit trips. The answer is exactly the 429 the CRM sends
+    /// when a caller's window is used up (the profile's `rate_limit` body; `X-RateLimit-*`
+    /// with `Remaining: 0` and a `Reset` when the profile sends them; `Retry-After` when the
+    /// profile does, else none, as on Capsule).
+    ///
+    /// The limit holds for `retry_after_secs` from the first request that meets it, as a
+    /// real window would: a retry before then is refused again (with the time left), one
+    /// after it passes. The fault's `times` caps the refusals in that period. Requests the
+    /// API refuses for their credentials (401) do not trip it.
+    RateLimited {
+        /// How long the limit holds, in seconds (at least 1): the `Retry-After` value, and
+        /// `X-RateLimit-Reset` is the end of the period, rounded up to a whole second.
+        retry_after_secs: u64,
+    },
 }
 
 /// A fault armed on an endpoint: the next `times` requests to it misbehave.

@@ -743,6 +743,247 @@ async fn rate_limits_trip_for_native_credentials_and_recover() {
     }
 }
 
+/// Status, body and the names of the headers that carry meaning, of a 429.
+async fn limited_shape(resp: reqwest::Response) -> (u16, Vec<String>, Value) {
+    let status = resp.status().as_u16();
+    let mut names: Vec<String> = resp
+        .headers()
+        .keys()
+        .map(|k| k.as_str().to_owned())
+        .filter(|k| !matches!(k.as_str(), "date" | "content-length"))
+        .collect();
+    names.sort();
+    let body = resp.json().await.unwrap();
+    (status, names, body)
+}
+
+fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn the_rate_limited_fault_answers_exactly_like_the_crms_own_limit() {
+    for id in IDS {
+        // The real thing: a window of one call, used up.
+        let real = MockProvider::builder(Profile::builtin(id).unwrap())
+            .rate_limit(1, Duration::from_secs(60))
+            .start()
+            .await
+            .unwrap();
+        let headers = native_headers(&real, real.native_credentials()).await;
+        assert_eq!(get(&real.api_url(), &headers).await.status(), 200, "{id}");
+        let tripped = get(&real.api_url(), &headers).await;
+
+        let mock = MockProvider::builder(Profile::builtin(id).unwrap())
+            .rate_limit(1, Duration::from_secs(60))
+            .start()
+            .await
+            .unwrap();
+        let headers = native_headers(&mock, mock.native_credentials()).await;
+        mock.fail_next(handshake_mock::Endpoint::Api)
+            .rate_limited(Duration::from_secs(2))
+            .times(3)
+            .mount();
+        let injected = get(&mock.api_url(), &headers).await;
+        let rl = &mock.profile().rate_limit;
+        assert_eq!(
+            header(&injected, "retry-after").is_some(),
+            rl.retry_after,
+            "{id}: Retry-After exactly when the profile sends it"
+        );
+        if rl.retry_after {
+            assert_eq!(header(&injected, "retry-after").unwrap(), "2", "{id}");
+        }
+        if id == "capsule" || id == "insightly" {
+            assert_eq!(header(&injected, "x-ratelimit-remaining").unwrap(), "0");
+            assert_eq!(header(&injected, "x-ratelimit-limit").unwrap(), "1");
+            let reset: u64 = header(&injected, "x-ratelimit-reset")
+                .unwrap()
+                .parse()
+                .unwrap();
+            let now = std::time::UNIX_EPOCH.elapsed().unwrap().as_secs();
+            assert!(
+                (now + 1..=now + 3).contains(&reset),
+                "{id}: reset {reset}, now {now}"
+            );
+        }
+        assert_eq!(
+            limited_shape(injected).await,
+            limited_shape(tripped).await,
+            "{id}: same status, headers and body as a used-up window"
+        );
+        let entry = mock.journal().last().unwrap().clone();
+        assert_eq!(entry.status, 429, "{id}");
+        assert_eq!(
+            entry.auth_mode.as_deref(),
+            Some(scheme(&mock).as_str()),
+            "{id}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_retry_before_the_time_is_up_is_refused_again_and_one_after_passes() {
+    let mock = mock("connectwise").await;
+    let headers = native_headers(&mock, mock.native_credentials()).await;
+    mock.fail_next(handshake_mock::Endpoint::Api)
+        .rate_limited(Duration::from_secs(30))
+        .times(10)
+        .mount();
+    assert_eq!(get(&mock.api_url(), &headers).await.status(), 429);
+    mock.advance_clock(Duration::from_secs(12));
+    let early = get(&mock.api_url(), &headers).await;
+    assert_eq!(early.status(), 429);
+    assert_eq!(
+        header(&early, "retry-after").unwrap(),
+        "18",
+        "the time left"
+    );
+    mock.advance_clock(Duration::from_secs(18));
+    assert_eq!(get(&mock.api_url(), &headers).await.status(), 200);
+    assert_eq!(get(&mock.api_url(), &headers).await.status(), 200, "spent");
+}
+
+#[tokio::test]
+async fn the_rate_limited_fault_refuses_at_most_times_calls() {
+    let mock = mock("redtail").await;
+    let headers = native_headers(&mock, mock.native_credentials()).await;
+    mock.fail_next(handshake_mock::Endpoint::Api)
+        .rate_limited(Duration::from_secs(60))
+        .times(2)
+        .mount();
+    let statuses = [
+        get(&mock.api_url(), &headers).await.status(),
+        get(&mock.api_url(), &headers).await.status(),
+        get(&mock.api_url(), &headers).await.status(),
+    ];
+    assert_eq!(statuses.map(|s| s.as_u16()), [429, 429, 200]);
+    // With the default of one refusal, an immediate retry passes.
+    mock.fail_next(handshake_mock::Endpoint::Api)
+        .rate_limited(Duration::from_secs(60))
+        .mount();
+    assert_eq!(get(&mock.api_url(), &headers).await.status(), 429);
+    assert_eq!(get(&mock.api_url(), &headers).await.status(), 200);
+}
+
+#[tokio::test]
+async fn unauthenticated_calls_do_not_trip_the_rate_limited_fault() {
+    let mock = mock("insightly").await;
+    let creds = mock.native_credentials().clone();
+    mock.fail_next(handshake_mock::Endpoint::Api)
+        .rate_limited(Duration::from_secs(1))
+        .mount();
+    let denied = get(
+        &mock.api_url(),
+        &native_headers(&mock, &wrong(&creds)).await,
+    )
+    .await;
+    assert_eq!(denied.status(), 401);
+    // Over OAuth too: the fault is about the API, whichever way the caller authenticates.
+    let tok = tokens(&mock).await;
+    let limited = api(&mock, tok["access_token"].as_str()).await;
+    assert_eq!(limited.status(), 429);
+    assert_eq!(header(&limited, "retry-after").unwrap(), "1");
+    assert_eq!(
+        mock.journal().last().unwrap().auth_mode.as_deref(),
+        Some("oauth")
+    );
+}
+
+#[tokio::test]
+async fn the_rate_limited_fault_over_the_control_api() {
+    let mock = mock("capsule").await;
+    let headers = native_headers(&mock, mock.native_credentials()).await;
+    let faults = format!("{}/__handshake/faults", mock.uri());
+    let armed = http()
+        .post(&faults)
+        .json(
+            &json!({"endpoint": "api", "kind": "rate_limited", "retry_after_secs": 1, "times": 3}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(armed.status(), 201);
+    assert_eq!(
+        armed.json::<Value>().await.unwrap(),
+        json!({"endpoint": "api", "kind": "rate_limited", "retry_after_secs": 1, "times": 3})
+    );
+    let limited = get(&mock.api_url(), &headers).await;
+    assert_eq!(limited.status(), 429);
+    assert!(
+        header(&limited, "retry-after").is_none(),
+        "Capsule sends none"
+    );
+    assert_eq!(
+        limited.json::<Value>().await.unwrap(),
+        json!({"error": "rate limit reached"})
+    );
+    // DELETE ends the tripped period at once.
+    let cleared = http().delete(&faults).send().await.unwrap();
+    assert_eq!(cleared.status(), 204);
+    assert_eq!(get(&mock.api_url(), &headers).await.status(), 200);
+
+    for (body, why) in [
+        (
+            json!({"endpoint": "token", "kind": "rate_limited", "retry_after_secs": 1}),
+            "api endpoint only",
+        ),
+        (
+            json!({"endpoint": "api", "kind": "rate_limited", "retry_after_secs": 0}),
+            "at least 1",
+        ),
+        (
+            json!({"endpoint": "api", "kind": "rate_limited"}),
+            "retry_after_secs",
+        ),
+    ] {
+        let resp = http().post(&faults).json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), 400, "{body}");
+        let v: Value = resp.json().await.unwrap();
+        let text = v["error_description"].as_str().unwrap();
+        assert!(text.contains(why), "{body}: {text}");
+    }
+    assert_eq!(
+        get(&mock.api_url(), &headers).await.status(),
+        200,
+        "nothing armed"
+    );
+}
+
+#[tokio::test]
+async fn a_status_429_fault_stays_a_generic_oauth_error() {
+    // Existing scenarios rely on it: `with_status(429)` is not the CRM's shape.
+    let mock = mock("connectwise").await;
+    let headers = native_headers(&mock, mock.native_credentials()).await;
+    mock.fail_next(handshake_mock::Endpoint::Api)
+        .with_status(429)
+        .mount();
+    let resp = get(&mock.api_url(), &headers).await;
+    assert_eq!(resp.status(), 429);
+    assert!(header(&resp, "retry-after").is_none());
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+}
+
+#[test]
+#[should_panic(expected = "Endpoint::Api only")]
+fn rate_limited_on_another_endpoint_panics() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mock = mock("capsule").await;
+        let _ = mock
+            .fail_next(handshake_mock::Endpoint::Token)
+            .rate_limited(Duration::from_secs(1));
+    });
+}
+
 #[tokio::test]
 async fn the_profile_limits_apply_without_an_override() {
     // Insightly's free-plan daily quota: 1,000 calls, then 429 until the day is over.
