@@ -28,8 +28,8 @@ pub(crate) struct CheckClientArgs {
     /// Your app's route that starts the login (redirects to the CRM's authorize URL).
     #[arg(long, value_name = "URL", value_parser = http_url)]
     login_url: url::Url,
-    /// Your app's route that calls the CRM API with the stored token (enables the expiry and
-    /// revocation checks).
+    /// Your app's route that calls the CRM API with the stored token (enables the expiry,
+    /// revocation and rate-limit checks).
     #[arg(long, value_name = "URL", value_parser = http_url)]
     api_url: Option<url::Url>,
     /// Your app's logout route (enables the revocation-on-logout check).

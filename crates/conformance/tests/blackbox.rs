@@ -393,8 +393,18 @@ async fn optional_checks_are_skipped_without_api_and_logout_urls() {
             C::RevokedGrant,
             C::LogoutRevocation,
             C::TokenLeak,
-            C::PagingComplete
+            C::PagingComplete,
+            C::RateLimitHonoured,
         ])
+    );
+    let rate_limit = report
+        .cases
+        .iter()
+        .find(|c| c.scenario == "rate-limit-honoured")
+        .unwrap();
+    assert_eq!(
+        rate_limit.reason.as_deref(),
+        Some("no API URL given (--api-url)")
     );
     let expiry = report
         .cases
@@ -480,6 +490,86 @@ async fn node_app_that_loops_on_refresh_fails_the_revocation_check() {
             .count()
             > 1,
         "the failure shows the repeated refreshes: {failure:?}"
+    );
+}
+
+fn case(report: &Report, id: ClientCheckId) -> &handshake_conformance::CaseReport {
+    report
+        .cases
+        .iter()
+        .find(|c| c.scenario == id.id())
+        .unwrap_or_else(|| panic!("no case {}", id.id()))
+}
+
+#[tokio::test]
+async fn correct_apps_wait_out_the_crms_429_and_retry() {
+    // ConnectWise sends Retry-After; Capsule only X-RateLimit-Reset (the app waits until it).
+    for provider in ["connectwise", "capsule"] {
+        let report = check(Lang::Python, "", provider, Routes::All)
+            .await
+            .unwrap();
+        let c = case(&report, C::RateLimitHonoured);
+        assert_eq!(
+            c.status,
+            Status::Passed,
+            "{provider}\n{}",
+            report.to_pretty()
+        );
+        assert_eq!(c.rfc, "RFC 6585 §4, RFC 9110 §10.2.3");
+    }
+}
+
+#[tokio::test]
+async fn python_app_that_retries_a_429_at_once_fails_only_the_rate_limit_check() {
+    let report = check(Lang::Python, "retry_429_now", "connectwise", Routes::All)
+        .await
+        .unwrap();
+    assert_outcome(&report, &[C::RateLimitHonoured], &[]);
+    let failure = case(&report, C::RateLimitHonoured)
+        .failure
+        .as_ref()
+        .unwrap();
+    assert!(
+        failure
+            .actual
+            .starts_with("6 API requests within the 1 s the CRM asked to wait: the app hammers"),
+        "{}",
+        failure.actual
+    );
+    assert!(
+        failure.actual.contains("ConnectWise") && failure.actual.contains("PSA API Requests"),
+        "cites the CRM's documentation: {}",
+        failure.actual
+    );
+    assert_eq!(
+        failure
+            .journal
+            .iter()
+            .filter(|l| l.ends_with("-> 429"))
+            .count(),
+        6,
+        "{:?}",
+        failure.journal
+    );
+}
+
+#[tokio::test]
+async fn node_app_that_passes_a_429_on_as_502_fails_only_the_rate_limit_check() {
+    let Some(report) = check(Lang::Node, "ignore_429", "capsule", Routes::All).await else {
+        return;
+    };
+    assert_outcome(&report, &[C::RateLimitHonoured], &[]);
+    let reason = case(&report, C::RateLimitHonoured)
+        .reason
+        .as_deref()
+        .unwrap();
+    assert!(
+        reason.starts_with("answered 502: the CRM's 429 reached the user as a server error"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("handling-api-responses") && reason.contains("Fix: on a 429, wait"),
+        "{reason}"
     );
 }
 

@@ -44,11 +44,18 @@ pub enum ClientCheckId {
     CredentialsInHeaders,
     /// The app's list route returns every record of the CRM's data set exactly once.
     PagingComplete,
+    /// When the CRM answers 429, the API route waits as told and retries, or tells the user
+    /// to try later; it neither hammers the CRM nor answers with a server error.
+    ///
+    /// RFC 6585 §4 and RFC 9110 §10.2.3 (`Retry-After`); Capsule's "Handling API responses"
+    /// (wait until `X-RateLimit-Reset`), ConnectWise's "PSA API Requests" (429 with
+    /// `Retry-After`).
+    RateLimitHonoured,
 }
 
 impl ClientCheckId {
     /// Every check, in report order.
-    pub const ALL: [ClientCheckId; 15] = [
+    pub const ALL: [ClientCheckId; 16] = [
         ClientCheckId::AuthzRequest,
         ClientCheckId::AuthzState,
         ClientCheckId::AuthzPkce,
@@ -64,6 +71,7 @@ impl ClientCheckId {
         ClientCheckId::LogoutRevocation,
         ClientCheckId::CredentialsInHeaders,
         ClientCheckId::PagingComplete,
+        ClientCheckId::RateLimitHonoured,
     ];
 
     /// The id used in reports (`csrf-forged-state`).
@@ -174,6 +182,12 @@ impl ClientCheckId {
                 "The app's list route returns every record of the CRM's data set exactly once",
                 "RFC 8288 §3",
                 "follow the CRM's paging to the end (Link rel=\"next\", page/perPage, skip/top or cursor) and stop only when it says there is no next page",
+            ),
+            ClientCheckId::RateLimitHonoured => (
+                "rate-limit-honoured",
+                "When the CRM answers 429, the API route waits as told (Retry-After, or until X-RateLimit-Reset) and retries, or tells the user to try later; no hammering, no 5xx",
+                "RFC 6585 §4, RFC 9110 §10.2.3",
+                "on a 429, wait Retry-After seconds (or until X-RateLimit-Reset) and retry once when that is short; otherwise answer 503 or 429 with Retry-After; never retry at once or pass it on as a 502",
             ),
         }
     }
@@ -559,6 +573,97 @@ pub(crate) fn judge_rejected_callback(
     }
 }
 
+/// More API requests than this while the CRM's rate limit holds is hammering.
+pub(crate) const MAX_CALLS_WHILE_LIMITED: usize = 3;
+
+/// The API route's answer while the CRM was rate-limiting, and the API requests the app sent
+/// since the limit was armed (oldest first). Every request inside the limited period is
+/// refused with 429 by the mock, so each 429 after the first is a retry that came too early.
+pub(crate) fn judge_rate_limited(
+    answer: Result<&Exchange, &str>,
+    api: &[&JournalEntry],
+    hold_secs: u64,
+    elapsed_ms: u128,
+) -> Outcome {
+    let refused: Vec<&JournalEntry> = api.iter().copied().filter(|e| e.status == 429).collect();
+    let Some(first) = refused.first() else {
+        return if api.is_empty() {
+            Outcome::skip(
+                "the API route sent no request to the CRM's API, so no rate limit could trip",
+            )
+        } else {
+            Outcome::skip(format!(
+                "the app's API requests were answered {} before the rate limit could trip",
+                api.iter()
+                    .map(|e| e.status.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .with_journal(api)
+        };
+    };
+    if refused.len() > MAX_CALLS_WHILE_LIMITED {
+        return Outcome::fail(format!(
+            "{} API requests within the {hold_secs} s the CRM asked to wait: the app hammers a rate-limited API",
+            refused.len()
+        ))
+        .with_journal(api);
+    }
+    let answer = match answer {
+        Ok(a) => a,
+        Err(why) => {
+            return Outcome::fail(format!(
+                "while the CRM was rate-limiting, the API route got no answer ({why})"
+            ))
+            .with_journal(api)
+        }
+    };
+    let early = refused.len() - 1;
+    let status = answer.status;
+    let retried_ok = api
+        .iter()
+        .any(|e| e.seq > first.seq && (200..300).contains(&e.status));
+    let verdict = match status {
+        500..=599 if status != 503 => {
+            return Outcome::fail(format!(
+                "answered {status}: the CRM's 429 reached the user as a server error"
+            ))
+            .with_journal(api)
+        }
+        200..=299 if retried_ok => Outcome::pass(format!(
+            "answered {status} after {elapsed_ms} ms, having retried once the CRM's wait was over"
+        )),
+        200..=299 => Outcome::warn(format!(
+            "answered {status} though the CRM refused every API call: the user sees stale or empty data without being told to try later"
+        )),
+        429 | 503 => match answer.header("retry-after") {
+            Some(v) => Outcome::pass(format!(
+                "answered {status} with Retry-After: {v}: the user is told when to try again"
+            )),
+            None => Outcome::warn(format!(
+                "answered {status} without Retry-After: say when to try again"
+            )),
+        },
+        300..=399 => Outcome::warn(format!(
+            "answered {status} (a redirect): cannot tell whether the user was told to try later"
+        )),
+        _ => {
+            return Outcome::fail(format!(
+                "answered {status}: a rate limit is not the user's error nor a lost authorization; wait and retry, or answer 503/429 with Retry-After"
+            ))
+            .with_journal(api)
+        }
+    };
+    if early > 0 {
+        return Outcome::warn(format!(
+            "retried {early} time(s) before the {hold_secs} s were over (each refused again); then {}",
+            verdict.text
+        ))
+        .with_journal(api);
+    }
+    verdict
+}
+
 /// A 2xx page that tells the user to log in again counts as asking to re-authorize.
 pub(crate) fn asks_to_reauthorize(answer: &Exchange) -> bool {
     if answer.is_redirect() || matches!(answer.status, 401 | 403) {
@@ -779,6 +884,85 @@ mod tests {
             "{\"parties\":[]}"
         )));
         assert!(!asks_to_reauthorize(&exchange(502, None, "Please log in")));
+    }
+
+    fn api_call(seq: u64, status: u16) -> JournalEntry {
+        let mut e = entry(seq, Endpoint::Api, None, status);
+        e.method = "GET".to_owned();
+        e.path = "/api/v2/parties".to_owned();
+        e.params.clear();
+        e.client_auth = None;
+        e
+    }
+
+    fn judge_429(answer: Result<&Exchange, &str>, statuses: &[u16]) -> Outcome {
+        let calls: Vec<JournalEntry> = statuses
+            .iter()
+            .enumerate()
+            .map(|(i, s)| api_call(10 + i as u64, *s))
+            .collect();
+        let refs: Vec<&JournalEntry> = calls.iter().collect();
+        judge_rate_limited(answer, &refs, 1, 1200)
+    }
+
+    #[test]
+    fn rate_limit_verdicts() {
+        let ok = exchange(200, None, "{\"data\":[]}");
+        // Waited, retried once after the wait: pass.
+        let v = judge_429(Ok(&ok), &[429, 200]);
+        assert_eq!(v.status, Status::Passed, "{v:?}");
+        assert!(v.text.contains("after 1200 ms"), "{}", v.text);
+        // Told the user to come back later, with Retry-After: pass; without: warning.
+        let mut later = exchange(503, None, "Try again in a minute");
+        let v = judge_429(Ok(&later), &[429]);
+        assert_eq!(v.status, Status::Warning, "{v:?}");
+        assert!(v.text.contains("without Retry-After"));
+        later
+            .headers
+            .push(("retry-after".to_owned(), "1".to_owned()));
+        assert_eq!(judge_429(Ok(&later), &[429]).status, Status::Passed);
+        let mut passed_on = exchange(429, None, "");
+        passed_on
+            .headers
+            .push(("retry-after".to_owned(), "1".to_owned()));
+        assert_eq!(judge_429(Ok(&passed_on), &[429]).status, Status::Passed);
+        // A 502 (or 500) fails, whatever the retries.
+        let bad_gateway = exchange(502, None, "CRM error");
+        let v = judge_429(Ok(&bad_gateway), &[429]);
+        assert_eq!(v.status, Status::Failed);
+        assert!(v.text.starts_with("answered 502"), "{}", v.text);
+        assert_eq!(v.journal, ["#10 GET /api/v2/parties -> 429"]);
+        assert_eq!(
+            judge_429(Ok(&exchange(500, None, "")), &[429, 200]).status,
+            Status::Failed
+        );
+        // Re-authorization is not the answer to a rate limit.
+        assert_eq!(
+            judge_429(Ok(&exchange(401, None, "log in")), &[429]).status,
+            Status::Failed
+        );
+        // Early retries: up to three calls while limited warn, more is hammering.
+        let v = judge_429(Ok(&ok), &[429, 429, 200]);
+        assert_eq!(v.status, Status::Warning, "{v:?}");
+        assert!(
+            v.text.starts_with("retried 1 time(s) before the 1 s"),
+            "{}",
+            v.text
+        );
+        let v = judge_429(Ok(&ok), &[429, 429, 429, 429, 200]);
+        assert_eq!(v.status, Status::Failed);
+        assert!(
+            v.text.starts_with("4 API requests within the 1 s"),
+            "{}",
+            v.text
+        );
+        assert_eq!(v.journal.len(), 5);
+        // A 200 without any successful call hides the limit from the user.
+        assert_eq!(judge_429(Ok(&ok), &[429]).status, Status::Warning);
+        // No answer within the timeout fails; no API call at all cannot be judged.
+        assert_eq!(judge_429(Err("timed out"), &[429]).status, Status::Failed);
+        assert_eq!(judge_429(Ok(&ok), &[]).status, Status::Skipped);
+        assert_eq!(judge_429(Ok(&ok), &[401]).status, Status::Skipped);
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //! 1. opens the login URL with its own cookie jar, following redirects by hand, and checks the
 //!    authorization request the app sends the user to;
 //! 2. approves at the mock's consent page and delivers the callback to the app;
-//! 3. calls the API route, expires the access token at the mock and calls it again, then logs
-//!    out;
+//! 3. calls the API route while the mock answers with the CRM's own 429 for one second
+//!    (its body, `X-RateLimit-*` and `Retry-After` as the CRM sends them), expires the access
+//!    token at the mock and calls the route again, then logs out;
 //! 4. logs in again in a second browser, replays a used state, revokes the grant at the mock
 //!    and calls the API route;
 //! 5. in fresh browsers, delivers callbacks with a forged state, without state, and with
@@ -18,9 +19,10 @@
 //! It judges the app only by what crosses the wire: the requests the app sends the mock (its
 //! journal) and the app's answers to the browser. Each check cites the clause it enforces and
 //! reports passed, failed, warning or skipped with a reason and a one-line fix; see
-//! [`ClientCheckId`]. A run against an app that passes everything takes well under five
-//! seconds: negative checks wait only [`ClientCheck::negative_wait`] (300 ms) for a request
-//! that must not come.
+//! [`ClientCheckId`]. A run against an app that passes everything takes under five seconds:
+//! negative checks wait only [`ClientCheck::negative_wait`] (300 ms) for a request that must
+//! not come, and the rate limit holds for one second (an app that waits until a whole-second
+//! `X-RateLimit-Reset` waits up to two).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), handshake_conformance::ClientCheckError> {
@@ -113,8 +115,8 @@ impl ClientCheck {
         self
     }
 
-    /// The app's route that calls the CRM API with the user's token. Without it, the expiry
-    /// and revocation checks are skipped.
+    /// The app's route that calls the CRM API with the user's token. Without it, the expiry,
+    /// revocation and rate-limit checks are skipped.
     pub fn api_url(mut self, url: Url) -> Self {
         self.api_url = Some(url);
         self

@@ -18,6 +18,13 @@ use super::leak;
 use super::{ClientCheck, ClientCheckError};
 use crate::report::{CaseReport, Failure, Report, Status};
 
+/// How long the `rate-limit-honoured` check keeps the CRM's rate limit on: short, so a run
+/// that passes everything stays within five seconds.
+const RATE_LIMIT_HOLD: Duration = Duration::from_secs(1);
+/// At most this many calls are refused while it holds: enough to tell hammering
+/// ([`checks::MAX_CALLS_WHILE_LIMITED`]) from a careful retry, and a bound on a retry loop.
+const RATE_LIMIT_REFUSALS: u32 = 8;
+
 /// A login the app started: where it sent the browser.
 struct Pending {
     authz: Url,
@@ -390,7 +397,14 @@ impl<'a> Runner<'a> {
         };
         self.record(Id::CodeRefererLeak, referer, t);
 
-        // 2. API, expiry, logout, in browser A.
+        // 2. API (rate limit, then expiry), paging, logout, in browser A.
+        let t = Instant::now();
+        let rate_limit = match (&self.check.api_url.clone(), login1_ok) {
+            (None, _) => Outcome::skip("no API URL given (--api-url)"),
+            (Some(_), false) => Outcome::skip("the first login did not complete"),
+            (Some(api), true) => self.rate_limited(&a, api).await,
+        };
+        self.record(Id::RateLimitHonoured, rate_limit, t);
         let t = Instant::now();
         let expiry = match (&self.check.api_url.clone(), login1_ok) {
             (None, _) => Outcome::skip("no API URL given (--api-url)"),
@@ -973,6 +987,56 @@ impl<'a> Runner<'a> {
             .with_journal(&relevant);
         }
         Outcome::pass("one refresh, then the retried call succeeded")
+    }
+
+    /// Trips the CRM's own rate limit (its 429, with its headers) for [`RATE_LIMIT_HOLD`] and
+    /// calls the API route once.
+    async fn rate_limited(&mut self, b: &Browser, api: &Url) -> Outcome {
+        // The route must work first, or a refusal below would prove nothing.
+        match self.api_call(b, api).await {
+            Ok(x) if (200..300).contains(&x.status) => {}
+            Ok(x) => {
+                return Outcome::skip(format!(
+                    "the API route answered {} before any rate limit",
+                    x.status
+                ))
+            }
+            Err(e) => return Outcome::skip(format!("the API route got no answer: {e}")),
+        }
+        let mark = self.mark();
+        self.mock
+            .fail_next(Endpoint::Api)
+            .rate_limited(RATE_LIMIT_HOLD)
+            .times(RATE_LIMIT_REFUSALS)
+            .mount();
+        let started = Instant::now();
+        let answer = self.api_call(b, api).await;
+        let elapsed = started.elapsed();
+        // Whatever the app did, the CRM is friendly again for the checks that follow.
+        self.mock.clear_faults();
+        let entries = self.since(mark);
+        let calls: Vec<&JournalEntry> = entries
+            .iter()
+            .filter(|e| e.endpoint == Some(Endpoint::Api))
+            .collect();
+        let outcome = checks::judge_rate_limited(
+            answer.as_ref().map_err(|e| e.0.as_str()),
+            &calls,
+            RATE_LIMIT_HOLD.as_secs(),
+            elapsed.as_millis(),
+        );
+        if outcome.status == Status::Failed {
+            // Point at what the CRM documents, when it does.
+            let rl = &self.profile.rate_limit.origin;
+            if rl.provenance == handshake_profile::Provenance::Vendor {
+                if let Some(source) = rl.sources.first() {
+                    let mut o = outcome;
+                    o.text = format!("{} ({} documents it: {source})", o.text, self.profile.name);
+                    return o;
+                }
+            }
+        }
+        outcome
     }
 
     async fn revoked(&mut self, b: &Browser, api: &Url) -> Outcome {
