@@ -55,11 +55,19 @@ const TARGET_RSS_MB: f64 = 64.0;
 const TARGET_START_MS: f64 = 50.0;
 
 pub(crate) fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
-    let opts = Opts::try_parse_from(std::iter::once("bench".to_owned()).chain(args))?;
+    let opts = Opts::try_parse_from(std::iter::once("bench".to_owned()).chain(args.clone()))?;
     if cfg!(debug_assertions) {
-        eprintln!(
-            "warning: debug build; run `cargo run --release -p xtask -- bench` for real figures"
-        );
+        // `cargo xtask` builds in debug; figures from a debug build mean nothing, so hand
+        // over to a release build of ourselves (once: `--release` has no debug assertions).
+        eprintln!("bench: re-running in release (cargo run --release -p xtask -- bench)");
+        let status = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
+            .args(["run", "--release", "--quiet", "-p", "xtask", "--", "bench"])
+            .args(&args)
+            .status()
+            .context("cannot run cargo for the release build")?;
+        return Ok(ExitCode::from(
+            status.code().unwrap_or(1).clamp(0, 255) as u8
+        ));
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
