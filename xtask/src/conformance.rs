@@ -35,7 +35,7 @@ struct Args {
     /// Write the report here instead of stdout (a pretty summary still goes to stderr).
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Known deviations [default: <scenarios-dir>/expected-failures.toml if present].
+    /// Known deviations (default: expected-failures.toml in the scenarios directory, if present).
     #[arg(long, value_name = "FILE")]
     expected_failures: Option<PathBuf>,
     /// Directory of scenario files.

@@ -5,44 +5,6 @@
 //! embedded default that needs no server: one file, encrypted at rest with
 //! XChaCha20-Poly1305, written atomically).
 //!
-//! # Plugging in your own database
-//!
-//! Implement [`TokenStore`] for a type wrapping your connection pool and hand it to
-//! [`OAuthClient::with_store`](crate::OAuthClient::with_store). Store the [`Connection`]
-//! as an opaque blob (it is `Serialize`/`Deserialize`; serialize it with `serde_json`),
-//! keyed by the session id, and encrypt it at rest (reuse [`StoreKey`] and your own AEAD,
-//! or your database's column encryption). `put` must be durable when it returns: the client
-//! relies on a rotated refresh token being stored before anyone uses it. Calls are made
-//! from async code but are expected to be short; with an async driver, run the query via
-//! `tokio::task::block_in_place` or keep a write-through cache.
-//!
-//! ```
-//! use std::collections::HashMap;
-//! use std::sync::Mutex;
-//! use handshake_client::{Connection, SessionId, StoreError, TokenStore};
-//!
-//! /// Stand-in for a SQL table `oauth_connections(session TEXT PRIMARY KEY, blob TEXT)`.
-//! #[derive(Default)]
-//! struct SqlStore { table: Mutex<HashMap<String, String>> }
-//!
-//! impl TokenStore for SqlStore {
-//!     fn get(&self, s: &SessionId) -> Result<Option<Connection>, StoreError> {
-//!         let table = self.table.lock().unwrap();
-//!         table.get(s.as_str())
-//!             .map(|blob| serde_json::from_str(blob).map_err(StoreError::backend))
-//!             .transpose()
-//!     }
-//!     fn put(&self, s: &SessionId, c: &Connection) -> Result<(), StoreError> {
-//!         let blob = serde_json::to_string(c).map_err(StoreError::backend)?;
-//!         self.table.lock().unwrap().insert(s.as_str().to_owned(), blob);
-//!         Ok(())
-//!     }
-//!     fn delete(&self, s: &SessionId) -> Result<(), StoreError> {
-//!         self.table.lock().unwrap().remove(s.as_str());
-//!         Ok(())
-//!     }
-//! }
-//! ```
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -119,8 +81,46 @@ impl StoreError {
     }
 }
 
-/// Persistence of [`Connection`]s by session. See the [module docs](self) for how to write
-/// one for your database.
+/// Persistence of [`Connection`]s by session.
+///
+/// # Plugging in your own database
+///
+/// Implement [`TokenStore`] for a type wrapping your connection pool and hand it to
+/// [`OAuthClient::with_store`](crate::OAuthClient::with_store). Store the [`Connection`]
+/// as an opaque blob (it is `Serialize`/`Deserialize`; serialize it with `serde_json`),
+/// keyed by the session id, and encrypt it at rest (reuse [`StoreKey`] and your own AEAD,
+/// or your database's column encryption). `put` must be durable when it returns: the client
+/// relies on a rotated refresh token being stored before anyone uses it. Calls are made
+/// from async code but are expected to be short; with an async driver, run the query via
+/// `tokio::task::block_in_place` or keep a write-through cache.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+/// use handshake_client::{Connection, SessionId, StoreError, TokenStore};
+///
+/// /// Stand-in for a SQL table `oauth_connections(session TEXT PRIMARY KEY, blob TEXT)`.
+/// #[derive(Default)]
+/// struct SqlStore { table: Mutex<HashMap<String, String>> }
+///
+/// impl TokenStore for SqlStore {
+///     fn get(&self, s: &SessionId) -> Result<Option<Connection>, StoreError> {
+///         let table = self.table.lock().unwrap();
+///         table.get(s.as_str())
+///             .map(|blob| serde_json::from_str(blob).map_err(StoreError::backend))
+///             .transpose()
+///     }
+///     fn put(&self, s: &SessionId, c: &Connection) -> Result<(), StoreError> {
+///         let blob = serde_json::to_string(c).map_err(StoreError::backend)?;
+///         self.table.lock().unwrap().insert(s.as_str().to_owned(), blob);
+///         Ok(())
+///     }
+///     fn delete(&self, s: &SessionId) -> Result<(), StoreError> {
+///         self.table.lock().unwrap().remove(s.as_str());
+///         Ok(())
+///     }
+/// }
+/// ```
 pub trait TokenStore: Send + Sync {
     /// The connection of a session, if any.
     fn get(&self, session: &SessionId) -> Result<Option<Connection>, StoreError>;
