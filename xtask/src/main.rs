@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 mod bench;
 mod conformance;
+mod tidy;
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
