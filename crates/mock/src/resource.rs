@@ -353,7 +353,12 @@ fn rate(s: &Shared, caller: &Caller) -> Result<HeaderMap, Response> {
         None => count_in_window(&mut lock(&s.native_rate), limit, window, now),
     };
     let reset_secs = ceil_secs(reset_in);
-    let headers = rate_headers(s, Some(limit), remaining, s.clock.unix_secs() + reset_secs);
+    let headers = rate_headers(
+        s,
+        Some(limit),
+        remaining,
+        s.clock.unix_secs().saturating_add(reset_secs),
+    );
     if allowed {
         Ok(headers)
     } else {

@@ -187,7 +187,7 @@ impl Shared {
             if now < p.until {
                 p.left -= 1;
                 let limited = Limited {
-                    retry_after: p.until - now,
+                    retry_after: p.until.saturating_duration_since(now),
                     reset_at: p.reset_at,
                 };
                 if p.left == 0 {
@@ -203,12 +203,12 @@ impl Shared {
             return None;
         };
         let times = faults.remove(i).times;
-        let hold = Duration::from_secs(retry_after_secs.max(1));
-        let end = self.clock.unix_now() + hold;
+        let hold = Duration::from_secs(retry_after_secs.max(1)).min(crate::store::FOREVER);
+        let end = self.clock.unix_now().saturating_add(hold);
         let reset_at = end.as_secs() + u64::from(end.subsec_nanos() > 0);
         if times > 1 {
             *period = Some(LimitedPeriod {
-                until: now + hold,
+                until: crate::store::later(now, hold),
                 reset_at,
                 left: times - 1,
             });
@@ -377,6 +377,16 @@ async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Resp
                 OAuthError::InvalidRequest
             };
             oauth_json(status, error.as_str(), "injected fault")
+        }
+        Some(FaultKind::OauthError {
+            error: OAuthError::InvalidClient,
+        }) if matches!(endpoint, Some(Endpoint::Token | Endpoint::Revoke)) => {
+            let tried_basic = parts
+                .headers
+                .get(AUTHORIZATION)
+                .and_then(|h| params::parse_basic(h.as_bytes()))
+                .is_some();
+            invalid_client(&s, "injected fault", tried_basic)
         }
         Some(FaultKind::OauthError { error }) if endpoint != Some(Endpoint::Authorize) => {
             let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
@@ -911,14 +921,24 @@ fn read_body(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Params, Box
     Ok(p)
 }
 
+/// `invalid_client` (RFC 6749 §5.2): 401 with a `Basic` challenge when the client tried the
+/// Authorization header, else 400, since a 401 must carry a challenge (RFC 9110 §15.5.2).
 fn invalid_client(s: &Shared, description: &str, tried_basic: bool) -> Response {
-    let mut resp = oauth_error(OAuthError::InvalidClient, description);
-    if tried_basic {
-        // RFC 6749 §5.2: MUST answer with the scheme the client used.
-        let v = format!("Basic realm=\"{}\"", s.profile.id);
-        if let Ok(v) = HeaderValue::from_str(&v) {
-            resp.headers_mut().insert(WWW_AUTHENTICATE, v);
-        }
+    if !tried_basic {
+        return oauth_json(
+            StatusCode::BAD_REQUEST,
+            OAuthError::InvalidClient.as_str(),
+            description,
+        );
+    }
+    let mut resp = oauth_json(
+        StatusCode::UNAUTHORIZED,
+        OAuthError::InvalidClient.as_str(),
+        description,
+    );
+    let v = format!("Basic realm=\"{}\"", s.profile.id);
+    if let Ok(v) = HeaderValue::from_str(&v) {
+        resp.headers_mut().insert(WWW_AUTHENTICATE, v);
     }
     resp
 }

@@ -28,6 +28,17 @@ pub(crate) fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Longest span the mock adds to an instant. Lifetimes, windows and rate-limit periods come
+/// from profiles, builders and the control API; anything longer is "forever" and is capped
+/// here so `Instant` arithmetic cannot overflow (which would panic on a request).
+pub(crate) const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `at + d`, with `d` capped at [`FOREVER`].
+pub(crate) fn later(at: Instant, d: Duration) -> Instant {
+    let d = d.min(FOREVER);
+    at.checked_add(d).unwrap_or(at)
+}
+
 /// Real time plus an offset that tests can advance.
 #[derive(Debug, Default)]
 pub(crate) struct Clock {
@@ -73,13 +84,17 @@ pub(crate) fn count_in_window(
     now: Instant,
 ) -> (bool, u32, Duration) {
     let (start, count) = match *slot {
-        Some((start, count)) if now < start + window => (start, count),
+        Some((start, count)) if now < later(start, window) => (start, count),
         _ => (now, 0),
     };
     let allowed = count < limit;
     let count = if allowed { count + 1 } else { count };
     *slot = Some((start, count));
-    (allowed, limit.saturating_sub(count), (start + window) - now)
+    (
+        allowed,
+        limit.saturating_sub(count),
+        later(start, window).saturating_duration_since(now),
+    )
 }
 
 /// A validated authorization request, waiting for consent or turned into a code.
@@ -205,7 +220,7 @@ impl Store {
             id.clone(),
             Consent {
                 req,
-                expires_at: now + ttl,
+                expires_at: later(now, ttl),
             },
         );
         id
@@ -224,7 +239,7 @@ impl Store {
             code.clone(),
             CodeEntry {
                 req,
-                expires_at: now + ttl,
+                expires_at: later(now, ttl),
                 redeemed: None,
             },
         );
@@ -295,7 +310,7 @@ impl Store {
             token.clone(),
             AccessEntry {
                 grant,
-                expires_at: now + ttl,
+                expires_at: later(now, ttl),
             },
         );
         if let Some(g) = self.grants.get_mut(&grant) {
@@ -320,7 +335,7 @@ impl Store {
             },
         );
         if let Some(g) = self.grants.get_mut(&grant) {
-            g.refresh_expires_at = ttl.map(|t| now + t);
+            g.refresh_expires_at = ttl.map(|t| later(now, t));
             if let Some(old) = g.refresh_token.replace(token.clone()) {
                 if let Some(e) = self.refresh.get_mut(&old) {
                     e.current = false;

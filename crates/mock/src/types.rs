@@ -43,7 +43,8 @@ impl fmt::Display for Endpoint {
 pub enum OAuthError {
     /// `invalid_request`
     InvalidRequest,
-    /// `invalid_client` (HTTP 401)
+    /// `invalid_client` (HTTP 401 with `WWW-Authenticate: Basic` when the client used the
+    /// Authorization header, else 400)
     InvalidClient,
     /// `invalid_grant`
     InvalidGrant,
@@ -81,7 +82,9 @@ impl OAuthError {
         }
     }
 
-    /// HTTP status the token endpoint answers this error with.
+    /// HTTP status the token endpoint answers this error with (`invalid_client`: 401, the
+    /// answer to a failed `Authorization: Basic`; the mock sends 400 when the client
+    /// authenticated in the body, as a 401 must carry a challenge).
     pub fn status(self) -> u16 {
         match self {
             OAuthError::InvalidClient => 401,

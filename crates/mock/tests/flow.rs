@@ -348,7 +348,8 @@ async fn wrong_secret_and_disallowed_auth_method_get_invalid_client() {
         "wrong",
     )
     .await;
-    assert_eq!(resp.status(), 401);
+    // Body authentication: 400, since a 401 must carry a challenge (RFC 9110 §15.5.2).
+    assert_eq!(resp.status(), 400);
     assert!(resp.headers().get("www-authenticate").is_none());
 
     // Redtail takes client_secret_post only: Basic is refused even with the right secret.
@@ -638,7 +639,9 @@ async fn revoking_an_access_token_leaves_the_refresh_token() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 401);
+    // No Authorization header: 400 invalid_client, no challenge (RFC 6749 §5.2).
+    assert!(resp.headers().get("www-authenticate").is_none());
+    assert_eq!(error_of(resp).await, (400, "invalid_client".to_owned()));
 }
 
 #[tokio::test]
