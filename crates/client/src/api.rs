@@ -213,18 +213,23 @@ fn truncate(s: &str) -> String {
     }
 }
 
-/// How long a 429 or 503 asks us to wait: `Retry-After` in seconds (RFC 9110 §10.2.3), or
-/// `X-RateLimit-Reset` as epoch seconds (small values are read as seconds from now, as
-/// some APIs send them).
+/// How long a 429 or 503 asks us to wait: `Retry-After` as seconds or as an HTTP-date
+/// (RFC 9110 §10.2.3), or `X-RateLimit-Reset` as epoch seconds (small values are read as
+/// seconds from now, as some APIs send them).
 pub(crate) fn retry_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let number = |name: &str| -> Option<u64> {
+    let text = |name: &str| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(str::trim)
     };
+    let number = |name: &str| text(name).and_then(|v| v.parse::<u64>().ok());
     if let Some(secs) = number("retry-after") {
         return Some(Duration::from_secs(secs));
+    }
+    if let Some(at) = text("retry-after").and_then(|v| httpdate::parse_http_date(v).ok()) {
+        // A date already past means "now".
+        return Some(at.duration_since(now).unwrap_or(Duration::ZERO));
     }
     let reset = number("x-ratelimit-reset")?;
     let now_secs = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
@@ -288,7 +293,7 @@ pub(crate) struct Requester<'a> {
 
 impl Requester<'_> {
     /// Sends `out` with `auth`. A 401 gets one renewal and one retry when the scheme allows
-    /// it; then the 401 is returned. A 429 is retried after `Retry-After` (seconds) or
+    /// it; then the 401 is returned. A 429 is retried after `Retry-After` (seconds or date) or
     /// `X-RateLimit-Reset` (epoch seconds), each wait capped at `max_retry_wait`, up to
     /// `max_attempts` requests; then [`ClientError::RateLimited`]. Every other status is
     /// returned as is.

@@ -100,10 +100,22 @@ pub(crate) struct Pending {
     issued: Instant,
 }
 
-#[derive(Default)]
 struct PendingSlot {
     pending: Option<Pending>,
     consumed: Vec<[u8; 32]>,
+    // Last authorize or callback: slots idle for longer than the authorization TTL hold
+    // nothing redeemable and are purged, so sessions that never come back cost no memory.
+    touched: Instant,
+}
+
+impl PendingSlot {
+    fn new() -> Self {
+        PendingSlot {
+            pending: None,
+            consumed: Vec::new(),
+            touched: Instant::now(),
+        }
+    }
 }
 
 /// The reference OAuth 2.0 client for one provider profile.
@@ -292,13 +304,15 @@ impl OAuthClient {
             state: state.secret().clone(),
             pkce_method: method,
         };
-        lock(&self.pending)
-            .entry(session.clone())
-            .or_default()
-            .pending = Some(Pending {
+        let mut map = lock(&self.pending);
+        let ttl = self.authorization_ttl;
+        map.retain(|_, slot| slot.touched.elapsed() <= ttl);
+        let slot = map.entry(session.clone()).or_insert_with(PendingSlot::new);
+        slot.touched = Instant::now();
+        slot.pending = Some(Pending {
             state,
             verifier,
-            issued: Instant::now(),
+            issued: slot.touched,
         });
         request
     }
@@ -359,6 +373,7 @@ impl OAuthClient {
             return Err(ClientError::StateReplayed);
         }
         let pending = slot.pending.take().ok_or(ClientError::StateUnknown)?;
+        slot.touched = Instant::now();
         slot.consumed.push(digest);
         if slot.consumed.len() > CONSUMED_REMEMBERED {
             slot.consumed.remove(0);
@@ -372,6 +387,12 @@ impl OAuthClient {
             return Err(ClientError::StateExpired);
         }
         Ok(pending)
+    }
+
+    /// Sessions with a pending authorization or replay memory (for tests of the purge).
+    #[cfg(test)]
+    pub(crate) fn pending_sessions(&self) -> usize {
+        lock(&self.pending).len()
     }
 
     fn transport(&self) -> TokenTransport {
@@ -492,7 +513,7 @@ impl OAuthClient {
     ///
     /// The bearer token goes in the `Authorization` header only (RFC 6750 §2.1), and only to
     /// the provider's origin. A 401 triggers one refresh and exactly one retry. A 429 is
-    /// retried after `Retry-After` (seconds) or `X-RateLimit-Reset` (epoch seconds), each
+    /// retried after `Retry-After` (seconds or HTTP-date) or `X-RateLimit-Reset` (epoch seconds), each
     /// wait capped by [`with_max_retry_wait`](Self::with_max_retry_wait), up to
     /// [`with_max_attempts`](Self::with_max_attempts) requests; then
     /// [`ClientError::RateLimited`]. Every other status is returned as an [`ApiResponse`]
@@ -592,6 +613,7 @@ impl OAuthClient {
     /// authentication follow the profile exactly as token requests do.
     pub async fn logout(&self, session: &SessionId) -> Result<LogoutReport, ClientError> {
         lock(&self.pending).remove(session);
+        lock(&self.refresh_locks).remove(session);
         let conn = self.store.get(session);
         let deleted = self.store.delete(session);
         let tokens = conn.ok().flatten().and_then(|c| c.tokens);

@@ -424,3 +424,65 @@ mod store {
             .is_some());
     }
 }
+
+#[test]
+fn absurd_expires_in_does_not_panic() {
+    // A hostile or buggy provider can send any u64; `SystemTime + Duration` panics on
+    // overflow, so the expiry must saturate instead of taking the client down.
+    let resp = parse_token(
+        r#"{"access_token":"AT","token_type":"bearer","expires_in":18446744073709551615}"#,
+    )
+    .unwrap();
+    let set = TokenSet::from_response(resp, None, SystemTime::now());
+    assert!(!set.expires_within(Duration::from_secs(60), SystemTime::now()));
+    assert!(!set.expires_within(Duration::MAX, SystemTime::now()));
+    let short =
+        parse_token(r#"{"access_token":"AT","token_type":"bearer","expires_in":1}"#).unwrap();
+    let set = TokenSet::from_response(short, None, SystemTime::now());
+    assert!(set.expires_within(Duration::MAX, SystemTime::now()));
+}
+
+#[test]
+fn retry_after_accepts_the_http_date_form() {
+    // RFC 9110 §10.2.3: Retry-After = HTTP-date / delay-seconds.
+    let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000); // Tue, 14 Nov 2023 22:13:20 GMT
+    let mut h = http::HeaderMap::new();
+    h.insert(
+        "retry-after",
+        "Tue, 14 Nov 2023 22:13:32 GMT".parse().unwrap(),
+    );
+    assert_eq!(retry_wait(&h, now), Some(Duration::from_secs(12)));
+    // A date in the past means "now".
+    h.insert(
+        "retry-after",
+        "Tue, 14 Nov 2023 22:00:00 GMT".parse().unwrap(),
+    );
+    assert_eq!(retry_wait(&h, now), Some(Duration::ZERO));
+    // Garbage falls through to the reset header, then to nothing.
+    h.insert("retry-after", "soon".parse().unwrap());
+    assert_eq!(retry_wait(&h, now), None);
+    h.insert("x-ratelimit-reset", "5".parse().unwrap());
+    assert_eq!(retry_wait(&h, now), Some(Duration::from_secs(5)));
+}
+
+#[test]
+fn abandoned_authorizations_are_purged() {
+    // Every visit to a login route calls `authorize` with a fresh session; sessions that
+    // never come back must not pile up in memory for the life of the process.
+    let c = client("capsule").with_authorization_ttl(Duration::from_millis(1));
+    for i in 0..100 {
+        c.authorize(&SessionId::new(format!("drive-by-{i}")));
+    }
+    std::thread::sleep(Duration::from_millis(5));
+    let s = SessionId::new("live");
+    let state = c.authorize(&s).state;
+    assert_eq!(c.pending_sessions(), 1);
+    // A live session's replay memory survives the purge while it is fresh.
+    let c = c.with_authorization_ttl(Duration::from_secs(600));
+    assert!(c.take_pending(&s, Some(&state)).is_ok());
+    c.authorize(&SessionId::new("other"));
+    assert!(matches!(
+        c.take_pending(&s, Some(&state)),
+        Err(ClientError::StateReplayed)
+    ));
+}

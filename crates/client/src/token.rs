@@ -32,7 +32,8 @@ impl TokenSet {
     /// expiry are never considered expired (a 401 then triggers a refresh).
     pub fn expires_within(&self, skew: Duration, now: SystemTime) -> bool {
         match self.expires_at {
-            Some(at) => now + skew >= at,
+            // An instant past what SystemTime can hold is past any expiry.
+            Some(at) => now.checked_add(skew).is_none_or(|t| t >= at),
             None => false,
         }
     }
@@ -49,7 +50,11 @@ impl TokenSet {
             refresh_token: resp
                 .refresh_token
                 .or_else(|| previous_refresh.map(|r| RefreshToken::new(r.secret().clone()))),
-            expires_at: resp.expires_in.map(|s| now + Duration::from_secs(s)),
+            // `expires_in` is whatever the provider sent; one too large for SystemTime
+            // means "does not expire" rather than a panic.
+            expires_at: resp
+                .expires_in
+                .and_then(|s| now.checked_add(Duration::from_secs(s))),
             scope: resp.scope_raw,
             extra: resp.extra,
         }
