@@ -679,6 +679,8 @@ impl Profile {
 
     fn validate(&self, origin: &str) -> Result<(), ProfileError> {
         let bad = |key: &str, reason: &str| Err(ProfileError::invalid(origin, key, reason));
+        self.validate_paths(origin)?;
+        self.validate_limits(origin)?;
         if self.id.is_empty()
             || !self
                 .id
@@ -689,33 +691,6 @@ impl Profile {
                 "id",
                 "must be non-empty and use only ASCII letters, digits, '-' and '_'",
             );
-        }
-        let paths = [
-            ("oauth.authorize_path", &self.oauth.authorize_path),
-            ("oauth.token_path", &self.oauth.token_path),
-            ("api.path", &self.api.path),
-        ];
-        for (key, path) in paths {
-            if !path.starts_with('/') {
-                return bad(key, "must be an absolute path starting with '/'");
-            }
-            if path.starts_with("/__handshake") {
-                return bad(
-                    key,
-                    "the /__handshake prefix is reserved for the control API",
-                );
-            }
-        }
-        for (i, p) in self.oauth.revoke_paths.iter().enumerate() {
-            if !p.starts_with('/') {
-                return bad(
-                    &format!("oauth.revoke_paths[{i}]"),
-                    "must be an absolute path starting with '/'",
-                );
-            }
-        }
-        if self.oauth.authorize_path == self.oauth.token_path {
-            return bad("oauth.token_path", "must differ from oauth.authorize_path");
         }
         if self.token_request.encodings.is_empty() {
             return bad(
@@ -731,6 +706,34 @@ impl Profile {
         }
         if self.scopes.separator.is_empty() {
             return bad("scopes.separator", "must not be empty");
+        }
+        for s in &self.scopes.supported {
+            // RFC 6749 §3.3 scope-token; they also go into quoted strings of
+            // WWW-Authenticate (RFC 6750 §3).
+            let token_char = |c: char| matches!(c, '\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e');
+            if s.is_empty() || !s.chars().all(token_char) {
+                return bad(
+                    "scopes.supported",
+                    &format!(
+                        "scope {s:?} is not an RFC 6749 §3.3 scope-token (printable ASCII, no space, '\"' or '\\')"
+                    ),
+                );
+            }
+            if s.contains(self.scopes.separator.as_str()) {
+                return bad(
+                    "scopes.supported",
+                    &format!(
+                        "scope {s:?} contains the separator {:?}",
+                        self.scopes.separator
+                    ),
+                );
+            }
+        }
+        if self.tokens.token_type.is_empty() || !self.tokens.token_type.chars().all(is_tchar) {
+            return bad(
+                "tokens.token_type",
+                "must be a non-empty token such as \"Bearer\" (RFC 6749 §7.1)",
+            );
         }
         for s in &self.scopes.default {
             if !self.scopes.supported.contains(s) {
@@ -815,7 +818,138 @@ impl Profile {
     }
 }
 
+/// Longest lifetime or window a profile may set: ten years. Longer values are no use to a
+/// test, overflow some clients' `expires_in` arithmetic, and cannot be added to an instant.
+pub const MAX_LIFETIME_SECS: u64 = 10 * 365 * 24 * 3600;
+
+/// Largest generated data set: enough for any paging test, small enough to build at start.
+pub const MAX_DATASET_COUNT: u32 = 100_000;
+
+/// RFC 9110 §5.6.2 `tchar`: what header names and auth-scheme tokens are made of.
+fn is_tchar(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
+}
+
 impl Profile {
+    /// Every path the mock serves for this profile must be usable by its router and distinct.
+    fn validate_paths(&self, origin: &str) -> Result<(), ProfileError> {
+        let bad = |key: &str, reason: &str| Err(ProfileError::invalid(origin, key, reason));
+        let mut paths: Vec<(String, &str)> = vec![
+            ("oauth.authorize_path".into(), &self.oauth.authorize_path),
+            ("oauth.token_path".into(), &self.oauth.token_path),
+            ("api.path".into(), &self.api.path),
+        ];
+        for (i, p) in self.oauth.revoke_paths.iter().enumerate() {
+            // Listing one path twice is harmless (served once); sharing with another endpoint is not.
+            if !self.oauth.revoke_paths[..i].contains(p) {
+                paths.push((format!("oauth.revoke_paths[{i}]"), p));
+            }
+        }
+        if let Some(p) = self
+            .native_auth
+            .as_ref()
+            .and_then(|n| n.exchange_path.as_deref())
+        {
+            paths.push(("native_auth.exchange_path".into(), p));
+        }
+        if self.oauth.well_known {
+            paths.push((
+                "oauth.well_known".into(),
+                "/.well-known/oauth-authorization-server",
+            ));
+        }
+        for (i, (key, path)) in paths.iter().enumerate() {
+            if !path.starts_with('/') {
+                return bad(key, "must be an absolute path starting with '/'");
+            }
+            if path.starts_with("/__handshake") {
+                return bad(
+                    key,
+                    "the /__handshake prefix is reserved for the control API",
+                );
+            }
+            if path.contains(|c: char| {
+                c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '{' | '}' | '*')
+            }) {
+                return bad(
+                    key,
+                    "must be a plain path: no query, fragment, whitespace or router characters ({ } *)",
+                );
+            }
+            if let Some((other, _)) = paths[..i].iter().find(|(_, p)| p == path) {
+                return bad(
+                    key,
+                    &format!("{path:?} is already {other}; each endpoint needs its own path"),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Numbers the mock turns into instants, allocations or header names.
+    fn validate_limits(&self, origin: &str) -> Result<(), ProfileError> {
+        let bad = |key: &str, reason: &str| Err(ProfileError::invalid(origin, key, reason));
+        let t = &self.tokens;
+        for (key, secs) in [
+            (
+                "tokens.access_token_lifetime_secs",
+                Some(t.access_token_lifetime_secs),
+            ),
+            ("tokens.code_lifetime_secs", Some(t.code_lifetime_secs)),
+            (
+                "tokens.refresh_token_lifetime_secs",
+                t.refresh_token_lifetime_secs,
+            ),
+            ("rate_limit.window_secs", Some(self.rate_limit.window_secs)),
+        ] {
+            match secs {
+                Some(0) => return bad(key, "must be greater than 0"),
+                Some(s) if s > MAX_LIFETIME_SECS => {
+                    return bad(
+                        key,
+                        &format!("must be at most {MAX_LIFETIME_SECS} (ten years)"),
+                    )
+                }
+                _ => {}
+            }
+        }
+        if let Some(d) = &self.api.dataset {
+            if d.count > MAX_DATASET_COUNT {
+                return bad(
+                    "api.dataset.count",
+                    &format!("must be at most {MAX_DATASET_COUNT}"),
+                );
+            }
+        }
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        if let Some(h) = self
+            .native_auth
+            .as_ref()
+            .and_then(|n| n.client_id_header.as_deref())
+        {
+            headers.push(("native_auth.client_id_header", h));
+        }
+        if let Some(p) = &self.api.paging {
+            if p.size_in_header {
+                headers.push(("api.paging.size_param", &p.size_param));
+            }
+            if let Some(h) = &p.has_more_header {
+                headers.push(("api.paging.has_more_header", h));
+            }
+            if let Some(h) = &p.total_header {
+                headers.push(("api.paging.total_header", h));
+            }
+        }
+        for (key, name) in headers {
+            // An empty total_header means "never sent" to the mock; other names must be sendable.
+            let optional = key == "api.paging.total_header";
+            if (name.is_empty() && !optional) || !name.chars().all(is_tchar) {
+                return bad(key, &format!("{name:?} is not an HTTP header name"));
+            }
+        }
+        Ok(())
+    }
+
     fn validate_native(&self, origin: &str) -> Result<(), ProfileError> {
         let bad = |key: &str, reason: &str| Err(ProfileError::invalid(origin, key, reason));
         if let Some(native) = &self.native_auth {

@@ -203,3 +203,117 @@ fn native_scheme_needs_its_settings() {
     let err = Profile::from_toml_str(&broken, "i.toml").unwrap_err();
     assert_eq!(err.key.as_deref(), Some("api.paging.skip_param"), "{err}");
 }
+
+#[test]
+fn profiles_that_would_make_the_mock_misbehave_are_rejected_at_load() {
+    let cases = [
+        // Lifetimes and windows a client cannot hold (and `Instant` arithmetic cannot add).
+        (
+            "access_token_lifetime_secs = 604799",
+            "access_token_lifetime_secs = 9223372036854775807",
+            "tokens.access_token_lifetime_secs",
+        ),
+        (
+            "code_lifetime_secs = 60",
+            "code_lifetime_secs = 99999999999",
+            "tokens.code_lifetime_secs",
+        ),
+        (
+            "rotation = \"rotate\"",
+            "rotation = \"rotate\"\nrefresh_token_lifetime_secs = 0",
+            "tokens.refresh_token_lifetime_secs",
+        ),
+        (
+            "window_secs = 3600",
+            "window_secs = 9223372036854775807",
+            "rate_limit.window_secs",
+        ),
+        // Four billion generated records would exhaust memory at start.
+        ("count = 137", "count = 4000000000", "api.dataset.count"),
+        // Scope tokens are RFC 6749 §3.3 `scope-token`s: no spaces, quotes or backslashes
+        // (they go into WWW-Authenticate quoted strings, RFC 6750 §3).
+        (
+            "supported = [\"read\", \"write\",",
+            "supported = [\"read\", \"write\", \"a b\",",
+            "scopes.supported",
+        ),
+        (
+            "supported = [\"read\", \"write\",",
+            "supported = [\"read\", \"write\", \"x\\\"y\",",
+            "scopes.supported",
+        ),
+        (
+            "token_type = \"bearer\"",
+            "token_type = \"\"",
+            "tokens.token_type",
+        ),
+        // Paths the router cannot serve as written, or that hide the control API.
+        (
+            "revoke_paths = [\"/oauth/revoke\", \"/oauth/token/revoke\"]",
+            "revoke_paths = [\"/__handshake/reset\"]",
+            "oauth.revoke_paths[0]",
+        ),
+        (
+            "revoke_paths = [\"/oauth/revoke\", \"/oauth/token/revoke\"]",
+            "revoke_paths = [\"/oauth/token\"]",
+            "oauth.revoke_paths[0]",
+        ),
+        (
+            "path = \"/api/v2/parties\"",
+            "path = \"/api/v2/parties?x=1\"",
+            "api.path",
+        ),
+        (
+            "path = \"/api/v2/parties\"",
+            "path = \"/api/{v}/parties\"",
+            "api.path",
+        ),
+        (
+            "has_more_header = \"X-Pagination-Has-More\"",
+            "has_more_header = \"X Pagination\"",
+            "api.paging.has_more_header",
+        ),
+    ];
+    for (from, to, key) in cases {
+        let text = capsule_text().replacen(from, to, 1);
+        assert_ne!(text, capsule_text(), "replacement {from:?} did not apply");
+        let err = Profile::from_toml_str(&text, "c.toml").unwrap_err();
+        assert_eq!(err.kind, ProfileErrorKind::Invalid, "{to}: {err}");
+        assert_eq!(err.key.as_deref(), Some(key), "{to}: {err}");
+        assert!(err.to_string().starts_with("c.toml: key `"), "{err}");
+    }
+}
+
+#[test]
+fn native_header_names_must_be_header_names() {
+    let text = BUILTIN
+        .iter()
+        .find(|(id, _)| *id == "connectwise")
+        .unwrap()
+        .1
+        .replace(
+            "client_id_header = \"clientId\"",
+            "client_id_header = \"client id\"",
+        );
+    let err = Profile::from_toml_str(&text, "cw.toml").unwrap_err();
+    assert_eq!(
+        err.key.as_deref(),
+        Some("native_auth.client_id_header"),
+        "{err}"
+    );
+    let text = BUILTIN
+        .iter()
+        .find(|(id, _)| *id == "redtail")
+        .unwrap()
+        .1
+        .replace(
+            "exchange_path = \"/api/public/v1/authentication\"",
+            "exchange_path = \"/__handshake/x\"",
+        );
+    let err = Profile::from_toml_str(&text, "rt.toml").unwrap_err();
+    assert_eq!(
+        err.key.as_deref(),
+        Some("native_auth.exchange_path"),
+        "{err}"
+    );
+}
