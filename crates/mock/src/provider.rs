@@ -430,6 +430,15 @@ impl MockProviderBuilder {
         if let Some(n) = &self.profile.native_auth {
             self.native.validate(n.scheme)?;
         }
+        if self
+            .dataset_size
+            .is_some_and(|n| n > handshake_profile::MAX_DATASET_COUNT)
+        {
+            return Err(MockError::Config(format!(
+                "dataset_size must be at most {}",
+                handshake_profile::MAX_DATASET_COUNT
+            )));
+        }
         if let Some((limit, window)) = self.rate_limit {
             if limit == 0 || window.is_zero() {
                 return Err(MockError::Config(

@@ -1216,10 +1216,13 @@ fn token_response(s: &Shared, issued: Issued) -> Response {
     if let Some(rt) = issued.refresh_token {
         body.insert("refresh_token".into(), Value::String(rt));
     }
-    body.insert(
-        "scope".into(),
-        Value::String(s.profile.scopes.join(&issued.scope)),
-    );
+    // An empty string is not a scope (RFC 6749 §3.3): with nothing granted, say nothing.
+    if !issued.scope.is_empty() {
+        body.insert(
+            "scope".into(),
+            Value::String(s.profile.scopes.join(&issued.scope)),
+        );
+    }
     for (k, v) in &t.extra_fields {
         body.insert(k.clone(), v.clone());
     }

@@ -165,3 +165,30 @@ async fn an_injected_invalid_client_follows_the_same_rule() {
     assert!(resp.headers().get("www-authenticate").is_none());
     assert_eq!(error_of(resp).await, (400, "invalid_client".to_owned()));
 }
+
+#[tokio::test]
+async fn a_huge_dataset_size_is_a_configuration_error_not_an_allocation() {
+    let err = MockProvider::builder(Profile::builtin("capsule").unwrap())
+        .dataset_size(u32::MAX)
+        .start()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("dataset_size"), "{err}");
+}
+
+#[tokio::test]
+async fn no_empty_scope_in_a_token_response() {
+    // A profile without default scopes, and a request without `scope`: nothing is granted,
+    // and "" is not a scope (RFC 6749 §3.3), so the response leaves `scope` out.
+    let mut p = Profile::builtin("redtail").unwrap();
+    p.scopes.default.clear();
+    let mock = start(p).await;
+    let mut q = auth_params(mock.profile());
+    set(&mut q, "scope", None);
+    let resp = get_authorize(&mock, &q).await;
+    let c = query(&location(&resp), "code").unwrap();
+    let resp = exchange(&mock, &c).await;
+    assert_eq!(resp.status(), 200);
+    let t: Value = resp.json().await.unwrap();
+    assert!(t.get("scope").is_none(), "{t}");
+}
