@@ -913,6 +913,18 @@ impl Scenario {
         for (i, table) in raw.steps.into_iter().enumerate() {
             steps.push(parse_step(file, i + 1, table)?);
         }
+        if steps
+            .iter()
+            .all(|s| s.expect.is_empty() && s.journal.is_empty())
+        {
+            // Such a scenario cannot fail: it would be a green cell that proves nothing.
+            return Err(ScenarioError::new(
+                file,
+                None,
+                ScenarioErrorKind::Invalid,
+                "the scenario asserts nothing: give a step an outcome (a client or raw step, `expect`) or a `journal` expectation",
+            ));
+        }
         let mut requires = raw.requires;
         requires.extend(steps.iter().flat_map(|s| s.action.implied()));
         if raw.mock.is_set() {

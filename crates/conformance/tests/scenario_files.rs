@@ -234,3 +234,20 @@ fn a_scenario_file_on_disk_reports_its_path() {
     assert_eq!(err.file, path.display().to_string());
     assert_eq!(err.step, Some((1, "callback".to_owned())));
 }
+
+#[test]
+fn a_scenario_that_asserts_nothing_is_refused() {
+    // Control steps have no outcome; without a journal expectation such a scenario cannot
+    // fail, so it would only ever add a green cell to the matrix.
+    check_error(
+        &format!(
+            "{HEAD}[[steps]]\naction = \"advance_clock\"\nseconds = 5\n[[steps]]\naction = \"expire_tokens\"\n"
+        ),
+        "scenarios/bad.toml: the scenario asserts nothing: give a step an outcome (a client or raw step, `expect`) or a `journal` expectation",
+    );
+    // The same steps with a journal expectation are a real check.
+    let ok = format!(
+        "{HEAD}[[steps]]\naction = \"advance_clock\"\nseconds = 5\njournal = [{{ endpoint = \"token\", count = 0 }}]\n"
+    );
+    Scenario::from_toml_str(&ok, "scenarios/ok.toml").unwrap();
+}
