@@ -29,6 +29,12 @@ const CREDENTIAL_PARAMS: &[&str] = &[
     "authorization",
 ];
 
+/// Whether a query parameter of this name carries a credential. One list for the scenario
+/// runner and check-client, so the two never judge the same URL differently.
+pub(crate) fn is_credential_param(name: &str) -> bool {
+    CREDENTIAL_PARAMS.contains(&name.to_ascii_lowercase().as_str())
+}
+
 /// The provider of one case. A mock is shut down when this is dropped.
 pub(crate) struct Provider {
     pub(crate) base_url: String,
@@ -156,7 +162,7 @@ fn url_credential(query: &[(String, String)], secrets: &[String]) -> Option<Stri
     query
         .iter()
         .find(|(k, v)| {
-            CREDENTIAL_PARAMS.contains(&k.to_ascii_lowercase().as_str())
+            is_credential_param(k)
                 || v.starts_with("[redacted")
                 || secrets.iter().any(|s| v.contains(s.as_str()))
         })

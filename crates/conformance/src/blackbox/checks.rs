@@ -5,6 +5,7 @@ use handshake_mock::{Endpoint, JournalEntry};
 use handshake_profile::{ClientAuth, PkceMethod, PkceMode, Profile, TokenEncoding};
 
 use super::browser::Exchange;
+use crate::mockctl::is_credential_param;
 use crate::report::Status;
 
 /// One black-box check of a client app.
@@ -243,23 +244,6 @@ impl Outcome {
     }
 }
 
-/// `#12 POST /oauth/token grant_type=refresh_token auth=client_secret_basic [refresh_token] -> 200`:
-/// parameter names only, so no value (secret or not) reaches a report.
-/// Query parameter names that carry a credential when they appear in a URL.
-const CREDENTIAL_PARAMS: &[&str] = &[
-    "access_token",
-    "refresh_token",
-    "token",
-    "api_key",
-    "apikey",
-    "key",
-    "user_key",
-    "password",
-    "client_secret",
-    "private_key",
-    "authorization",
-];
-
 /// The requests to the token, revocation and API endpoints that carry a credential in the
 /// query string, with the offending parameter's name. The authorization endpoint is left
 /// out: its query is the protocol (and holds no credential).
@@ -282,10 +266,7 @@ pub(crate) fn judge_credentials_in_urls(journal: &[JournalEntry]) -> Outcome {
             e.query
                 .iter()
                 // The mock tags token values it recognises as `[redacted:...]`.
-                .find(|(k, v)| {
-                    CREDENTIAL_PARAMS.contains(&k.to_ascii_lowercase().as_str())
-                        || v.starts_with("[redacted")
-                })
+                .find(|(k, v)| is_credential_param(k) || v.starts_with("[redacted"))
                 .map(|(k, _)| (*e, k.as_str()))
         })
         .collect();
@@ -304,6 +285,8 @@ pub(crate) fn judge_credentials_in_urls(journal: &[JournalEntry]) -> Outcome {
     }
 }
 
+/// `#12 POST /oauth/token grant_type=refresh_token auth=client_secret_basic [refresh_token] -> 200`:
+/// parameter names only, so no value (secret or not) reaches a report.
 pub(crate) fn journal_line(e: &JournalEntry) -> String {
     let mut s = format!("#{} {} {}", e.seq, e.method, e.path);
     if let Some(g) = &e.grant_type {
@@ -798,6 +781,13 @@ mod tests {
             "1 request(s) carried a credential in the URL, first GET /api/v2/parties with query parameter `access_token`"
         );
         assert!(!o.journal.concat().contains("0a1b2c3d"), "{:?}", o.journal);
+        // Every credential name the scenario runner knows, check-client knows too: a
+        // personal access token in a query string is a leak even if the mock did not tag it.
+        for name in ["personal_access_token", "userkey", "privatekey"] {
+            api.query = vec![(name.to_owned(), "plain-value".to_owned())];
+            let o = judge_credentials_in_urls(&[api.clone()]);
+            assert_eq!(o.status, Status::Failed, "{name}: {}", o.text);
+        }
         // An API key under another name is caught by the mock's redaction tag.
         api.query = vec![("k".to_owned(), "[redacted:ffff0000]".to_owned())];
         assert_eq!(judge_credentials_in_urls(&[api]).status, Status::Failed);
