@@ -23,7 +23,7 @@ pub(crate) struct CheckClientArgs {
     #[arg(long, value_name = "FILE")]
     profile: Option<PathBuf>,
     /// Port the mock CRM listens on: the one in your app's .env (from `handshake serve --port`).
-    #[arg(long, value_name = "PORT")]
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     mock_port: u16,
     /// Your app's route that starts the login (redirects to the CRM's authorize URL).
     #[arg(long, value_name = "URL", value_parser = http_url)]

@@ -455,3 +455,23 @@ fn check_client_rejects_a_login_url_that_is_not_a_url() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--login-url"));
 }
+
+#[test]
+fn check_client_rejects_mock_port_zero() {
+    // Port 0 would start the mock on a port the app was never told about: every check
+    // would fail for a reason that has nothing to do with the app.
+    let out = Command::new(BIN)
+        .args([
+            "check-client",
+            "--provider",
+            "capsule",
+            "--mock-port",
+            "0",
+            "--login-url",
+            "http://127.0.0.1:3000/login",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--mock-port"));
+}
