@@ -841,6 +841,17 @@ async fn consent(
             "the consent form must be posted as application/x-www-form-urlencoded",
         );
     }
+    // Browsers say where a POST comes from (Fetch Metadata). Only the mock's own page may
+    // post the decision: a form on another site is cross-site request forgery. (`Origin` is
+    // no help here: the page's `Referrer-Policy: no-referrer` makes it `null`.)
+    if let Some(site) = headers.get("sec-fetch-site") {
+        if !matches!(site.as_bytes(), b"same-origin" | b"none") {
+            return error_page(
+                &s,
+                "the consent decision must be posted from the consent page itself",
+            );
+        }
+    }
     let form = match params::parse_urlencoded(&body) {
         Ok(f) => f,
         Err(e) => return error_page(&s, &format!("malformed consent form: {e}")),

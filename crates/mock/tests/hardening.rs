@@ -192,3 +192,32 @@ async fn no_empty_scope_in_a_token_response() {
     let t: Value = resp.json().await.unwrap();
     assert!(t.get("scope").is_none(), "{t}");
 }
+
+#[tokio::test]
+async fn a_consent_decision_posted_from_another_site_is_refused() {
+    let mock = MockProvider::builder(Profile::builtin("capsule").unwrap())
+        .start()
+        .await
+        .unwrap();
+    let page = get_authorize(&mock, &auth_params(mock.profile())).await;
+    let id = consent_id(&page.text().await.unwrap());
+    let forged = http()
+        .post(mock.authorize_url())
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("consent_id", id.as_str()), ("decision", "approve")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 400);
+    assert!(forged.headers().get("location").is_none());
+    // The page's own form (same-origin) still works.
+    let resp = http()
+        .post(mock.authorize_url())
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("consent_id", id.as_str()), ("decision", "approve")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert!(query(&location(&resp), "code").is_some());
+}
