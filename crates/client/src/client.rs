@@ -25,7 +25,9 @@ use crate::error::ClientError;
 use crate::paging::{Caller, ListOptions, Pages, Walker};
 use crate::store::{Connection, ConnectionStatus, MemoryStore, TokenStore};
 use crate::token::{field_names, ProviderTokenResponse, TokenSet};
-use crate::transport::{default_http_client, AuthenticatedPost, TokenTransport, TransportError};
+use crate::transport::{
+    default_http_client, redirected, AuthenticatedPost, TokenTransport, TransportError,
+};
 
 type OAuth2Client = oauth2::Client<
     BasicErrorResponse,
@@ -147,7 +149,8 @@ impl PendingSlot {
 /// The default HTTP client never follows redirects and has timeouts. If you inject your
 /// own with [`with_http_client`](Self::with_http_client), build it with
 /// `redirect(reqwest::redirect::Policy::none())`: a redirecting token endpoint would
-/// otherwise receive credentials again at a URL it chose.
+/// otherwise receive credentials again at a URL it chose. Whatever the client, an answer
+/// that came from another URL than the token or revocation endpoint is refused.
 pub struct OAuthClient {
     profile: Profile,
     config: ClientConfig,
@@ -647,6 +650,11 @@ impl OAuthClient {
         loop {
             let params = vec![("token", token), ("token_type_hint", hint)];
             match post.send(url, params).await {
+                Ok(resp) if redirected(&resp, url) => {
+                    return Revocation::TransportError(
+                        "the revocation endpoint redirected elsewhere; not trusted".into(),
+                    )
+                }
                 Ok(resp) if resp.status().as_u16() == 200 => return Revocation::Revoked,
                 // RFC 7009 §2.2.1: 503 means try again later; once is enough for logout.
                 Ok(resp) if resp.status().as_u16() == 503 && !retried => {

@@ -30,6 +30,9 @@ pub(crate) enum TransportError {
     Encode(String),
     #[error("could not rebuild the response: {0}")]
     Response(#[from] http::Error),
+    /// Only an injected HTTP client can get here: the default one never follows redirects.
+    #[error("the token endpoint redirected elsewhere; a redirected answer is never used (RFC 9700 §4.11)")]
+    Redirected,
 }
 
 /// `oauth2` HTTP client for token requests (see the module docs).
@@ -74,14 +77,18 @@ impl<'c> AsyncHttpClient<'c> for TokenTransport {
             } else {
                 body
             };
+            let target = parts.uri.to_string();
             let response = self
                 .http
-                .request(parts.method, parts.uri.to_string())
+                .request(parts.method, target.as_str())
                 .headers(parts.headers)
                 .body(body)
                 .timeout(self.timeout)
                 .send()
                 .await?;
+            if redirected(&response, &target) {
+                return Err(TransportError::Redirected);
+            }
             *self.last_status.lock().unwrap_or_else(|e| e.into_inner()) =
                 Some(response.status().as_u16());
             let mut builder = http::Response::builder().status(response.status());
@@ -161,6 +168,12 @@ impl AuthenticatedPost<'_> {
         };
         req.send().await
     }
+}
+
+/// Whether `response` came from somewhere other than `requested`: an injected client that
+/// follows redirects has already re-sent the request, but its answer must not be trusted.
+pub(crate) fn redirected(response: &reqwest::Response, requested: &str) -> bool {
+    url::Url::parse(requested).map_or(true, |u| &u != response.url())
 }
 
 fn form_urlencode(s: &str) -> String {

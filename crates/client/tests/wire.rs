@@ -899,3 +899,30 @@ async fn logout_deletes_locally_whatever_the_provider_says() {
     );
     assert!(store.get(&s.session).unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_redirected_token_answer_is_never_used_even_with_an_injected_client() {
+    // An injected client may follow redirects; the answer from wherever it was sent must
+    // still not become the session's tokens, nor a revocation count as done.
+    let s = setup("capsule").await;
+    let client = s.client.with_http_client(reqwest::Client::new());
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ok_json(token_body(&s.profile, "at-evil", Some("rt-evil"))))
+        .mount(&elsewhere)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("location", format!("{}/steal", elsewhere.uri())),
+        )
+        .mount(&s.server)
+        .await;
+    let auth = client.authorize(&s.session);
+    let err = client
+        .handle_callback(&s.session, &format!("?code=c&state={}", auth.state))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("redirected"), "{err}");
+    assert!(client.connection(&s.session).unwrap().is_none());
+}
