@@ -43,7 +43,7 @@ pub(crate) struct CheckClientArgs {
     #[arg(long, default_value = RegisteredClient::DEFAULT_ID)]
     client_id: String,
     /// Client secret your app is configured with.
-    #[arg(long, default_value = RegisteredClient::DEFAULT_SECRET)]
+    #[arg(long, env = "HANDSHAKE_CLIENT_SECRET", hide_env_values = true, default_value = RegisteredClient::DEFAULT_SECRET)]
     client_secret: String,
     /// Redirect URI your app is configured with.
     #[arg(long, default_value = RegisteredClient::DEFAULT_REDIRECT_URI)]

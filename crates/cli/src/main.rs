@@ -75,8 +75,8 @@ struct ServeArgs {
     /// Registered client id.
     #[arg(long, default_value = RegisteredClient::DEFAULT_ID)]
     client_id: String,
-    /// Registered client secret.
-    #[arg(long, default_value = RegisteredClient::DEFAULT_SECRET)]
+    /// Registered client secret (or HANDSHAKE_CLIENT_SECRET, which keeps it out of `ps`).
+    #[arg(long, env = "HANDSHAKE_CLIENT_SECRET", hide_env_values = true, default_value = RegisteredClient::DEFAULT_SECRET)]
     client_secret: String,
     /// Registered redirect URI (repeatable); matched exactly.
     #[arg(long = "redirect-uri", value_name = "URI")]
@@ -129,10 +129,10 @@ struct NativeArgs {
     #[arg(long, env = "HANDSHAKE_PRIVATE_KEY", hide_env_values = true, default_value = NativeCredentials::DEFAULT_PRIVATE_KEY)]
     private_key: String,
     /// Integration clientId GUID, required in the clientId header (ConnectWise).
-    #[arg(long, env = "HANDSHAKE_CLIENT_ID", default_value = NativeCredentials::DEFAULT_INTEGRATION_CLIENT_ID)]
+    #[arg(long, env = "HANDSHAKE_INTEGRATION_CLIENT_ID", default_value = NativeCredentials::DEFAULT_INTEGRATION_CLIENT_ID)]
     integration_client_id: String,
     /// Personal access token (Capsule).
-    #[arg(long, env = "HANDSHAKE_TOKEN", hide_env_values = true, default_value = NativeCredentials::DEFAULT_PERSONAL_ACCESS_TOKEN)]
+    #[arg(long, env = "HANDSHAKE_PERSONAL_ACCESS_TOKEN", hide_env_values = true, default_value = NativeCredentials::DEFAULT_PERSONAL_ACCESS_TOKEN)]
     personal_access_token: String,
 }
 

@@ -5,9 +5,9 @@
 //! HANDSHAKE_API_KEY=... cargo run -p handshake-client --example native -- insightly http://127.0.0.1:4010
 //! HANDSHAKE_EMAIL=... HANDSHAKE_API_KEY=... cargo run -p handshake-client --example native -- agilecrm <base-url>
 //! HANDSHAKE_API_KEY=... HANDSHAKE_USERNAME=... HANDSHAKE_PASSWORD=... cargo run ... -- redtail <base-url>
-//! HANDSHAKE_COMPANY_ID=... HANDSHAKE_PUBLIC_KEY=... HANDSHAKE_PRIVATE_KEY=... HANDSHAKE_CLIENT_ID=... \
+//! HANDSHAKE_COMPANY_ID=... HANDSHAKE_PUBLIC_KEY=... HANDSHAKE_PRIVATE_KEY=... HANDSHAKE_INTEGRATION_CLIENT_ID=... \
 //!     cargo run ... -- connectwise <base-url>
-//! HANDSHAKE_TOKEN=... cargo run ... -- capsule <base-url>
+//! HANDSHAKE_PERSONAL_ACCESS_TOKEN=... cargo run ... -- capsule <base-url>
 //! ```
 //!
 //! Credentials come from the environment (never the command line, where `ps` shows them)
@@ -38,7 +38,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .scheme;
     let credentials = match scheme {
         NativeScheme::BearerToken => {
-            NativeCredentials::personal_access_token(env("HANDSHAKE_TOKEN")?)
+            NativeCredentials::personal_access_token(env("HANDSHAKE_PERSONAL_ACCESS_TOKEN")?)
         }
         NativeScheme::BasicApiKey => NativeCredentials::api_key(env("HANDSHAKE_API_KEY")?),
         NativeScheme::BasicEmailApiKey => {
@@ -53,7 +53,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             env("HANDSHAKE_COMPANY_ID")?,
             env("HANDSHAKE_PUBLIC_KEY")?,
             env("HANDSHAKE_PRIVATE_KEY")?,
-            env("HANDSHAKE_CLIENT_ID")?,
+            env("HANDSHAKE_INTEGRATION_CLIENT_ID")?,
         ),
     };
     let client = NativeClient::new(&profile, base_url, credentials)?
