@@ -5,19 +5,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use handshake_conformance::{
-    ExpectedFailures, ReferenceClient, Registration, Report, Runner, Scenario, Secret, Target,
-    DEFAULT_FILE_NAME,
+    ExpectedFailures, ReferenceClient, Registration, Report, ReportFormat, Runner, Scenario,
+    Secret, Target, DEFAULT_FILE_NAME,
 };
 use handshake_profile::Profile;
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
-    Pretty,
-    Json,
-    Junit,
-}
 
 /// Run the conformance matrix: scenarios × providers, each case with its own mock.
 #[derive(Debug, Parser)]
@@ -29,9 +22,9 @@ struct Args {
     /// Only these scenarios (file stems); repeatable.
     #[arg(long = "scenario", value_name = "ID")]
     scenarios: Vec<String>,
-    /// Report format.
-    #[arg(long, value_enum, default_value = "pretty")]
-    format: Format,
+    /// Report format: pretty, json or junit.
+    #[arg(long, default_value = "pretty")]
+    format: ReportFormat,
     /// Write the report here instead of stdout (a pretty summary still goes to stderr).
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -159,20 +152,17 @@ pub(crate) fn run(args: Vec<String>) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn write_report(report: &Report, format: Format, output: Option<&PathBuf>) -> anyhow::Result<()> {
-    let mut text = match format {
-        Format::Pretty => report.to_pretty(),
-        Format::Json => report.to_json()?,
-        Format::Junit => report.to_junit("handshake-conformance")?,
-    };
-    if !text.ends_with('\n') {
-        text.push('\n');
-    }
+fn write_report(
+    report: &Report,
+    format: ReportFormat,
+    output: Option<&PathBuf>,
+) -> anyhow::Result<()> {
+    let text = report.render(format, "handshake-conformance")?;
     match output {
         Some(path) => {
             std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
             // Whoever reads the file, the person at the terminal still wants the matrix.
-            if !matches!(format, Format::Pretty) {
+            if format != ReportFormat::Pretty {
                 eprint!("{}", report.to_pretty());
             }
             eprintln!("report written to {}", path.display());

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::{Args, ValueEnum};
-use handshake_conformance::{check_client, ClientCheckConfig};
+use clap::Args;
+use handshake_conformance::{check_client, ClientCheckConfig, ReportFormat};
 use handshake_mock::RegisteredClient;
 
 /// Arguments of `handshake check-client`.
@@ -51,9 +51,9 @@ pub(crate) struct CheckClientArgs {
     /// How long to wait for each answer of your app, in seconds.
     #[arg(long, default_value_t = 5)]
     timeout_secs: u64,
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = Format::Pretty)]
-    format: Format,
+    /// Report format: pretty, json or junit.
+    #[arg(long, default_value = "pretty")]
+    format: ReportFormat,
     /// Write the report to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -69,13 +69,6 @@ fn http_url(value: &str) -> Result<url::Url, String> {
         ));
     }
     Ok(url)
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Format {
-    Pretty,
-    Json,
-    Junit,
 }
 
 /// Runs the checks; `Ok(false)` when a check failed.
@@ -94,11 +87,7 @@ pub(crate) async fn run(args: CheckClientArgs) -> Result<bool> {
     cfg.redirect_uri = args.redirect_uri;
     cfg.timeout = Duration::from_secs(args.timeout_secs.max(1));
     let report = check_client(cfg).await?;
-    let text = match args.format {
-        Format::Pretty => report.to_pretty(),
-        Format::Json => report.to_json()?,
-        Format::Junit => report.to_junit("handshake-check-client")?,
-    };
+    let text = report.render(args.format, "handshake-check-client")?;
     match &args.output {
         Some(path) => {
             std::fs::write(path, &text)

@@ -25,7 +25,7 @@ pub use error::{ExpectedFailuresError, ReportError, ScenarioError, ScenarioError
 pub use expected::{ExpectedFailure, ExpectedFailures, DEFAULT_FILE_NAME};
 pub use plan::{plan, skip_reason, PlannedCase};
 pub use reference::{failure as reference_failure, ReferenceClient, ReferenceSession};
-pub use report::{CaseReport, Failure, Report, Status, Summary};
+pub use report::{CaseReport, Failure, Report, ReportFormat, Status, Summary};
 pub use runner::Runner;
 pub use scenario::{
     Action, AuthChoice, ClientSetup, ClockAdvance, CodeChoice, CredentialChoice, EndpointName,

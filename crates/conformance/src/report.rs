@@ -234,6 +234,34 @@ pub struct Summary {
     pub unexpected_passes: usize,
 }
 
+/// How a [`Report`] is written: `pretty` (for people), `json` (the stable schema above) or
+/// `junit` (JUnit XML for CI systems). Parses from those names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReportFormat {
+    /// The matrix and failure details.
+    #[default]
+    Pretty,
+    /// The stable JSON schema.
+    Json,
+    /// JUnit XML, one test case per case.
+    Junit,
+}
+
+impl std::str::FromStr for ReportFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pretty" => Ok(ReportFormat::Pretty),
+            "json" => Ok(ReportFormat::Json),
+            "junit" => Ok(ReportFormat::Junit),
+            other => Err(format!(
+                "unknown report format {other:?} (use pretty, json or junit)"
+            )),
+        }
+    }
+}
+
 /// A whole run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -382,6 +410,28 @@ impl Report {
             junit.add_test_suite(suite);
         }
         junit.to_string().map_err(ReportError::Junit)
+    }
+
+    /// The report in `format`; `suite` names the JUnit test suite.
+    ///
+    /// ```
+    /// use handshake_conformance::{Report, ReportFormat};
+    ///
+    /// let report = Report::new(vec![]);
+    /// let format: ReportFormat = "json".parse().unwrap();
+    /// assert!(report.render(format, "demo").unwrap().contains("\"cases\""));
+    /// assert!("yaml".parse::<ReportFormat>().is_err());
+    /// ```
+    pub fn render(&self, format: ReportFormat, suite: &str) -> Result<String, ReportError> {
+        let mut text = match format {
+            ReportFormat::Pretty => self.to_pretty(),
+            ReportFormat::Json => self.to_json()?,
+            ReportFormat::Junit => self.to_junit(suite)?,
+        };
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        Ok(text)
     }
 
     /// The human report: a matrix (scenario rows × provider columns), then each failure with
