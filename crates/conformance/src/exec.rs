@@ -343,11 +343,14 @@ async fn run_step(
             let by = match adv {
                 ClockAdvance::By(d) => *d,
                 ClockAdvance::PastCodeLifetime => {
-                    Duration::from_secs(env.profile.tokens.code_lifetime_secs + 1)
+                    Duration::from_secs(env.profile.tokens.code_lifetime_secs.saturating_add(1))
                 }
-                ClockAdvance::PastAccessTokenLifetime => {
-                    Duration::from_secs(env.profile.tokens.access_token_lifetime_secs + 1)
-                }
+                ClockAdvance::PastAccessTokenLifetime => Duration::from_secs(
+                    env.profile
+                        .tokens
+                        .access_token_lifetime_secs
+                        .saturating_add(1),
+                ),
             };
             control()?.advance_clock(by);
             Outcome::ok()
