@@ -40,6 +40,16 @@ pub(crate) fn list(json: bool) -> Result<bool> {
     Ok(true)
 }
 
+/// Column headers for the behaviour groups of `Profile::origins`.
+fn short(group: &str) -> &str {
+    match group {
+        "token_request" => "token",
+        "rate_limit" => "rate",
+        "native_auth" => "native",
+        other => other,
+    }
+}
+
 fn render_table(profiles: &[Profile]) -> String {
     let mut groups: Vec<&str> = Vec::new();
     for p in profiles {
@@ -49,23 +59,33 @@ fn render_table(profiles: &[Profile]) -> String {
             }
         }
     }
+    // One letter per group keeps the table readable in an 80-column terminal.
+    let letter = |p: handshake_profile::Provenance| match p {
+        handshake_profile::Provenance::Vendor => "V",
+        handshake_profile::Provenance::Catalog => "C",
+        handshake_profile::Provenance::Seed => "S",
+        handshake_profile::Provenance::Assumed => "A",
+    };
     let mut out = String::new();
-    out.push_str(&format!("{:<12} {:<32}", "PROVIDER", "AUTH MODES"));
+    out.push_str(
+        "provenance of each behaviour group (V vendor, C catalog, S seed, A assumed):\n\n",
+    );
+    out.push_str(&format!("{:<12}", "PROVIDER"));
     for g in &groups {
-        out.push_str(&format!(" {:<13}", g));
+        out.push_str(&format!(" {:<w$}", short(g), w = short(g).len().max(1)));
     }
-    out.push('\n');
+    out.push_str("  AUTH MODES\n");
     for p in profiles {
-        out.push_str(&format!("{:<12} {:<32}", p.id, p.auth_modes().join(", ")));
+        out.push_str(&format!("{:<12}", p.id));
         let origins = p.origins();
         for g in &groups {
             let cell = origins
                 .iter()
                 .find(|(name, _)| name == g)
-                .map_or("-".to_owned(), |(_, o)| o.provenance.to_string());
-            out.push_str(&format!(" {cell:<13}"));
+                .map_or("-", |(_, o)| letter(o.provenance));
+            out.push_str(&format!(" {cell:<w$}", w = short(g).len()));
         }
-        out.push('\n');
+        out.push_str(&format!("  {}\n", p.auth_modes().join(", ")));
     }
     out.push_str(
         "\nprovenance: vendor = documented by the CRM; catalog = seen in integration catalogs;\n",
