@@ -1,10 +1,11 @@
 //! Black-box checks against the real client apps in `fixtures/apps/`: the correct builds pass
 //! every check, and each deliberately flawed build fails exactly the checks for its flaw.
 //!
-//! Each test starts an in-process mock and the app as a child process on loopback. The
-//! Node/Express app runs only when `node` is on PATH and its packages are installed
-//! (`npm ci --prefix fixtures/apps/node-express`); otherwise its tests print a loud SKIPPED
-//! line. Python 3 is assumed present.
+//! Each test starts an in-process mock and the app as a child process on loopback. The Node
+//! apps (`node-express`, and `passport`: passport + passport-oauth2, as most Node teams write
+//! it) run only when `node` is on PATH and their packages are installed (`npm ci --prefix
+//! fixtures/apps/<app>`); otherwise their tests print a loud SKIPPED line. Python 3 is assumed
+//! present.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -26,16 +27,16 @@ fn apps_dir() -> PathBuf {
 #[derive(Clone, Copy, Debug)]
 enum Lang {
     Node,
+    /// The passport + passport-oauth2 app.
+    Passport,
     Python,
 }
 
 /// Why this app cannot run here, if it cannot.
 fn unavailable(lang: Lang) -> Option<String> {
     let (program, extra) = match lang {
-        Lang::Node => (
-            "node",
-            Some(apps_dir().join("node-express/node_modules/express")),
-        ),
+        Lang::Node => ("node", Some(("node-express", "express"))),
+        Lang::Passport => ("node", Some(("passport", "passport-oauth2"))),
         Lang::Python => ("python3", None),
     };
     let found = std::process::Command::new(program)
@@ -47,12 +48,16 @@ fn unavailable(lang: Lang) -> Option<String> {
     if !found {
         return Some(format!("`{program}` is not on PATH"));
     }
-    if let Some(dir) = extra {
-        if !dir.exists() {
-            return Some(
-                "its npm packages are not installed (run `npm ci --prefix fixtures/apps/node-express`)"
-                    .to_owned(),
-            );
+    if let Some((app, package)) = extra {
+        if !apps_dir()
+            .join(app)
+            .join("node_modules")
+            .join(package)
+            .exists()
+        {
+            return Some(format!(
+                "its npm packages are not installed (run `npm ci --prefix fixtures/apps/{app}`)"
+            ));
         }
     }
     None
@@ -126,6 +131,11 @@ async fn start_app(lang: Lang, flaw: &str, env: Vec<(&'static str, String)>, por
         Lang::Node => {
             let mut c = Command::new("node");
             c.arg(dir.join("node-express/src/server.js"));
+            c
+        }
+        Lang::Passport => {
+            let mut c = Command::new("node");
+            c.arg(dir.join("passport/src/server.js"));
             c
         }
         Lang::Python => {
@@ -570,6 +580,64 @@ async fn node_app_that_passes_a_429_on_as_502_fails_only_the_rate_limit_check() 
     assert!(
         reason.contains("handling-api-responses") && reason.contains("Fix: on a 429, wait"),
         "{reason}"
+    );
+}
+
+// passport + passport-oauth2 (state in the session, PKCE S256, passport-oauth2-refresh, a
+// hand-written RFC 7009 logout): the way most Node teams write it, judged like our own apps.
+// passport-oauth2 sends client_secret_post form bodies, so only CRMs that accept those.
+
+#[tokio::test]
+async fn passport_app_passes_every_check_on_capsule() {
+    let Some(report) = check(Lang::Passport, "", "capsule", Routes::All).await else {
+        return;
+    };
+    assert_outcome(&report, &[], &[]);
+    // Capsule's .env says client_secret_basic; passport-oauth2 posts the secret, which
+    // Capsule also accepts.
+    assert_eq!(case(&report, C::CodeExchange).status, Status::Passed);
+}
+
+#[tokio::test]
+async fn passport_app_passes_every_check_on_insightly() {
+    let Some(report) = check(Lang::Passport, "", "insightly", Routes::All).await else {
+        return;
+    };
+    assert_outcome(&report, &[], &[]);
+}
+
+#[tokio::test]
+async fn passport_app_passes_every_check_on_redtail_without_pkce() {
+    let Some(report) = check(Lang::Passport, "", "redtail", Routes::All).await else {
+        return;
+    };
+    let pretty = report.to_pretty();
+    assert!(ids(&report, Status::Failed).is_empty(), "{pretty}");
+    assert!(ids(&report, Status::Warning).is_empty(), "{pretty}");
+    // Redtail has no PKCE; the passport app has no list route.
+    assert_eq!(
+        ids(&report, Status::Skipped),
+        set(&[C::AuthzPkce, C::PagingComplete]),
+        "{pretty}"
+    );
+}
+
+/// passport-oauth2's default (`state` off) is the most common mistake in passport apps; it
+/// also rules out PKCE, which passport-oauth2 only does with its state store.
+#[tokio::test]
+async fn passport_app_with_passports_default_no_state_fails_the_csrf_checks() {
+    let Some(report) = check(Lang::Passport, "no_state", "capsule", Routes::All).await else {
+        return;
+    };
+    assert_outcome(
+        &report,
+        &[
+            C::AuthzState,
+            C::CsrfForgedState,
+            C::CsrfMissingState,
+            C::CsrfReplayedState,
+        ],
+        &[C::AuthzPkce],
     );
 }
 
