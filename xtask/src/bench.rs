@@ -299,37 +299,53 @@ async fn spawn_mock_workers(
     let mut handles = Vec::with_capacity(conns);
     for _ in 0..conns {
         let http = one_connection_client()?;
-        let mut rt = first_refresh_token(mock, &http).await?;
+        let rt = first_refresh_token(mock, &http).await?;
         let url = mock.token_url();
         let go = go.clone();
         let quit = quit.clone();
         let count = count.clone();
-        handles.push(tokio::spawn(async move {
-            loop {
-                // Parked between phases; the worker lives until the last phase ends.
-                while !go.load(Ordering::Relaxed) {
-                    if quit.load(Ordering::Relaxed) {
-                        return Ok(());
-                    }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-                let resp = http
-                    .post(&url)
-                    .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-                    .form(&[("grant_type", "refresh_token"), ("refresh_token", &rt)])
-                    .send()
-                    .await?;
-                ensure!(resp.status() == 200, "refresh failed: {}", resp.status());
-                let v: Value = resp.json().await?;
-                rt = v["refresh_token"]
-                    .as_str()
-                    .context("no refresh_token")?
-                    .to_owned();
-                count.fetch_add(1, Ordering::Relaxed);
-            }
-        }));
+        handles.push(tokio::spawn(refresh_loop(http, url, rt, go, quit, count)));
     }
     Ok(Workers { go, quit, handles })
+}
+
+/// One connection's load: refresh-grant requests back to back while `go` is set, following the
+/// refresh-token chain, until `quit`. The same loop drives the mock and the baseline, so the
+/// two figures differ only by the server.
+async fn refresh_loop(
+    http: reqwest::Client,
+    url: String,
+    mut rt: String,
+    go: Arc<AtomicBool>,
+    quit: Arc<AtomicBool>,
+    count: Arc<AtomicU64>,
+) -> anyhow::Result<()> {
+    loop {
+        // Parked between phases; the worker lives until the last phase ends.
+        while !go.load(Ordering::Relaxed) {
+            if quit.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let resp = http
+            .post(&url)
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", &rt)])
+            .send()
+            .await?;
+        ensure!(
+            resp.status() == 200,
+            "refresh at {url} failed: {}",
+            resp.status()
+        );
+        let v: Value = resp.json().await?;
+        rt = v["refresh_token"]
+            .as_str()
+            .context("no refresh_token")?
+            .to_owned();
+        count.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 async fn spawn_baseline() -> anyhow::Result<SocketAddr> {
@@ -378,28 +394,7 @@ fn spawn_baseline_workers(addr: SocketAddr, conns: usize, count: Arc<AtomicU64>)
             let url = url.clone();
             tokio::spawn(async move {
                 let http = one_connection_client()?;
-                let mut rt = "initial".to_owned();
-                loop {
-                    while !go.load(Ordering::Relaxed) {
-                        if quit.load(Ordering::Relaxed) {
-                            return Ok(());
-                        }
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                    let resp = http
-                        .post(&url)
-                        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-                        .form(&[("grant_type", "refresh_token"), ("refresh_token", &rt)])
-                        .send()
-                        .await?;
-                    ensure!(resp.status() == 200, "baseline failed: {}", resp.status());
-                    let v: Value = resp.json().await?;
-                    rt = v["refresh_token"]
-                        .as_str()
-                        .context("no refresh_token")?
-                        .to_owned();
-                    count.fetch_add(1, Ordering::Relaxed);
-                }
+                refresh_loop(http, url, "initial".to_owned(), go, quit, count).await
             })
         })
         .collect();
