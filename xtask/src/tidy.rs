@@ -6,8 +6,8 @@ mod tests {
     use std::collections::BTreeMap;
     use std::process::Command;
 
-    /// Each workspace package's handshake dependencies, by kind (`normal`, `dev`, `build`).
-    fn workspace_deps() -> BTreeMap<String, Vec<(String, String)>> {
+    /// `cargo metadata` of the workspace's own packages.
+    fn metadata() -> serde_json::Value {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let out = Command::new(cargo)
             .args([
@@ -25,7 +25,12 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Each workspace package's handshake dependencies, by kind (`normal`, `dev`, `build`).
+    fn workspace_deps() -> BTreeMap<String, Vec<(String, String)>> {
+        let meta = metadata();
         let mut map = BTreeMap::new();
         for pkg in meta["packages"].as_array().unwrap() {
             let deps = pkg["dependencies"]
@@ -94,19 +99,7 @@ mod tests {
 
     #[test]
     fn libraries_do_not_use_anyhow() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let out = Command::new(cargo)
-            .args([
-                "metadata",
-                "--format-version",
-                "1",
-                "--no-deps",
-                "--offline",
-            ])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .unwrap();
-        let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let meta = metadata();
         for pkg in meta["packages"].as_array().unwrap() {
             let name = pkg["name"].as_str().unwrap();
             if name == "handshake" || name == "xtask" {

@@ -352,13 +352,7 @@ impl OAuthClient {
             .await
             .map_err(|e| token_error(e, transport.last_status()))?;
         let tokens = TokenSet::from_response(resp, None, SystemTime::now());
-        self.store.put(
-            session,
-            &Connection {
-                status: ConnectionStatus::Active,
-                tokens: Some(tokens.clone()),
-            },
-        )?;
+        self.store_tokens(session, &tokens)?;
         tracing::info!(provider = %self.profile.id, refresh_token = tokens.refresh_token.is_some(), "connected");
         Ok(tokens)
     }
@@ -472,13 +466,7 @@ impl OAuthClient {
             Ok(resp) => {
                 let tokens = TokenSet::from_response(resp, Some(&refresh_token), SystemTime::now());
                 // Stored before the lock is released: nobody can use the old refresh token.
-                self.store.put(
-                    session,
-                    &Connection {
-                        status: ConnectionStatus::Active,
-                        tokens: Some(tokens.clone()),
-                    },
-                )?;
+                self.store_tokens(session, &tokens)?;
                 Ok(tokens)
             }
             Err(ClientError::TokenEndpoint { error, .. }) if error == "invalid_grant" => {
@@ -488,6 +476,17 @@ impl OAuthClient {
             }
             Err(e) => Err(e),
         }
+    }
+
+    fn store_tokens(&self, session: &SessionId, tokens: &TokenSet) -> Result<(), ClientError> {
+        self.store.put(
+            session,
+            &Connection {
+                status: ConnectionStatus::Active,
+                tokens: Some(tokens.clone()),
+            },
+        )?;
+        Ok(())
     }
 
     fn mark_reauthorization_required(&self, session: &SessionId) -> Result<(), ClientError> {

@@ -955,6 +955,18 @@ fn invalid_client(s: &Shared, description: &str, tried_basic: bool) -> Response 
 }
 
 /// Authenticates the client as the profile allows (RFC 6749 §2.3.1). Returns its id.
+/// The token and revocation endpoints' common start: decode the body as the profile allows,
+/// then authenticate the client. Returns the parameters and the client id.
+fn authenticated_body(
+    s: &Shared,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Params, String), Box<Response>> {
+    let p = read_body(s, headers, body)?;
+    let client_id = authenticate(s, headers, &p)?;
+    Ok((p, client_id))
+}
+
 fn authenticate(s: &Shared, headers: &HeaderMap, p: &Params) -> Result<String, Box<Response>> {
     let allowed = &s.profile.token_request.client_auth;
     let strict = s.profile.security.authenticate_client;
@@ -1026,12 +1038,8 @@ fn authenticate(s: &Shared, headers: &HeaderMap, p: &Params) -> Result<String, B
 }
 
 async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let p = match read_body(&s, &headers, &body) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let client_id = match authenticate(&s, &headers, &p) {
-        Ok(c) => c,
+    let (p, client_id) = match authenticated_body(&s, &headers, &body) {
+        Ok(ok) => ok,
         Err(r) => return *r,
     };
     let result = match p.get("grant_type") {
@@ -1247,12 +1255,8 @@ fn token_response(s: &Shared, issued: Issued) -> Response {
 // ---------------------------------------------------------------- revocation endpoint
 
 async fn revoke(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let p = match read_body(&s, &headers, &body) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    let client_id = match authenticate(&s, &headers, &p) {
-        Ok(c) => c,
+    let (p, client_id) = match authenticated_body(&s, &headers, &body) {
+        Ok(ok) => ok,
         Err(r) => return *r,
     };
     let Some(token) = p.get("token") else {
