@@ -10,6 +10,7 @@ use rand::RngCore as _;
 use sha2::Digest as _;
 use url::Url;
 
+use crate::browser::{AuthorizeError, Browser, Choice, FormValues};
 use crate::control::{Control, JournalLine};
 use crate::cut::{ClientFailure, ClientUnderTest};
 use crate::report::Failure;
@@ -35,6 +36,10 @@ pub(crate) struct Env<'a> {
     pub(crate) redirect_uri: String,
     pub(crate) control: Option<&'a dyn Control>,
     pub(crate) http: reqwest::Client,
+    /// The user's browser for this case (its own cookie jar).
+    pub(crate) browser: Browser,
+    /// What the user types into the provider's login forms.
+    pub(crate) form_values: FormValues,
     /// Valid native credentials, when the provider has a native scheme and they are known.
     pub(crate) native: Option<NativeCredentials>,
 }
@@ -876,46 +881,35 @@ enum Browse {
     Other(Outcome),
 }
 
-/// The browser's part: send the authorization request and keep the redirect, without following
-/// it (the redirect URI belongs to the app, not to a server the runner should contact).
+/// The browser's part: send the authorization request, get through the provider's login and
+/// consent pages as the approving user, and keep the redirect back without following it (the
+/// redirect URI belongs to the app, not to a server the runner should contact).
 async fn browse(env: &Env<'_>, url: &str, redirect_uri: &str) -> Result<Browse, String> {
-    let resp = env
-        .http
-        .get(url)
-        .send()
+    let start = Url::parse(url).map_err(|e| format!("the authorization URL: {e}"))?;
+    let redirect = Url::parse(redirect_uri).map_err(|e| format!("redirect_uri: {e}"))?;
+    match env
+        .browser
+        .authorize(&start, &redirect, Choice::Approve, &env.form_values)
         .await
-        .map_err(|e| format!("browser: GET authorization URL: {}", e.without_url()))?;
-    let status = resp.status().as_u16();
-    let location = resp
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    match location {
-        Some(loc) if (300..400).contains(&status) => {
-            let target = loc.split('?').next().unwrap_or_default();
-            if target == redirect_uri {
-                Ok(Browse::Redirected(loc))
-            } else if target == ATTACKER_REDIRECT {
-                Ok(Browse::Other(Outcome::named(
+    {
+        Ok(done) => Ok(Browse::Redirected(done.callback.to_string())),
+        Err(AuthorizeError::LeftProvider(target)) => {
+            Ok(Browse::Other(if target.as_str() == ATTACKER_REDIRECT {
+                Outcome::named(
                     "redirected_to_unregistered_uri",
                     "the provider sent the browser to a redirect_uri nobody registered",
-                )))
+                )
             } else {
-                Ok(Browse::Other(Outcome::named(
-                    "unexpected_redirect",
-                    format!("HTTP {status} to {target}"),
-                )))
-            }
+                Outcome::named("unexpected_redirect", format!("to {target}"))
+            }))
         }
-        _ if (200..300).contains(&status) => Ok(Browse::Other(Outcome::named(
-            "consent_page",
-            "the provider showed a page instead of approving (is auto-approve on?)",
-        ))),
-        _ => Ok(Browse::Other(Outcome::named(
-            "rejected",
-            format!("HTTP {status}, no redirect"),
-        ))),
+        Err(e @ (AuthorizeError::Refused { .. } | AuthorizeError::NoForm { .. })) => {
+            Ok(Browse::Other(Outcome::named("rejected", e.to_string())))
+        }
+        Err(AuthorizeError::NoAnswer(what, why)) => {
+            Err(format!("browser: {what} got no answer: {why}"))
+        }
+        Err(e) => Ok(Browse::Other(Outcome::named("provider_pages", e.to_string()))),
     }
 }
 

@@ -6,6 +6,7 @@
 //! parallel, and returns a [`Report`] (pretty, JSON, JUnit).
 
 pub mod blackbox;
+mod browser;
 mod control;
 mod cut;
 mod error;

@@ -55,8 +55,9 @@ impl Provider {
                 mock: None,
             });
         }
-        // Auto-approve: the runner plays a browser whose user always consents.
-        let mut builder = MockProvider::builder(target.profile().clone()).auto_approve(true);
+        // The mock's consent page stays on: the runner's browser gets through it as a user
+        // who consents, as it does through an external server's login and consent pages.
+        let mut builder = MockProvider::builder(target.profile().clone());
         if let Some(rl) = setup.rate_limit {
             builder = builder.rate_limit(rl.limit, Duration::from_secs(rl.window_secs));
         }

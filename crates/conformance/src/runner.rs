@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 
+use crate::browser::Browser;
 use crate::cut::{ClientFactory, ClientSettings};
 use crate::exec::{run_steps, Env};
 use crate::expected::ExpectedFailures;
@@ -174,6 +175,12 @@ async fn play(case: &PlannedCase, factory: &dyn ClientFactory) -> Result<(), Fai
     let http = http
         .build()
         .map_err(|e| setup("an HTTP client", e.to_string()))?;
+    let browser = if case.target.is_controllable() {
+        Browser::hermetic(Duration::from_secs(5))
+    } else {
+        Browser::new(Duration::from_secs(5))
+    }
+    .map_err(|e| setup("a browser", e.to_string()))?;
     let scopes = match scenario.client.scopes {
         ScopeChoice::Default => profile.scopes.default.clone(),
         ScopeChoice::WithoutRequired => profile
@@ -206,6 +213,8 @@ async fn play(case: &PlannedCase, factory: &dyn ClientFactory) -> Result<(), Fai
         redirect_uri: settings.redirect_uri.clone(),
         control: provider.control(),
         http,
+        browser,
+        form_values: case.target.form_values(),
         native: provider.native.clone(),
     };
     run_steps(scenario, &env, client.as_ref()).await

@@ -1,5 +1,6 @@
 //! Where a case runs: an in-process mock, or an external authorization server.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use handshake_profile::Profile;
@@ -57,6 +58,7 @@ impl Registration {
 pub struct Target {
     profile: Profile,
     external: Option<(String, Registration)>,
+    form_fields: BTreeMap<String, String>,
 }
 
 impl Target {
@@ -65,12 +67,13 @@ impl Target {
         Target {
             profile,
             external: None,
+            form_fields: BTreeMap::new(),
         }
     }
 
-    /// An external authorization server at `base_url` (the profile's paths are appended),
-    /// which must approve authorization requests without user interaction. Scenarios that need
-    /// the mock's control are skipped.
+    /// An external authorization server at `base_url` (the profile's paths are appended).
+    /// The runner's browser gets through its login and consent pages (see
+    /// [`Target::with_form_field`]). Scenarios that need the mock's control are skipped.
     pub fn external(
         profile: Profile,
         base_url: impl Into<String>,
@@ -80,7 +83,32 @@ impl Target {
         Target {
             profile,
             external: Some((base, registration)),
+            form_fields: BTreeMap::new(),
         }
+    }
+
+    /// A value the runner's browser types into the provider's forms (a login name, a
+    /// password), over the profile's `[browser] form_fields`.
+    ///
+    /// ```
+    /// use handshake_conformance::{Registration, Secret, Target};
+    /// use handshake_profile::Profile;
+    ///
+    /// let profile = Profile::builtin("capsule").unwrap();
+    /// let reg = Registration::new("app", Secret::new("s3cret"), "http://localhost:3000/callback");
+    /// let target = Target::external(profile, "http://127.0.0.1:3001", reg)
+    ///     .with_form_field("login", "alice")
+    ///     .with_form_field("password", "wonderland");
+    /// assert!(!target.is_controllable());
+    /// ```
+    pub fn with_form_field(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.form_fields.insert(name.into(), value.into());
+        self
+    }
+
+    /// The values the browser types into forms: the profile's, then this target's.
+    pub(crate) fn form_values(&self) -> crate::browser::FormValues {
+        crate::browser::FormValues::new(self.form_fields.clone())
     }
 
     /// The profile.

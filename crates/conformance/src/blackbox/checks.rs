@@ -4,7 +4,7 @@
 use handshake_mock::{Endpoint, JournalEntry};
 use handshake_profile::{ClientAuth, PkceMethod, PkceMode, Profile, TokenEncoding};
 
-use super::browser::Exchange;
+use crate::browser::Exchange;
 use crate::mockctl::is_credential_param;
 use crate::report::Status;
 

@@ -40,9 +40,9 @@
 //!
 //! Against a mock you started yourself (tests), use [`ClientCheck::run`].
 
-mod browser;
+
 mod checks;
-mod form;
+
 mod leak;
 mod run;
 

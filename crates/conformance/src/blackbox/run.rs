@@ -11,9 +11,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::browser::{Browser, Exchange, NoAnswer};
 use super::checks::{self, AuthzSeen, ClientCheckId as Id, Outcome};
-use super::form::{self, Choice};
+use crate::browser::{AuthorizeError, Browser, Choice, Exchange, FormValues, NoAnswer};
 use super::leak;
 use super::{ClientCheck, ClientCheckError};
 use crate::report::{CaseReport, Failure, Report, Status};
@@ -68,29 +67,6 @@ fn random_b64(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     rand::thread_rng().fill_bytes(&mut b);
     URL_SAFE_NO_PAD.encode(b)
-}
-
-/// Visible text of an HTML page, shortened: for reasons, never for secrets.
-fn snippet(html: &str) -> String {
-    let mut out = String::new();
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => {
-                in_tag = false;
-                out.push(' ');
-            }
-            c if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    let words: Vec<&str> = out.split_whitespace().collect();
-    let mut s = words.join(" ");
-    if s.chars().count() > 160 {
-        s = s.chars().take(160).collect::<String>() + "…";
-    }
-    s
 }
 
 fn query(url: &Url, name: &str) -> Option<String> {
@@ -221,43 +197,23 @@ impl<'a> Runner<'a> {
     /// At the mock: opens the authorization URL and approves or denies on the consent page.
     /// Returns the URL the mock redirects the browser to (the app's callback).
     async fn consent(&self, b: &Browser, authz: &Url, choice: Choice) -> Result<Url, String> {
-        let page = b
-            .get(authz)
+        let target = match b
+            .authorize(authz, &self.redirect_uri, choice, &FormValues::default())
             .await
-            .map_err(|e| format!("the provider's authorization endpoint got no answer: {e}"))?;
-        let answer = if page.is_redirect() {
-            page
-        } else if page.status == 200 {
-            let (form, fields) = form::submission(&page.body, choice).ok_or_else(|| {
-                format!(
-                    "the provider's consent page has no {} button",
-                    if choice == Choice::Approve {
-                        "approve"
-                    } else {
-                        "deny"
-                    }
-                )
-            })?;
-            let action = authz
-                .join(&form.action)
-                .map_err(|e| format!("the consent form's action is not a URL: {e}"))?;
-            b.post_form(&action, &fields)
-                .await
-                .map_err(|e| format!("the consent form got no answer: {e}"))?
-        } else {
-            return Err(format!(
-                "the provider refused the authorization request ({}): {}",
-                page.status,
-                snippet(&page.body)
-            ));
+        {
+            Ok(done) => done.callback,
+            Err(AuthorizeError::NoAnswer(_, e)) => {
+                return Err(format!(
+                    "the provider's authorization endpoint got no answer: {e}"
+                ))
+            }
+            Err(AuthorizeError::Refused { status, snippet }) => {
+                return Err(format!(
+                    "the provider refused the authorization request ({status}): {snippet}"
+                ))
+            }
+            Err(e) => return Err(format!("the provider's pages: {e}")),
         };
-        let target = answer.location().ok_or_else(|| {
-            format!(
-                "the provider answered the consent with {} instead of a redirect: {}",
-                answer.status,
-                snippet(&answer.body)
-            )
-        })?;
         if let Some(error) = query(&target, "error").filter(|_| choice == Choice::Approve) {
             return Err(format!(
                 "the provider redirected back with error={error}: {}",
@@ -1098,7 +1054,7 @@ impl<'a> Runner<'a> {
             Err(e) => return Outcome::fail(format!("the logout route got no answer: {e}")),
         };
         if matches!(answer.status, 404 | 405) {
-            answer = match b.post_form(url, &[]).await {
+            answer = match b.post_form(url, url, &[]).await {
                 Ok(a) => a,
                 Err(e) => return Outcome::fail(format!("the logout route got no answer: {e}")),
             };
@@ -1270,6 +1226,7 @@ mod tests {
 
     #[test]
     fn snippets_are_short_text() {
+        use crate::browser::snippet;
         assert_eq!(
             snippet("<h1>Error</h1>\n<p>unknown  client</p>"),
             "Error unknown client"

@@ -1,0 +1,432 @@
+//! The harness's one browser, shared by the scenario runner and `check-client`: a cookie jar,
+//! no automatic redirects, a record of every answer, and HTML forms filled and submitted.
+//!
+//! Redirects are followed by hand so each hop can be judged (where does the app send the
+//! user, with what in the URL?), and so the browser never wanders off to a host the check did
+//! not mean to visit. At the provider, [`Browser::authorize`] plays the user through whatever
+//! pages stand between the authorization request and the redirect back: a login form, a
+//! consent page, or none.
+
+mod form;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::redirect::Policy;
+use url::Url;
+
+pub(crate) use form::{Choice, FillError, FormValues, Submission};
+
+/// Pages and redirects walked at the provider before giving up (a loop, most likely).
+const MAX_PROVIDER_STEPS: usize = 20;
+
+/// Redirect hops followed within one origin before giving up (a loop, most likely).
+const MAX_HOPS: usize = 10;
+
+/// Bodies are kept up to this size for scanning; an app page is far smaller.
+const MAX_BODY: usize = 1 << 20;
+
+/// One request and its answer.
+#[derive(Clone)]
+pub(crate) struct Exchange {
+    pub(crate) method: &'static str,
+    pub(crate) url: Url,
+    pub(crate) status: u16,
+    /// Header names lower case, values lossily decoded.
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
+}
+
+// Bodies and URLs can hold codes and tokens: never print them.
+impl std::fmt::Debug for Exchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} -> {}", self.method, self.url.path(), self.status)
+    }
+}
+
+impl Exchange {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub(crate) fn is_redirect(&self) -> bool {
+        matches!(self.status, 301 | 302 | 303 | 307 | 308)
+    }
+
+    /// The redirect target, resolved against the request URL.
+    pub(crate) fn location(&self) -> Option<Url> {
+        if !self.is_redirect() {
+            return None;
+        }
+        self.url.join(self.header("location")?).ok()
+    }
+
+    /// `GET /login -> 302`, without query or secrets.
+    pub(crate) fn describe(&self) -> String {
+        format!("{} {} -> {}", self.method, self.url.path(), self.status)
+    }
+
+    /// Everything the browser got, as text to scan for secrets.
+    pub(crate) fn visible_text(&self) -> String {
+        let mut s = String::new();
+        for (k, v) in &self.headers {
+            s.push_str(k);
+            s.push_str(": ");
+            s.push_str(v);
+            s.push('\n');
+        }
+        s.push('\n');
+        s.push_str(&self.body);
+        s
+    }
+}
+
+/// Why a request got no answer. Never carries the URL (it may hold a code or state).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NoAnswer(pub(crate) String);
+
+impl std::fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn no_answer(e: &reqwest::Error) -> NoAnswer {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection refused or failed"
+    } else if e.is_body() || e.is_decode() {
+        "the answer broke off"
+    } else {
+        "the request failed"
+    };
+    // `without_url` keeps query strings (codes, state) out of the message.
+    let mut detail = String::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() || detail.contains("http") {
+        NoAnswer(what.to_owned())
+    } else {
+        NoAnswer(format!("{what}: {detail}"))
+    }
+}
+
+/// A browser with its own cookie jar.
+pub(crate) struct Browser {
+    client: reqwest::Client,
+}
+
+impl Browser {
+    /// A browser with an empty cookie jar; the environment's proxy settings apply.
+    pub(crate) fn new(timeout: Duration) -> Result<Self, reqwest::Error> {
+        Self::build(timeout, false)
+    }
+
+    /// A browser that never uses a proxy: loopback mock traffic must stay on loopback.
+    pub(crate) fn hermetic(timeout: Duration) -> Result<Self, reqwest::Error> {
+        Self::build(timeout, true)
+    }
+
+    fn build(timeout: Duration, hermetic: bool) -> Result<Self, reqwest::Error> {
+        let mut builder = reqwest::Client::builder()
+            .cookie_provider(Arc::new(reqwest::cookie::Jar::default()))
+            .redirect(Policy::none())
+            .timeout(timeout)
+            .user_agent(concat!("handshake-browser/", env!("CARGO_PKG_VERSION")));
+        if hermetic {
+            builder = builder.no_proxy();
+        }
+        Ok(Browser {
+            client: builder.build()?,
+        })
+    }
+
+    pub(crate) async fn get(&self, url: &Url) -> Result<Exchange, NoAnswer> {
+        let res = self
+            .client
+            .get(url.clone())
+            .header("accept", "text/html,application/json;q=0.9,*/*;q=0.8")
+            .send()
+            .await
+            .map_err(|e| no_answer(&e.without_url()))?;
+        read("GET", url, res).await
+    }
+
+    /// Submits a form found on `page` to `url`, with the headers a browser sends for a
+    /// same-origin form post (`Origin`, `Sec-Fetch-Site`), which consent pages check for CSRF.
+    pub(crate) async fn post_form(
+        &self,
+        url: &Url,
+        page: &Url,
+        fields: &[(String, String)],
+    ) -> Result<Exchange, NoAnswer> {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let site = if url.origin() == page.origin() {
+            "same-origin"
+        } else {
+            "cross-site"
+        };
+        let res = self
+            .client
+            .post(url.clone())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "text/html")
+            .header("origin", page.origin().ascii_serialization())
+            .header("sec-fetch-site", site)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| no_answer(&e.without_url()))?;
+        read("POST", url, res).await
+    }
+
+    /// Plays the user at the provider: sends the authorization request, follows the
+    /// provider's redirects hop by hop, and fills its pages (login with `values`, consent with
+    /// `choice`) until the provider sends the browser to `redirect_uri`. Returns that URL
+    /// (the callback, with `code` or `error`), without visiting it: it belongs to the app.
+    pub(crate) async fn authorize(
+        &self,
+        start: &Url,
+        redirect_uri: &Url,
+        choice: Choice,
+        values: &FormValues,
+    ) -> Result<Authorized, AuthorizeError> {
+        let provider = start.origin();
+        let mut submitted: Vec<(Url, Vec<String>)> = Vec::new();
+        let mut answer = self
+            .get(start)
+            .await
+            .map_err(|e| AuthorizeError::NoAnswer("the authorization endpoint".to_owned(), e))?;
+        for _ in 0..MAX_PROVIDER_STEPS {
+            if answer.is_redirect() {
+                let Some(next) = answer.location() else {
+                    return Err(AuthorizeError::Refused {
+                        status: answer.status,
+                        snippet: "a redirect without a usable Location".to_owned(),
+                    });
+                };
+                if same_endpoint(&next, redirect_uri) {
+                    return Ok(Authorized { callback: next });
+                }
+                if next.origin() != provider {
+                    return Err(AuthorizeError::LeftProvider(without_query(&next)));
+                }
+                answer = self.get(&next).await.map_err(|e| {
+                    AuthorizeError::NoAnswer(format!("GET {}", next.path()), e)
+                })?;
+                continue;
+            }
+            if !(200..300).contains(&answer.status) {
+                return Err(AuthorizeError::Refused {
+                    status: answer.status,
+                    snippet: snippet(&answer.body),
+                });
+            }
+            let page = answer.url.clone();
+            let submission = form::fill(&answer.body, choice, values).map_err(|e| match e {
+                FillError::NoForm => AuthorizeError::NoForm {
+                    status: answer.status,
+                    path: page.path().to_owned(),
+                    snippet: snippet(&answer.body),
+                },
+                other => AuthorizeError::Form {
+                    path: page.path().to_owned(),
+                    error: other,
+                },
+            })?;
+            let (target, method, fields) = match submission {
+                Submission::Link(href) => (href, "get".to_owned(), Vec::new()),
+                Submission::Form {
+                    action,
+                    method,
+                    fields,
+                } => (action, method, fields),
+            };
+            let target = page.join(&target).map_err(|_| AuthorizeError::Form {
+                path: page.path().to_owned(),
+                error: FillError::NoButton(choice),
+            })?;
+            if target.origin() != provider && !same_endpoint(&target, redirect_uri) {
+                return Err(AuthorizeError::LeftProvider(without_query(&target)));
+            }
+            let names: Vec<String> = fields.iter().map(|(k, _)| k.clone()).collect();
+            if submitted.contains(&(target.clone(), names.clone())) {
+                // The same form again after it was sent: wrong login, most likely.
+                return Err(AuthorizeError::SameFormAgain(target.path().to_owned()));
+            }
+            submitted.push((target.clone(), names));
+            answer = if method == "post" {
+                self.post_form(&target, &page, &fields).await
+            } else {
+                let mut url = target.clone();
+                if !fields.is_empty() {
+                    url.query_pairs_mut().clear().extend_pairs(&fields);
+                }
+                self.get(&url).await
+            }
+            .map_err(|e| AuthorizeError::NoAnswer(format!("the form at {}", page.path()), e))?;
+        }
+        Err(AuthorizeError::TooManySteps)
+    }
+
+    /// Follows redirects while they stay on `origin`, returning every hop (the first
+    /// exchange included). The last one is a non-redirect, or a redirect elsewhere.
+    pub(crate) async fn follow_within(
+        &self,
+        first: Exchange,
+        origin: &url::Origin,
+    ) -> Result<Vec<Exchange>, NoAnswer> {
+        let mut chain = vec![first];
+        for _ in 0..MAX_HOPS {
+            let last = chain.last().expect("chain starts non-empty");
+            match last.location() {
+                Some(next) if &next.origin() == origin => {
+                    let ex = self.get(&next).await?;
+                    chain.push(ex);
+                }
+                _ => return Ok(chain),
+            }
+        }
+        Err(NoAnswer(format!(
+            "more than {MAX_HOPS} redirects within the app (a redirect loop?)"
+        )))
+    }
+}
+
+/// Where the provider finally sent the browser.
+#[derive(Debug)]
+pub(crate) struct Authorized {
+    /// The redirect to the app's `redirect_uri` (with `code` or `error`; not visited).
+    pub(crate) callback: Url,
+}
+
+/// Why the browser did not get back to the `redirect_uri`. Never carries a query string.
+#[derive(Debug)]
+pub(crate) enum AuthorizeError {
+    /// A request got no answer.
+    NoAnswer(String, NoAnswer),
+    /// An answer that is neither a redirect nor a page (4xx, 5xx).
+    Refused { status: u16, snippet: String },
+    /// A page without any form: an error page, most likely.
+    NoForm {
+        status: u16,
+        path: String,
+        snippet: String,
+    },
+    /// A form the browser could not complete.
+    Form { path: String, error: FillError },
+    /// A redirect or form leading away from the provider, not to the `redirect_uri`.
+    LeftProvider(Url),
+    /// The provider showed a form again after it was submitted.
+    SameFormAgain(String),
+    /// More than [`MAX_PROVIDER_STEPS`] redirects and pages.
+    TooManySteps,
+}
+
+impl fmt::Display for AuthorizeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthorizeError::NoAnswer(what, why) => write!(f, "{what} got no answer: {why}"),
+            AuthorizeError::Refused { status, snippet } => {
+                write!(f, "the provider answered HTTP {status}: {snippet}")
+            }
+            AuthorizeError::NoForm {
+                status,
+                path,
+                snippet,
+            } => write!(
+                f,
+                "the provider showed a page with no form (HTTP {status} at {path}): {snippet}"
+            ),
+            AuthorizeError::Form { path, error } => write!(f, "on the page at {path}: {error}"),
+            AuthorizeError::LeftProvider(url) => write!(
+                f,
+                "the provider sent the browser to {url}, which is not the redirect_uri"
+            ),
+            AuthorizeError::SameFormAgain(path) => write!(
+                f,
+                "the provider showed the form posting to {path} again after it was submitted \
+                 (wrong --form-field values?)"
+            ),
+            AuthorizeError::TooManySteps => write!(
+                f,
+                "more than {MAX_PROVIDER_STEPS} redirects and pages at the provider (a loop?)"
+            ),
+        }
+    }
+}
+
+/// Same scheme, host, port and path: where a redirect lands, whatever its query.
+fn same_endpoint(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+        && a.path() == b.path()
+}
+
+fn without_query(u: &Url) -> Url {
+    let mut u = u.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    u
+}
+
+/// Visible text of an HTML page, shortened: for reasons, never for secrets.
+pub(crate) fn snippet(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = out.split_whitespace().collect();
+    let mut s = words.join(" ");
+    if s.chars().count() > 160 {
+        s = s.chars().take(160).collect::<String>() + "…";
+    }
+    s
+}
+
+async fn read(
+    method: &'static str,
+    url: &Url,
+    res: reqwest::Response,
+) -> Result<Exchange, NoAnswer> {
+    let status = res.status().as_u16();
+    let headers = res
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let bytes = res.bytes().await.map_err(|e| no_answer(&e.without_url()))?;
+    let body = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_BODY)]).into_owned();
+    Ok(Exchange {
+        method,
+        url: url.clone(),
+        status,
+        headers,
+        body,
+    })
+}
