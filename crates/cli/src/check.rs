@@ -102,7 +102,7 @@ pub(crate) async fn run(args: CheckClientArgs) -> Result<bool> {
                 path.display()
             );
         }
-        None => print!("{text}"),
+        None => crate::print_stdout(&text)?,
     }
     Ok(report.is_success())
 }

@@ -10,6 +10,7 @@ use handshake_mock::{MockProvider, NativeCredentials, RegisteredClient};
 use handshake_profile::{PkceMethod, Profile};
 
 mod check;
+mod conformance;
 mod providers;
 
 #[derive(Parser)]
@@ -29,6 +30,9 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Check your own client app black-box: handshake plays the user's browser and a hostile CRM.
     CheckClient(Box<check::CheckClientArgs>),
+    /// Run the conformance scenarios against every mock CRM, or against your own
+    /// authorization server (`--profile FILE --base-url URL`).
+    Conformance(Box<conformance::ConformanceArgs>),
     /// List the built-in provider profiles, with where each behaviour comes from.
     Providers {
         /// Print JSON instead of a table.
@@ -153,18 +157,25 @@ impl NativeArgs {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // The conformance scenarios provoke the reference client's warnings on purpose (forged
+    // state, denied consent); they are the report's business, not the terminal's.
+    let default_filter = match cli.command {
+        Command::Conformance(_) => "error",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("HANDSHAKE_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(*args).await,
         Command::Providers { json } => providers::list(json),
         Command::CheckClient(args) => check::run(*args).await,
+        Command::Conformance(args) => conformance::run(*args).await,
     };
     match result {
         Ok(true) => std::process::ExitCode::SUCCESS,
@@ -173,6 +184,17 @@ async fn main() -> std::process::ExitCode {
             eprintln!("error: {e:#}");
             std::process::ExitCode::from(2)
         }
+    }
+}
+
+/// Prints to stdout; a reader that went away (`handshake providers --json | head -1`) ends
+/// the output quietly instead of a panic.
+pub(crate) fn print_stdout(text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(()),
     }
 }
 

@@ -33,10 +33,10 @@ pub(crate) fn list(json: bool) -> Result<bool> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&items)?);
+        crate::print_stdout(&format!("{}\n", serde_json::to_string_pretty(&items)?))?;
         return Ok(true);
     }
-    print!("{}", render_table(&profiles));
+    crate::print_stdout(&render_table(&profiles))?;
     Ok(true)
 }
 

@@ -475,3 +475,99 @@ fn check_client_rejects_mock_port_zero() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--mock-port"));
 }
+
+// ---- handshake conformance ----------------------------------------------------------------------
+
+/// The installed binary runs the matrix from an empty directory: scenarios and profiles are
+/// embedded.
+#[test]
+fn conformance_runs_from_an_empty_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["conformance", "--provider", "redtail", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cases = report["cases"].as_array().unwrap();
+    assert!(
+        cases.len() >= 35,
+        "every built-in scenario, got {}",
+        cases.len()
+    );
+    assert!(cases.iter().all(|c| c["provider"] == "redtail"));
+    assert_eq!(report["summary"]["failed"], 0);
+}
+
+/// `--scenarios-dir` adds scenarios and replaces built-ins of the same name.
+#[test]
+fn conformance_scenarios_dir_adds_and_replaces() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("happy-path.toml"),
+        "title = \"replaced\"\nrfc = \"RFC 6749 §4.1\"\n[[steps]]\naction = \"authorize\"\nexpect = \"ok\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("my-own.toml"),
+        "title = \"mine\"\nrfc = \"RFC 6749 §4.1\"\n[[steps]]\naction = \"authorize\"\nexpect = \"ok\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["conformance", "--provider", "capsule", "--format", "json"])
+        .args(["--scenario", "happy-path", "--scenario", "my-own"])
+        .arg("--scenarios-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let titles: Vec<&str> = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["replaced", "mine"]);
+}
+
+#[test]
+fn conformance_bad_input_is_a_usage_error() {
+    for args in [
+        &["conformance", "--form-field", "no-equals-sign"][..],
+        &["conformance", "--provider", "nope"][..],
+        &["conformance", "--scenario", "nope"][..],
+        &["conformance", "--profile", "x.toml"][..],
+    ] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn providers_json_into_a_closed_pipe_is_not_a_panic() {
+    // A pipe whose reader is gone before the first write, as with `| true`: every write
+    // fails with EPIPE, deterministically.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(BIN)
+        .args(["providers", "--json"])
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success(), "{err}");
+}

@@ -87,6 +87,16 @@ impl ExpectedFailures {
         })
     }
 
+    /// The built-in `scenarios/expected-failures.toml` (embedded), or none.
+    pub fn builtin() -> Self {
+        crate::scenario::builtin_expected_failures()
+            .map(|text| {
+                Self::from_toml_str(text, "scenarios/expected-failures.toml")
+                    .expect("the built-in expected failures are tested to parse")
+            })
+            .unwrap_or_default()
+    }
+
     /// Reads and parses a file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ExpectedFailuresError> {
         let path = path.as_ref();

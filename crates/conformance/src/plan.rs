@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use handshake_profile::{PkceMode, Profile, Rotation};
 
-use crate::scenario::{Requirement, Scenario};
+use crate::scenario::{Action, Requirement, Scenario};
 use crate::target::Target;
 
 /// One cell of the matrix.
@@ -53,12 +53,52 @@ pub fn skip_reason(scenario: &Scenario, target: &Target) -> Option<String> {
     let profile = target.profile();
     scenario.requires.iter().find_map(|r| {
         if *r == Requirement::Control {
-            return (!target.is_controllable()).then(|| {
-                "needs the mock's control (fault injection, clock, token expiry or revocation): not available against an external server".to_owned()
-            });
+            return (!target.is_controllable()).then(|| control_reason(scenario));
         }
         unmet(*r, profile)
     })
+}
+
+/// What exactly a scenario needs from a mock, for the skip reason against an external server.
+fn control_reason(scenario: &Scenario) -> String {
+    let external = "an external server cannot be set up that way";
+    if let Some(n) = scenario.mock.dataset_size {
+        return format!("needs a mock data set of {n} records ([mock] dataset_size): {external}");
+    }
+    if let Some(rl) = scenario.mock.rate_limit {
+        return format!(
+            "needs the mock's rate limit set to {} per {} s ([mock] rate_limit): {external}",
+            rl.limit, rl.window_secs
+        );
+    }
+    let step = scenario
+        .steps
+        .iter()
+        .enumerate()
+        .find(|(_, st)| st.action.needs_control());
+    match step {
+        Some((i, st)) => {
+            let what = match &st.action {
+                Action::ExpireTokens => {
+                    "the provider to expire every access token on demand".to_owned()
+                }
+                Action::RevokeGrant => "the provider to revoke the grant on demand".to_owned(),
+                Action::AdvanceClock(_) => "the provider's clock to move forward".to_owned(),
+                Action::Fault(f) => format!(
+                    "a fault injected at the {} endpoint ({})",
+                    f.endpoint.as_str(),
+                    f.describe()
+                ),
+                other => format!("the mock's control for {}", other.name()),
+            };
+            format!(
+                "step {} ({}) needs {what}: only a handshake mock can do that",
+                i + 1,
+                st.action.name()
+            )
+        }
+        None => "needs the mock's control: not available against an external server".to_owned(),
+    }
 }
 
 fn unmet(r: Requirement, p: &Profile) -> Option<String> {
@@ -117,7 +157,7 @@ fn unmet(r: Requirement, p: &Profile) -> Option<String> {
         }
         Requirement::AuthenticateClient if !sec.authenticate_client => off("authenticate_client"),
         Requirement::Native if p.native_auth.is_none() => Some(
-            "native_auth is unset: the provider documents no native authentication scheme"
+            "the profile has no native_auth: the provider has no native (API-key) scheme"
                 .to_owned(),
         ),
         Requirement::NativeClientIdHeader

@@ -150,6 +150,10 @@ pub struct CaseReport {
     /// Details of a failure.
     #[serde(default)]
     pub failure: Option<Failure>,
+    /// Passed, but judged by the client's outcomes alone: the scenario's journal expectations
+    /// were not checked (an external server has no journal). `reason` lists them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outcomes_only: bool,
 }
 
 impl CaseReport {
@@ -171,7 +175,15 @@ impl CaseReport {
             duration_ms: 0,
             expected_failure: None,
             failure: None,
+            outcomes_only: false,
         }
+    }
+
+    /// Marks a pass as judged on outcomes only, saying which expectations went unchecked.
+    pub fn with_outcomes_only(mut self, unchecked: impl Into<String>) -> Self {
+        self.outcomes_only = true;
+        self.reason = Some(unchecked.into());
+        self
     }
 
     /// Sets the status.
@@ -478,6 +490,16 @@ impl Report {
             out.push('\n');
         }
         out.push_str("\n✓ passed  ✗ failed  – skipped  ! warning  ○ expected failure  ◆ expected to fail but passed\n");
+        let outcomes_only: Vec<&CaseReport> = self
+            .cases
+            .iter()
+            .filter(|c| c.outcomes_only && c.status == Status::Passed)
+            .collect();
+        if !outcomes_only.is_empty() {
+            out.push_str(
+                "◌ passed on outcomes only: the server is not a mock, so what crossed the wire (the journal) was not checked\n",
+            );
+        }
 
         let failed: Vec<&CaseReport> = self
             .cases
@@ -532,6 +554,18 @@ impl Report {
                 );
             }
         }
+        if !outcomes_only.is_empty() {
+            out.push_str("\nPassed on outcomes only (journal expectations not checked)\n");
+            for c in &outcomes_only {
+                let _ = writeln!(
+                    out,
+                    "  ◌ {} / {}: {}",
+                    c.provider,
+                    c.scenario,
+                    c.reason.as_deref().unwrap_or("")
+                );
+            }
+        }
         let warned: Vec<&CaseReport> = self
             .cases
             .iter()
@@ -572,11 +606,11 @@ impl Report {
             let _ = writeln!(out, "\nnote: {n}");
         }
         let s = &self.summary;
-        let _ = write!(
-            out,
-            "\n{} passed, {} failed, {} skipped",
-            s.passed, s.failed, s.skipped
-        );
+        let _ = write!(out, "\n{} passed", s.passed);
+        if !outcomes_only.is_empty() {
+            let _ = write!(out, " ({} on outcomes only)", outcomes_only.len());
+        }
+        let _ = write!(out, ", {} failed, {} skipped", s.failed, s.skipped);
         if s.warnings > 0 {
             let _ = write!(out, ", {} warnings", s.warnings);
         }
@@ -599,6 +633,7 @@ impl Report {
 
 fn mark(c: &CaseReport) -> &'static str {
     match (c.status, c.expected_failure.is_some()) {
+        (Status::Passed, false) if c.outcomes_only => "◌",
         (Status::Passed, false) => "✓",
         (Status::Passed, true) => "◆",
         (Status::Failed, false) => "✗",

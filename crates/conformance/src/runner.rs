@@ -137,7 +137,17 @@ async fn run_case(case: PlannedCase, factory: Arc<dyn ClientFactory>) -> CaseRep
             if !case.target.is_controllable()
                 && s.steps.iter().any(|st| !st.journal.is_empty()) =>
         {
-            base.with_reason("passed on outcomes only: journal expectations need the mock")
+            let unchecked: Vec<String> = s
+                .steps
+                .iter()
+                .enumerate()
+                .flat_map(|(i, st)| {
+                    st.journal
+                        .iter()
+                        .map(move |j| format!("step {} ({}): {j}", i + 1, st.action.name()))
+                })
+                .collect();
+            base.with_outcomes_only(format!("not checked: {}", unchecked.join("; ")))
         }
         Ok(Ok(())) => base,
         Ok(Err(f)) => base.with_failure(f),

@@ -13,6 +13,18 @@ use serde::Deserialize;
 
 use crate::error::{ScenarioError, ScenarioErrorKind};
 
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/builtin_scenarios.rs"));
+}
+
+/// The text of the built-in `scenarios/expected-failures.toml`, if there is one.
+pub(crate) fn builtin_expected_failures() -> Option<&'static str> {
+    embedded::BUILTIN_FILES
+        .iter()
+        .find(|(name, _)| *name == crate::expected::DEFAULT_FILE_NAME)
+        .map(|(_, text)| *text)
+}
+
 /// One parsed scenario file.
 ///
 /// # Format
@@ -407,6 +419,31 @@ pub struct FaultSpec {
     /// How many requests the fault applies to.
     #[serde(default = "one")]
     pub times: u32,
+}
+
+impl FaultSpec {
+    /// The fault in a few words: `HTTP 503`, `invalid_grant`, `a 2000 ms delay`, `a dropped
+    /// connection`; `, 2 times` when it repeats.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(e) = &self.error {
+            parts.push(e.clone());
+        }
+        if let Some(s) = self.status {
+            parts.push(format!("HTTP {s}"));
+        }
+        if let Some(d) = self.delay_ms {
+            parts.push(format!("a {d} ms delay"));
+        }
+        if self.drop_connection {
+            parts.push("a dropped connection".to_owned());
+        }
+        let mut s = parts.join(", ");
+        if self.times != 1 {
+            s.push_str(&format!(", {} times", self.times));
+        }
+        s
+    }
 }
 
 fn one() -> u32 {
@@ -960,6 +997,40 @@ impl Scenario {
             )
         })?;
         Scenario::from_toml_str(&text, &file)
+    }
+
+    /// The scenarios shipped with handshake (`scenarios/*.toml`, embedded at build time, so an
+    /// installed binary runs them from any directory), sorted by id.
+    ///
+    /// ```
+    /// use handshake_conformance::Scenario;
+    ///
+    /// let all = Scenario::builtins();
+    /// assert!(all.iter().any(|s| s.id == "happy-path"));
+    /// ```
+    pub fn builtins() -> Vec<Scenario> {
+        let mut all: Vec<Scenario> = embedded::BUILTIN_FILES
+            .iter()
+            .filter(|(name, _)| *name != crate::expected::DEFAULT_FILE_NAME)
+            .map(|(name, text)| {
+                Scenario::from_toml_str(text, &format!("scenarios/{name}"))
+                    .expect("built-in scenarios are tested to parse")
+            })
+            .collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all
+    }
+
+    /// The built-in scenarios plus those in `dir`: a file there with a built-in's id replaces
+    /// it, any other is added. Sorted by id.
+    pub fn builtins_and_dir(dir: impl AsRef<Path>) -> Result<Vec<Scenario>, ScenarioError> {
+        let mut all = Scenario::builtins();
+        for s in Scenario::load_dir(dir)? {
+            all.retain(|b| b.id != s.id);
+            all.push(s);
+        }
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(all)
     }
 
     /// Every `*.toml` scenario in a directory, sorted by id. `expected-failures.toml` is not a

@@ -630,18 +630,120 @@ async fn external_mode_runs_what_needs_no_control_and_skips_the_rest() {
     );
     let skipped = case(&report, "capsule", "expired-code");
     assert_eq!(skipped.status, Status::Skipped);
-    assert!(skipped
-        .reason
-        .as_deref()
-        .unwrap()
-        .contains("not available against an external server"));
-    // Journal expectations need the mock: checked on outcomes only, and the reason says so.
+    assert_eq!(
+        skipped.reason.as_deref(),
+        Some("step 2 (advance_clock) needs the provider's clock to move forward: only a handshake mock can do that")
+    );
+    // Journal expectations need the mock: checked on outcomes only, and the reason says which.
     let happy = case(&report, "capsule", "happy-path");
     assert_eq!(happy.status, Status::Passed, "{:?}", happy.reason);
-    assert_eq!(
-        happy.reason.as_deref(),
-        Some("passed on outcomes only: journal expectations need the mock")
+    assert!(happy.outcomes_only);
+    assert!(
+        happy
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("not checked: step 2 (callback): 1 token request(s)"),
+        "{:?}",
+        happy.reason
     );
+}
+
+/// An external server with its consent page on (no auto-approve): the runner's browser
+/// approves on it, as it does on Authlib's or node-oidc-provider's pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_mode_passes_a_consent_page() {
+    let profile = Profile::builtin("insightly").unwrap();
+    let server = handshake_mock::MockProvider::start(profile.clone()).await;
+    let reg = server.client();
+    let target = Target::external(
+        profile,
+        server.uri(),
+        Registration::new(
+            reg.client_id.clone(),
+            Secret::new(reg.client_secret.secret()),
+            reg.redirect_uris[0].clone(),
+        ),
+    );
+    let report = Runner::new(ReferenceClient)
+        .scenarios(scenarios(&["happy-path", "logout-revokes", "code-reuse"]))
+        .targets([target])
+        .run()
+        .await;
+    assert!(report.is_success(), "{}", report.to_pretty());
+    assert_eq!(report.summary.passed, 3, "{}", report.to_pretty());
+    let consents = server
+        .journal()
+        .iter()
+        .filter(|e| e.method == "POST" && e.endpoint == Some(handshake_mock::Endpoint::Authorize))
+        .count();
+    assert!(
+        consents >= 3,
+        "the consent form was posted once per login, saw {consents}"
+    );
+}
+
+/// `logout-revokes` fails in provider mode when the revocation endpoint answers 404: the
+/// client reports the refusal as an outcome, with no journal to fall back on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_mode_fails_logout_revokes_on_a_404_revocation_endpoint() {
+    let real = Profile::builtin("capsule").unwrap();
+    let server = handshake_mock::MockProvider::builder(real.clone())
+        .auto_approve(true)
+        .start()
+        .await
+        .unwrap();
+    // The profile points the client at a revocation path the server does not serve.
+    let mut described = real;
+    described.oauth.revoke_paths = vec!["/oauth/revoke-missing".to_owned()];
+    let reg = server.client();
+    let target = Target::external(
+        described,
+        server.uri(),
+        Registration::new(
+            reg.client_id.clone(),
+            Secret::new(reg.client_secret.secret()),
+            reg.redirect_uris[0].clone(),
+        ),
+    );
+    let report = Runner::new(ReferenceClient)
+        .scenarios(scenarios(&["logout-revokes"]))
+        .targets([target])
+        .run()
+        .await;
+    let c = case(&report, "capsule", "logout-revokes");
+    assert_eq!(c.status, Status::Failed, "{}", report.to_pretty());
+    let reason = c.reason.as_deref().unwrap();
+    assert!(
+        reason.contains("step 3 (logout)")
+            && reason.contains("revocation_failed")
+            && reason.contains("404"),
+        "{reason}"
+    );
+}
+
+/// The pretty report marks outcome-only passes and says what the mark means.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcome_only_legend_snapshot() {
+    let profile = Profile::builtin("redtail").unwrap();
+    let server = handshake_mock::MockProvider::start(profile.clone()).await;
+    let reg = server.client();
+    let target = Target::external(
+        profile,
+        server.uri(),
+        Registration::new(
+            reg.client_id.clone(),
+            Secret::new(reg.client_secret.secret()),
+            reg.redirect_uris[0].clone(),
+        ),
+    );
+    let mut report = Runner::new(ReferenceClient)
+        .scenarios(scenarios(&["happy-path", "state-mismatch", "expired-code"]))
+        .targets([target])
+        .run()
+        .await;
+    report.duration_ms = 0;
+    insta::assert_snapshot!(report.to_pretty());
 }
 
 // ---- reports ------------------------------------------------------------------------------------

@@ -823,10 +823,13 @@ mod tests {
     #[test]
     fn conventions_follow_the_profile() {
         let capsule = Profile::builtin("capsule").unwrap(); // form; basic or post
-        let connectwise = Profile::builtin("connectwise").unwrap(); // json; post only
+        let connectwise = Profile::builtin("connectwise").unwrap(); // form or json; post only
+        let mut json_only = Profile::builtin("connectwise").unwrap();
+        json_only.token_request.encodings = vec![TokenEncoding::Json];
         let e = entry(1, Endpoint::Token, Some("authorization_code"), 200);
         assert_eq!(request_conventions(&capsule, &e), None);
-        let problem = request_conventions(&connectwise, &e).unwrap();
+        assert_eq!(request_conventions(&connectwise, &e), None);
+        let problem = request_conventions(&json_only, &e).unwrap();
         assert!(problem.contains("sent form where"), "{problem}");
         let mut basic = e.clone();
         basic.client_auth = Some(ClientAuth::ClientSecretBasic);

@@ -40,7 +40,6 @@
 //!
 //! Against a mock you started yourself (tests), use [`ClientCheck::run`].
 
-
 mod checks;
 
 mod leak;

@@ -6,15 +6,15 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use handshake_mock::{Endpoint, JournalEntry, MockProvider};
-use handshake_profile::{PkceMethod, Profile};
+use handshake_profile::{PkceMethod, Profile, TokenEncoding};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::checks::{self, AuthzSeen, ClientCheckId as Id, Outcome};
-use crate::browser::{AuthorizeError, Browser, Choice, Exchange, FormValues, NoAnswer};
 use super::leak;
 use super::{ClientCheck, ClientCheckError};
+use crate::browser::{AuthorizeError, Browser, Choice, Exchange, FormValues, NoAnswer};
 use crate::report::{CaseReport, Failure, Report, Status};
 
 /// How long the `rate-limit-honoured` check keeps the CRM's rate limit on: short, so a run
@@ -689,6 +689,15 @@ impl<'a> Runner<'a> {
         if answer >= 400 {
             return Outcome::fail(format!(
                 "the code exchange succeeded, yet the callback answered {answer}"
+            ))
+            .with_journal(&[r]);
+        }
+        if checks::encoding_of(r) == Some(TokenEncoding::Json) {
+            return Outcome::warn(format!(
+                "the token request has a JSON body: RFC 6749 §4.1.3 defines \
+                 application/x-www-form-urlencoded, and most real providers refuse JSON \
+                 (this mock accepts it because {}'s seed posts send it)",
+                self.profile.name
             ))
             .with_journal(&[r]);
         }
