@@ -108,7 +108,9 @@ impl Target {
 
     /// The values the browser types into forms: the profile's, then this target's.
     pub(crate) fn form_values(&self) -> crate::browser::FormValues {
-        crate::browser::FormValues::new(self.form_fields.clone())
+        let mut values = self.profile.browser.form_fields.clone();
+        values.extend(self.form_fields.clone());
+        crate::browser::FormValues::new(values)
     }
 
     /// The profile.

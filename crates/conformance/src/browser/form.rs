@@ -61,7 +61,10 @@ fn has_word(text: &str, words: &[&str]) -> bool {
         .chars()
         .map(|c| if c.is_alphanumeric() { c } else { ' ' })
         .collect();
-    let norm = format!(" {} ", norm.split_whitespace().collect::<Vec<_>>().join(" "));
+    let norm = format!(
+        " {} ",
+        norm.split_whitespace().collect::<Vec<_>>().join(" ")
+    );
     words.iter().any(|w| norm.contains(&format!(" {w} ")))
 }
 
@@ -92,8 +95,12 @@ enum Kind {
     /// text, email, tel, number, search, url, textarea, and inputs without a type.
     Text,
     Password,
-    Checkbox { checked: bool },
-    Radio { checked: bool },
+    Checkbox {
+        checked: bool,
+    },
+    Radio {
+        checked: bool,
+    },
     Select,
 }
 
@@ -186,7 +193,11 @@ impl fmt::Display for FillError {
 }
 
 /// Decides what a user making `choice` does on this page, typing `values` where asked.
-pub(crate) fn fill(html: &str, choice: Choice, values: &FormValues) -> Result<Submission, FillError> {
+pub(crate) fn fill(
+    html: &str,
+    choice: Choice,
+    values: &FormValues,
+) -> Result<Submission, FillError> {
     let doc = Html::parse_document(html);
     let forms = forms(&doc);
     match choice {
@@ -221,6 +232,11 @@ pub(crate) fn fill(html: &str, choice: Choice, values: &FormValues) -> Result<Su
             if let Some(form) = forms.iter().find(|f| f.button(DENY_WORDS).is_some()) {
                 let button = form.button(DENY_WORDS).cloned();
                 return submit(form, button.as_ref(), choice, values);
+            }
+            // A user who will deny consent still signs in first.
+            if let Some(form) = forms.iter().find(|f| f.has_password()) {
+                let button = form.button(APPROVE_WORDS).or(form.submits.first()).cloned();
+                return submit(form, button.as_ref(), Choice::Approve, values);
             }
             // node-oidc-provider's consent page denies with a "[ Cancel ]" link.
             let links = Selector::parse("a[href]").expect("static selector");
@@ -564,6 +580,9 @@ mod tests {
             "hunter2".to_owned(),
         )]));
         let dbg = format!("{values:?}");
-        assert!(dbg.contains("password") && !dbg.contains("hunter2"), "{dbg}");
+        assert!(
+            dbg.contains("password") && !dbg.contains("hunter2"),
+            "{dbg}"
+        );
     }
 }

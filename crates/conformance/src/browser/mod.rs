@@ -221,9 +221,10 @@ impl Browser {
                 if next.origin() != provider {
                     return Err(AuthorizeError::LeftProvider(without_query(&next)));
                 }
-                answer = self.get(&next).await.map_err(|e| {
-                    AuthorizeError::NoAnswer(format!("GET {}", next.path()), e)
-                })?;
+                answer = self
+                    .get(&next)
+                    .await
+                    .map_err(|e| AuthorizeError::NoAnswer(format!("GET {}", next.path()), e))?;
                 continue;
             }
             if !(200..300).contains(&answer.status) {
@@ -429,4 +430,158 @@ async fn read(
         headers,
         body,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The browser against a small provider with a login page (a session cookie, a CSRF
+    //! field, a password) and then a consent page: the shape of node-oidc-provider's
+    //! development interactions and of most real authorization servers.
+
+    use std::collections::BTreeMap;
+
+    use axum::extract::Form;
+    use axum::http::{header, HeaderMap, StatusCode};
+    use axum::response::{Html, IntoResponse, Redirect, Response};
+    use axum::routing::get;
+    use axum::Router;
+
+    use super::*;
+
+    const CALLBACK: &str = "http://localhost:3000/callback";
+
+    fn has_session(h: &HeaderMap) -> bool {
+        h.get(header::COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.contains("sid=s1"))
+    }
+
+    async fn authorize() -> Response {
+        (
+            [(header::SET_COOKIE, "sid=s1; Path=/")],
+            Redirect::to("/login"),
+        )
+            .into_response()
+    }
+
+    async fn login_page() -> Html<&'static str> {
+        Html(
+            r#"<!doctype html><h1>Sign-in</h1><form method="post" action="/login">
+            <input type="hidden" name="csrf" value="t0k"><input required name="login">
+            <input type="password" name="password"><button type="submit">Sign-in</button></form>"#,
+        )
+    }
+
+    async fn login(h: HeaderMap, Form(f): Form<BTreeMap<String, String>>) -> Response {
+        let same_origin = h.get("sec-fetch-site").is_some_and(|v| v == "same-origin");
+        if !has_session(&h) || !same_origin || f.get("csrf").map(String::as_str) != Some("t0k") {
+            return (StatusCode::FORBIDDEN, "no session").into_response();
+        }
+        if f.get("password").map(String::as_str) != Some("pw") {
+            return login_page().await.into_response();
+        }
+        Redirect::to("/consent").into_response()
+    }
+
+    async fn consent_page() -> Html<&'static str> {
+        Html(
+            r#"<form method="post"><input type="hidden" name="id" value="c1">
+            <button name="d" value="yes">Allow</button><button name="d" value="no">Deny</button></form>"#,
+        )
+    }
+
+    async fn consent(h: HeaderMap, Form(f): Form<BTreeMap<String, String>>) -> Response {
+        if !has_session(&h) || f.get("id").map(String::as_str) != Some("c1") {
+            return (StatusCode::BAD_REQUEST, "bad consent").into_response();
+        }
+        let to = match f.get("d").map(String::as_str) {
+            Some("yes") => format!("{CALLBACK}?code=abc&state=st"),
+            _ => format!("{CALLBACK}?error=access_denied&state=st"),
+        };
+        Redirect::to(&to).into_response()
+    }
+
+    async fn provider() -> Url {
+        let app = Router::new()
+            .route("/authorize", get(authorize))
+            .route("/login", get(login_page).post(login))
+            .route("/consent", get(consent_page).post(consent));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Url::parse(&format!("http://{addr}/authorize?state=st")).unwrap()
+    }
+
+    fn values(pairs: &[(&str, &str)]) -> FormValues {
+        FormValues::new(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
+    async fn run(choice: Choice, v: &FormValues) -> Result<Url, AuthorizeError> {
+        let start = provider().await;
+        let b = Browser::hermetic(Duration::from_secs(5)).unwrap();
+        let redirect = Url::parse(CALLBACK).unwrap();
+        b.authorize(&start, &redirect, choice, v)
+            .await
+            .map(|a| a.callback)
+    }
+
+    #[tokio::test]
+    async fn logs_in_approves_and_stops_at_the_redirect_uri() {
+        let cb = run(
+            Choice::Approve,
+            &values(&[("login", "alice"), ("password", "pw")]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(cb.as_str(), format!("{CALLBACK}?code=abc&state=st"));
+    }
+
+    #[tokio::test]
+    async fn denies_on_the_consent_page() {
+        let cb = run(
+            Choice::Deny,
+            &values(&[("login", "alice"), ("password", "pw")]),
+        )
+        .await
+        .unwrap();
+        assert!(cb.as_str().contains("error=access_denied"), "{cb}");
+    }
+
+    #[tokio::test]
+    async fn a_login_without_values_names_the_form_and_fields() {
+        let err = run(Choice::Approve, &FormValues::default())
+            .await
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, AuthorizeError::Form { .. }), "{msg}");
+        assert!(
+            msg.contains("\"/login\"") && msg.contains("`login`") && msg.contains("`password`"),
+            "{msg}"
+        );
+        assert!(
+            !msg.contains("csrf"),
+            "hidden fields are filled, not asked for: {msg}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_is_reported_not_looped() {
+        let err = run(
+            Choice::Approve,
+            &values(&[("login", "alice"), ("password", "no")]),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, AuthorizeError::SameFormAgain(_)), "{err}");
+        assert!(err.to_string().contains("--form-field"), "{err}");
+        assert!(
+            !err.to_string().contains("no\""),
+            "never echo typed values: {err}"
+        );
+    }
 }
