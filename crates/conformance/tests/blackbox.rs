@@ -185,6 +185,17 @@ enum Routes {
 
 /// Starts a mock of `provider` and the app, runs the black-box check, returns the report.
 async fn check(lang: Lang, flaw: &str, provider: &str, routes: Routes) -> Option<Report> {
+    check_with_env(lang, flaw, provider, routes, &[]).await
+}
+
+/// [`check`], with some of the app's environment overridden.
+async fn check_with_env(
+    lang: Lang,
+    flaw: &str,
+    provider: &str,
+    routes: Routes,
+    overrides: &[(&'static str, &str)],
+) -> Option<Report> {
     if let Some(why) = unavailable(lang) {
         eprintln!("\n!!! SKIPPED: {lang:?} fixture app (FLAW={flaw:?}) not run: {why}\n");
         return None;
@@ -195,11 +206,15 @@ async fn check(lang: Lang, flaw: &str, provider: &str, routes: Routes) -> Option
         .start()
         .await
         .expect("mock starts");
-    let env = app_env(
+    let mut env = app_env(
         &mock.uri(),
         mock.profile(),
         &format!("http://127.0.0.1:{port}/callback"),
     );
+    for (k, v) in overrides {
+        env.retain(|(name, _)| name != k);
+        env.push((k, (*v).to_owned()));
+    }
     let app = start_app(lang, flaw, env, port).await;
     let mut check = ClientCheck::new(format!("{}/login", app.base).parse().unwrap());
     if let Routes::All = routes {
@@ -294,11 +309,32 @@ async fn python_app_that_reads_one_page_fails_only_the_paging_check() {
 }
 
 #[tokio::test]
-async fn python_app_passes_every_check_on_connectwise_json_post_and_required_pkce() {
+async fn python_app_passes_every_check_on_connectwise_post_and_required_pkce() {
     let report = check(Lang::Python, "", "connectwise", Routes::All)
         .await
         .unwrap();
     assert_outcome(&report, &[], &[]);
+}
+
+/// ConnectWise's seed posts send JSON token bodies and the mock accepts them, but RFC 6749
+/// §4.1.3 defines form bodies and most real providers refuse JSON: a warning, not a pass.
+#[tokio::test]
+async fn python_app_sending_json_token_bodies_gets_a_warning() {
+    let report = check_with_env(
+        Lang::Python,
+        "",
+        "connectwise",
+        Routes::All,
+        &[("OAUTH_TOKEN_ENCODING", "json")],
+    )
+    .await
+    .unwrap();
+    assert_outcome(&report, &[], &[C::CodeExchange]);
+    let why = case(&report, C::CodeExchange).reason.clone().unwrap();
+    assert!(
+        why.contains("RFC 6749 §4.1.3") && why.contains("JSON"),
+        "{why}"
+    );
 }
 
 #[tokio::test]
