@@ -88,6 +88,10 @@ struct ServeArgs {
     /// Approve authorization requests without showing the consent page.
     #[arg(long)]
     auto_approve: bool,
+    /// Add `iss` to every authorization response (RFC 9207), as the profile's
+    /// `oauth.iss_parameter = true` does.
+    #[arg(long)]
+    iss_parameter: bool,
     /// Serve HTTPS with a certificate generated at start (its PEM path is printed).
     #[arg(long)]
     tls: bool,
@@ -222,6 +226,9 @@ async fn serve(args: ServeArgs) -> Result<bool> {
         .tls(args.tls)
         .native_credentials(args.native.credentials())
         .seed(args.seed);
+    if args.iss_parameter {
+        builder = builder.iss_parameter(true);
+    }
     if let Some(limit) = args.rate_limit {
         let window = args
             .rate_window

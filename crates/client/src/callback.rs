@@ -15,6 +15,8 @@ use crate::error::ClientError;
 /// assert_eq!(cb.state.as_deref(), Some("xyz"));
 /// assert!(!format!("{cb:?}").contains("abc")); // codes are redacted
 /// assert!(Callback::parse("?state=a&state=b").is_err()); // RFC 6749 §3.1: no repeats
+/// let cb = Callback::parse("?code=abc&state=xyz&iss=https%3A%2F%2Fas.example").unwrap();
+/// assert_eq!(cb.iss.as_deref(), Some("https://as.example")); // RFC 9207
 /// ```
 #[derive(Debug, Default)]
 #[non_exhaustive]
@@ -27,6 +29,9 @@ pub struct Callback {
     pub error: Option<String>,
     /// `error_description` on failure.
     pub error_description: Option<String>,
+    /// `iss`, the issuer identifier of the server that answered (RFC 9207 §2), on success
+    /// and error alike.
+    pub iss: Option<String>,
 }
 
 impl Callback {
@@ -45,6 +50,7 @@ impl Callback {
                 "state" => &mut cb.state,
                 "error" => &mut cb.error,
                 "error_description" => &mut cb.error_description,
+                "iss" => &mut cb.iss,
                 "code" => {
                     if cb.code.is_some() {
                         return Err(repeated("code"));

@@ -79,6 +79,17 @@ pub struct LogoutReport {
     pub access_token: Revocation,
 }
 
+impl LogoutReport {
+    /// Whether the provider confirmed every revocation it was asked for: no token was
+    /// [`Failed`](Revocation::Failed) or met a
+    /// [`TransportError`](Revocation::TransportError).
+    pub fn confirmed(&self) -> bool {
+        [&self.refresh_token, &self.access_token]
+            .iter()
+            .all(|r| matches!(r, Revocation::Revoked | Revocation::NotAttempted))
+    }
+}
+
 /// Outcome of revoking one token. Local tokens are deleted whatever this says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -89,8 +100,11 @@ pub enum Revocation {
     Failed {
         /// The last status received.
         status: u16,
+        /// The OAuth error code of its body (`unsupported_token_type`, RFC 7009 §2.2.1), if
+        /// it had one.
+        error: Option<String>,
     },
-    /// The request could not be sent.
+    /// The request could not be sent, or was answered from another URL (a redirect).
     TransportError(String),
     /// There was no such token, or the provider has no revocation endpoint.
     NotAttempted,
@@ -333,6 +347,7 @@ impl OAuthClient {
     ) -> Result<TokenSet, ClientError> {
         let cb = Callback::parse(callback_url)?;
         let pending = self.take_pending(session, cb.state.as_deref())?;
+        self.check_issuer(cb.iss.as_deref())?;
         if let Some(error) = cb.error {
             tracing::warn!(provider = %self.profile.id, %error, "authorization denied");
             return Err(ClientError::AuthorizationDenied {
@@ -355,6 +370,29 @@ impl OAuthClient {
         self.store_tokens(session, &tokens)?;
         tracing::info!(provider = %self.profile.id, refresh_token = tokens.refresh_token.is_some(), "connected");
         Ok(tokens)
+    }
+
+    /// RFC 9207 §2.4: an `iss` that arrives must be the expected issuer, whatever the profile
+    /// says; one that is missing is refused when the provider always sends it. Checked after
+    /// `state` (so the pending authorization is consumed) and before the error or code is
+    /// looked at: a response from the wrong server is neither exchanged nor believed.
+    fn check_issuer(&self, iss: Option<&str>) -> Result<(), ClientError> {
+        let expected = self.profile.oauth.issuer_for(&self.config.base_url);
+        match iss {
+            Some(received) if received == expected => Ok(()),
+            Some(received) => {
+                tracing::warn!(provider = %self.profile.id, "callback iss is not the expected issuer");
+                Err(ClientError::IssuerMismatch {
+                    expected,
+                    received: received.chars().take(200).collect(),
+                })
+            }
+            None if self.profile.oauth.iss_parameter => {
+                tracing::warn!(provider = %self.profile.id, "callback has no iss");
+                Err(ClientError::IssuerMissing)
+            }
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn take_pending(
@@ -610,6 +648,13 @@ impl OAuthClient {
     /// provider says), then revokes the refresh token and the access token at the
     /// provider's RFC 7009 endpoint, retrying a 503 once.
     ///
+    /// Only a 200 confirms a revocation (RFC 7009 §2.2). When the provider answers anything
+    /// else for either token (404, 400 `unsupported_token_type`, 5xx), or cannot be reached,
+    /// the result is [`ClientError::RevocationFailed`] with the [`LogoutReport`] inside: the
+    /// session is logged out locally all the same, but the tokens may still be valid at the
+    /// provider. `Ok` means every revocation attempted was confirmed (or there was nothing
+    /// to revoke, or no revocation endpoint).
+    ///
     /// Revocation is sent with reqwest rather than `oauth2`'s `revoke_token`, which refuses
     /// non-HTTPS endpoints; local mocks are plain HTTP on loopback. Encoding and client
     /// authentication follow the profile exactly as token requests do.
@@ -625,18 +670,36 @@ impl OAuthClient {
         };
         if let (Some(tokens), Some(url)) = (tokens, self.revoke_url.as_deref()) {
             if let Some(rt) = &tokens.refresh_token {
-                report.refresh_token = self.revoke(url, rt.secret(), "refresh_token").await;
+                report.refresh_token = self
+                    .revoke(url, rt.secret(), "refresh_token", &tokens)
+                    .await;
             }
             report.access_token = self
-                .revoke(url, tokens.access_token.secret(), "access_token")
+                .revoke(url, tokens.access_token.secret(), "access_token", &tokens)
                 .await;
         }
         tracing::info!(provider = %self.profile.id, refresh = ?report.refresh_token, access = ?report.access_token, "logged out");
         deleted?;
-        Ok(report)
+        if report.confirmed() {
+            return Ok(report);
+        }
+        let (status, error) = [&report.refresh_token, &report.access_token]
+            .into_iter()
+            .find_map(|r| match r {
+                Revocation::Failed { status, error } => Some((Some(*status), error.clone())),
+                Revocation::TransportError(_) => Some((None, None)),
+                _ => None,
+            })
+            .unwrap_or((None, None));
+        tracing::warn!(provider = %self.profile.id, ?status, "the provider did not confirm revocation");
+        Err(ClientError::RevocationFailed {
+            status,
+            error,
+            report,
+        })
     }
 
-    async fn revoke(&self, url: &str, token: &str, hint: &str) -> Revocation {
+    async fn revoke(&self, url: &str, token: &str, hint: &str, all: &TokenSet) -> Revocation {
         let post = AuthenticatedPost {
             http: &self.http,
             timeout: self.timeout,
@@ -664,14 +727,55 @@ impl OAuthClient {
                     tokio::time::sleep(wait).await;
                 }
                 Ok(resp) => {
+                    let status = resp.status().as_u16();
                     return Revocation::Failed {
-                        status: resp.status().as_u16(),
-                    }
+                        status,
+                        error: revocation_error_code(resp, &self.secrets_of(all)).await,
+                    };
                 }
                 Err(e) => return Revocation::TransportError(e.without_url().to_string()),
             }
         }
     }
+}
+
+impl OAuthClient {
+    /// Every secret a revocation answer could echo: the session's tokens and the client secret.
+    fn secrets_of<'a>(&'a self, tokens: &'a TokenSet) -> Vec<&'a str> {
+        let mut secrets = vec![
+            tokens.access_token.secret().as_str(),
+            self.config.client_secret.secret().as_str(),
+        ];
+        if let Some(rt) = &tokens.refresh_token {
+            secrets.push(rt.secret());
+        }
+        secrets
+    }
+}
+
+/// Largest revocation error body read, to find its `error` code.
+const MAX_REVOCATION_ERROR_BODY: usize = 8 * 1024;
+
+/// The `error` code of a revocation refusal (RFC 7009 §2.2.1, RFC 6749 §5.2), when the body
+/// is JSON with one. Only a code-like value is kept (letters, digits, `_`, `-`, `.`, at most
+/// 64, containing none of `secrets`), so a body that echoes a token never reaches an error.
+async fn revocation_error_code(mut resp: reqwest::Response, secrets: &[&str]) -> Option<String> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_REVOCATION_ERROR_BODY {
+            return None;
+        }
+    }
+    let value: serde_json::Value = serde_json::from_slice(&body).ok()?;
+    let code = value.get("error")?.as_str()?;
+    let plausible = !code.is_empty()
+        && code.len() <= 64
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && !secrets.iter().any(|s| !s.is_empty() && code.contains(s));
+    plausible.then(|| code.to_owned())
 }
 
 /// Maps `oauth2`'s error to ours, keeping the status and OAuth error code but no body.

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::api::ApiErrorDetail;
+use crate::client::{LogoutReport, Revocation};
 use crate::store::StoreError;
 
 /// Everything that can go wrong while driving an authorization flow.
@@ -38,6 +39,23 @@ pub enum ClientError {
     /// No authorization request is pending for this session.
     #[error("no authorization request is pending for this session")]
     StateUnknown,
+
+    /// The callback carried no `iss` parameter, but the provider identifies itself in every
+    /// authorization response (the profile's `oauth.iss_parameter`; RFC 9207 §2.4). The
+    /// response is refused: it may come from another server (mix-up attack).
+    #[error("callback has no `iss` parameter, but this provider sends one in every authorization response (RFC 9207)")]
+    IssuerMissing,
+
+    /// The callback's `iss` is not the issuer the authorization request was sent to
+    /// (RFC 9207 §2.4): the response came from another server (mix-up attack) and is refused,
+    /// code or error alike.
+    #[error("callback `iss` is {received:?}, not the expected issuer {expected:?} (RFC 9207)")]
+    IssuerMismatch {
+        /// The issuer identifier expected: the profile's `oauth.issuer`, else the base URL.
+        expected: String,
+        /// The `iss` received (at most 200 characters).
+        received: String,
+    },
 
     /// The provider redirected back with `error=` (RFC 6749 §4.1.2.1).
     #[error("authorization failed: {error}{}", fmt_description(.description))]
@@ -136,6 +154,21 @@ pub enum ClientError {
         reason: String,
     },
 
+    /// Logout deleted the local tokens, but the provider did not confirm revocation: only
+    /// HTTP 200 does (RFC 7009 §2.2). `status` and `error` are those of the first token the
+    /// provider refused (`None` when no answer arrived); `report` has both tokens' outcomes.
+    /// The tokens may still be valid at the provider.
+    #[error("logged out locally, but the provider did not confirm revocation: {}", fmt_revocation(*.status, .error, .report))]
+    RevocationFailed {
+        /// HTTP status of the refusal (404, 400, 503 after one retry...); `None` when the
+        /// request failed or was redirected elsewhere.
+        status: Option<u16>,
+        /// The OAuth error code of the refusal body (`unsupported_token_type`), if any.
+        error: Option<String>,
+        /// What happened to each token.
+        report: LogoutReport,
+    },
+
     /// The request could not be sent or its response not read (connect error, timeout...).
     #[error("HTTP request failed: {0}")]
     Http(#[source] reqwest::Error),
@@ -147,6 +180,26 @@ pub enum ClientError {
 
 fn fmt_description(d: &Option<String>) -> String {
     d.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+}
+
+fn fmt_revocation(status: Option<u16>, error: &Option<String>, report: &LogoutReport) -> String {
+    let code = error
+        .as_deref()
+        .map(|e| format!(" ({e})"))
+        .unwrap_or_default();
+    if let Some(s) = status {
+        return format!("the revocation endpoint answered HTTP {s}{code}");
+    }
+    let reason = [&report.refresh_token, &report.access_token]
+        .into_iter()
+        .find_map(|r| match r {
+            Revocation::TransportError(reason) => Some(reason.as_str()),
+            _ => None,
+        });
+    match reason {
+        Some(r) => format!("no answer from the revocation endpoint: {r}"),
+        None => "no answer from the revocation endpoint".to_owned(),
+    }
 }
 
 fn fmt_message(m: &Option<String>) -> String {

@@ -8,7 +8,10 @@
 //!   profile's scope separator, a 256-bit `state`, PKCE S256 whenever offered. The pending
 //!   authorization is bound to a [`SessionId`], single-use, and expires.
 //! - **Callback** ([`OAuthClient::handle_callback`]): `state` checked in constant time before
-//!   any network call; `error=` callbacks become [`ClientError::AuthorizationDenied`].
+//!   any network call; then `iss` (RFC 9207): an `iss` that is not the expected issuer is
+//!   [`ClientError::IssuerMismatch`], and a missing one [`ClientError::IssuerMissing`] when
+//!   the profile says the provider sends it (`oauth.iss_parameter`); `error=` callbacks
+//!   become [`ClientError::AuthorizationDenied`].
 //! - **Token requests**: form or JSON bodies and Basic or body client authentication, as the
 //!   profile says; lenient where CRMs differ (`expires_in` as a string, `token_type` case),
 //!   strict where the RFC is (`access_token` required, bearer only).
@@ -16,7 +19,9 @@
 //!   `invalid_grant` marks the connection [`ConnectionStatus::ReauthorizationRequired`].
 //! - **API calls** ([`OAuthClient::api_get`]): bearer header only, one retry after 401,
 //!   bounded backoff on 429.
-//! - **Logout** ([`OAuthClient::logout`]): local tokens deleted, then RFC 7009 revocation.
+//! - **Logout** ([`OAuthClient::logout`]): local tokens deleted, then RFC 7009 revocation;
+//!   anything but a 200 is [`ClientError::RevocationFailed`] (logged out locally, not at the
+//!   provider).
 //! - **Native schemes** ([`NativeClient`]): what integrations with four of the five CRMs
 //!   really use instead of OAuth — Capsule personal access tokens, Insightly and Agile CRM
 //!   HTTP Basic, Redtail's `user_key` exchange, ConnectWise member keys with the mandatory

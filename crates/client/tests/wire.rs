@@ -24,7 +24,10 @@ struct Setup {
 }
 
 async fn setup(id: &str) -> Setup {
-    let profile = Profile::builtin(id).unwrap();
+    setup_profile(Profile::builtin(id).unwrap()).await
+}
+
+async fn setup_profile(profile: Profile) -> Setup {
     let server = MockServer::start().await;
     let config = ClientConfig::new(
         server.uri(),
@@ -155,8 +158,15 @@ fn requests_to<'a>(all: &'a [Request], p: &str) -> Vec<&'a Request> {
 /// the exact wire format checked at each step.
 #[tokio::test]
 async fn whole_flow_wire_format_for_every_profile() {
-    for profile in Profile::builtins() {
-        let s = setup(&profile.id).await;
+    let mut profiles = Profile::builtins();
+    // No built-in prefers JSON bodies (ConnectWise and Agile CRM accept both); keep the
+    // seed's JSON path covered with a variant that does.
+    let mut json = Profile::builtin("connectwise").unwrap();
+    json.id = "connectwise-json".into();
+    json.token_request.encodings = vec![TokenEncoding::Json, TokenEncoding::Form];
+    profiles.push(json);
+    for profile in profiles {
+        let s = setup_profile(profile).await;
         let p = &s.profile;
         let token_path = p.oauth.token_path.as_str();
         let revoke_path = p.oauth.revoke_path().unwrap();
@@ -864,8 +874,18 @@ async fn logout_deletes_locally_whatever_the_provider_says() {
         .expect(2)
         .mount(&s.server)
         .await;
-    let report = s.client.logout(&s.session).await.unwrap();
-    assert_eq!(report.refresh_token, Revocation::Failed { status: 500 });
+    let err = s.client.logout(&s.session).await.unwrap_err();
+    let ClientError::RevocationFailed { status, report, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(*status, Some(500));
+    assert_eq!(
+        report.refresh_token,
+        Revocation::Failed {
+            status: 500,
+            error: None
+        }
+    );
     assert!(s.client.connection(&s.session).unwrap().is_none());
     assert!(matches!(
         s.client
@@ -892,12 +912,177 @@ async fn logout_deletes_locally_whatever_the_provider_says() {
     let offline = OAuthClient::new(&s.profile, config)
         .unwrap()
         .with_store(store.clone());
-    let report = offline.logout(&s.session).await.unwrap();
+    let err = offline.logout(&s.session).await.unwrap_err();
+    let ClientError::RevocationFailed { status, report, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(*status, None);
     assert!(
         matches!(report.access_token, Revocation::TransportError(_)),
         "{report:?}"
     );
+    assert!(
+        err.to_string()
+            .contains("no answer from the revocation endpoint"),
+        "{err}"
+    );
     assert!(store.get(&s.session).unwrap().is_none());
+}
+
+/// Connects, then logs out against a revocation endpoint answering `answer`.
+async fn logout_against(
+    id: &str,
+    answer: ResponseTemplate,
+) -> (Setup, Result<LogoutReport, ClientError>) {
+    let s = setup(id).await;
+    connected(&s).await;
+    let revoke = s.profile.oauth.revoke_path().unwrap().to_owned();
+    Mock::given(method("POST"))
+        .and(path(revoke.as_str()))
+        .respond_with(answer)
+        .mount(&s.server)
+        .await;
+    let result = s.client.logout(&s.session).await;
+    (s, result)
+}
+
+#[tokio::test]
+async fn logout_reports_a_revocation_the_provider_refused() {
+    // RFC 7009 §2.2: only 200 confirms. 404 (no such endpoint), 503 (after its one retry)
+    // and 400 unsupported_token_type are refusals; the tokens are deleted locally anyway.
+    let cases = [
+        (ResponseTemplate::new(404), 404, None),
+        (
+            ResponseTemplate::new(503).insert_header("retry-after", "0"),
+            503,
+            None,
+        ),
+        (
+            oauth_error(
+                400,
+                "unsupported_token_type",
+                "no revocation of access tokens",
+            ),
+            400,
+            Some("unsupported_token_type"),
+        ),
+    ];
+    for (answer, want_status, want_error) in cases {
+        let (s, result) = logout_against("capsule", answer).await;
+        let err = result.unwrap_err();
+        let ClientError::RevocationFailed {
+            status,
+            error,
+            report,
+        } = &err
+        else {
+            panic!("{want_status}: {err:?}");
+        };
+        assert_eq!(*status, Some(want_status));
+        assert_eq!(error.as_deref(), want_error);
+        let failed = Revocation::Failed {
+            status: want_status,
+            error: want_error.map(str::to_owned),
+        };
+        assert_eq!(report.refresh_token, failed);
+        assert_eq!(report.access_token, failed);
+        assert!(!report.confirmed());
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("HTTP {want_status}")), "{msg}");
+        assert!(msg.contains("did not confirm revocation"), "{msg}");
+        // No secret in the error, its Debug or its message.
+        for secret in ["at-1", "rt-1", CLIENT_SECRET] {
+            assert!(
+                !msg.contains(secret) && !format!("{err:?}").contains(secret),
+                "{msg}"
+            );
+        }
+        // Logged out locally all the same.
+        assert!(s.client.connection(&s.session).unwrap().is_none());
+        assert!(matches!(
+            s.client.api_get(&s.session, "/api/v2/parties").await,
+            Err(ClientError::NotConnected)
+        ));
+        let revokes = s.server.received_requests().await.unwrap();
+        let retries = if want_status == 503 { 2 } else { 1 };
+        assert_eq!(
+            requests_to(&revokes, "/oauth/revoke").len(),
+            2 * retries,
+            "{want_status}: each token once (503: plus one retry)"
+        );
+    }
+}
+
+#[tokio::test]
+async fn logout_is_ok_when_every_revocation_is_confirmed() {
+    let (s, result) = logout_against("capsule", ResponseTemplate::new(200)).await;
+    let report = result.unwrap();
+    assert!(report.confirmed());
+    assert_eq!(report.refresh_token, Revocation::Revoked);
+    assert_eq!(report.access_token, Revocation::Revoked);
+    assert!(s.client.connection(&s.session).unwrap().is_none());
+
+    // One refusal is enough to report: refresh token revoked, access token 404.
+    let s = setup("capsule").await;
+    connected(&s).await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/revoke"))
+        .respond_with(ResponseTemplate::new(200))
+        .up_to_n_times(1)
+        .mount(&s.server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/revoke"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&s.server)
+        .await;
+    let err = s.client.logout(&s.session).await.unwrap_err();
+    let ClientError::RevocationFailed { status, report, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(*status, Some(404));
+    assert_eq!(report.refresh_token, Revocation::Revoked);
+    assert!(matches!(
+        report.access_token,
+        Revocation::Failed { status: 404, .. }
+    ));
+    assert!(s.client.connection(&s.session).unwrap().is_none());
+
+    // Nothing to revoke is not a failure.
+    let s = setup("capsule").await;
+    let report = s.client.logout(&s.session).await.unwrap();
+    assert_eq!(report.access_token, Revocation::NotAttempted);
+}
+
+#[tokio::test]
+async fn a_refusal_body_that_echoes_the_token_keeps_it_out_of_the_error() {
+    // Not code-like (a space), code-like but a token, code-like but the client secret.
+    for echoed in ["bad token rt-1", "at-1", "rt-1", CLIENT_SECRET] {
+        let (_s, result) = logout_against(
+            "capsule",
+            ResponseTemplate::new(400)
+                .insert_header("content-type", "application/json")
+                .set_body_json(json!({"error": echoed, "error_description": "at-1 rt-1"})),
+        )
+        .await;
+        let err = result.unwrap_err();
+        let ClientError::RevocationFailed { error, report, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(error, &None, "{echoed}");
+        assert_eq!(
+            report.access_token,
+            Revocation::Failed {
+                status: 400,
+                error: None
+            },
+            "{echoed}"
+        );
+        let shown = format!("{err} {err:?}");
+        for secret in ["rt-1", "at-1", CLIENT_SECRET] {
+            assert!(!shown.contains(secret), "{echoed}: {shown}");
+        }
+    }
 }
 
 #[tokio::test]
@@ -925,4 +1110,157 @@ async fn a_redirected_token_answer_is_never_used_even_with_an_injected_client() 
         .unwrap_err();
     assert!(err.to_string().contains("redirected"), "{err}");
     assert!(client.connection(&s.session).unwrap().is_none());
+}
+
+/// A client for `profile` against a fresh wiremock server at `base` (the server's URI plus a
+/// suffix such as `/`), with a code exchange stub that must be hit `exchanges` times.
+async fn iss_setup(profile: Profile, base_suffix: &str, exchanges: u64) -> Setup {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(profile.oauth.token_path.as_str()))
+        .respond_with(ok_json(token_body(&profile, "at-1", Some("rt-1"))))
+        .expect(exchanges)
+        .named("code exchange")
+        .mount(&server)
+        .await;
+    let config = ClientConfig::new(
+        format!("{}{base_suffix}", server.uri()),
+        CLIENT_ID,
+        ClientSecret::new(CLIENT_SECRET.into()),
+        REDIRECT,
+    );
+    let client = OAuthClient::new(&profile, config).unwrap();
+    Setup {
+        server,
+        profile,
+        client,
+        session: SessionId::new("session-1"),
+    }
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn iss_is_checked_before_any_network_call() {
+    // RFC 9207 §2.4, with a profile whose server sends `iss` in every authorization response.
+    let mut profile = Profile::builtin("capsule").unwrap();
+    profile.oauth.iss_parameter = true;
+    let s = iss_setup(profile, "/", 1).await;
+    let issuer = s.server.uri(); // the base URL, trailing slash dropped
+    let cb = |rest: &str| {
+        let auth = s.client.authorize(&s.session);
+        format!("{REDIRECT}?state={}&{rest}", auth.state)
+    };
+
+    // Missing: refused, on success and error responses alike.
+    for rest in ["code=c", "error=access_denied"] {
+        let err = s
+            .client
+            .handle_callback(&s.session, &cb(rest))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ClientError::IssuerMissing), "{rest}: {err:?}");
+    }
+    // Mismatched: refused, and the error names both issuers.
+    for wrong in [
+        "https://attacker.example",
+        &format!("{issuer}/"),
+        &issuer.replace("127.0.0.1", "localhost"),
+    ] {
+        for rest in ["code=c", "error=access_denied"] {
+            let url = cb(&format!("{rest}&iss={}", enc(wrong)));
+            match s
+                .client
+                .handle_callback(&s.session, &url)
+                .await
+                .unwrap_err()
+            {
+                ClientError::IssuerMismatch { expected, received } => {
+                    assert_eq!(expected, issuer);
+                    assert_eq!(received, wrong);
+                }
+                other => panic!("{wrong} {rest}: {other:?}"),
+            }
+        }
+    }
+    // Twice is malformed, not a choice.
+    let url = cb(&format!("code=c&iss={}&iss={}", enc(&issuer), enc(&issuer)));
+    let err = s
+        .client
+        .handle_callback(&s.session, &url)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::MalformedCallback(_)), "{err:?}");
+    // Nothing above reached the token endpoint (the stub expects exactly one exchange).
+    assert!(s.server.received_requests().await.unwrap().is_empty());
+
+    // The right issuer: an error response is believed, a code exchanged.
+    let url = cb(&format!("error=access_denied&iss={}", enc(&issuer)));
+    let err = s
+        .client
+        .handle_callback(&s.session, &url)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ClientError::AuthorizationDenied { error, .. } if error == "access_denied"),
+        "{err:?}"
+    );
+    let url = cb(&format!("code=c&iss={}", enc(&issuer)));
+    let tokens = s.client.handle_callback(&s.session, &url).await.unwrap();
+    assert_eq!(tokens.access_token.secret(), "at-1");
+    s.server.verify().await;
+}
+
+#[tokio::test]
+async fn iss_follows_the_profiles_issuer_and_is_compared_even_when_not_announced() {
+    // A profile naming its issuer: that, not the base URL, is expected.
+    let mut profile = Profile::builtin("redtail").unwrap();
+    profile.oauth.iss_parameter = true;
+    profile.oauth.issuer = Some("https://login.example.com/tenant-1".into());
+    let s = iss_setup(profile, "", 1).await;
+    let auth = s.client.authorize(&s.session);
+    let url = format!("?code=c&state={}&iss={}", auth.state, enc(&s.server.uri()));
+    match s
+        .client
+        .handle_callback(&s.session, &url)
+        .await
+        .unwrap_err()
+    {
+        ClientError::IssuerMismatch { expected, .. } => {
+            assert_eq!(expected, "https://login.example.com/tenant-1")
+        }
+        other => panic!("{other:?}"),
+    }
+    let auth = s.client.authorize(&s.session);
+    let url = format!(
+        "?code=c&state={}&iss={}",
+        auth.state,
+        enc("https://login.example.com/tenant-1")
+    );
+    s.client.handle_callback(&s.session, &url).await.unwrap();
+    s.server.verify().await;
+
+    // A profile that does not announce `iss`: its absence is fine, a wrong one is not.
+    let s = iss_setup(Profile::builtin("redtail").unwrap(), "", 1).await;
+    assert!(!s.profile.oauth.iss_parameter);
+    let auth = s.client.authorize(&s.session);
+    let url = format!(
+        "?code=c&state={}&iss={}",
+        auth.state,
+        enc("https://other.example")
+    );
+    let err = s
+        .client
+        .handle_callback(&s.session, &url)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::IssuerMismatch { .. }), "{err:?}");
+    let auth = s.client.authorize(&s.session);
+    s.client
+        .handle_callback(&s.session, &format!("?code=c&state={}", auth.state))
+        .await
+        .unwrap();
+    s.server.verify().await;
 }

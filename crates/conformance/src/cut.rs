@@ -40,7 +40,8 @@ pub struct ClientSettings {
 /// Outcome names: `state_mismatch`, `missing_state`, `replayed_state`, `unknown_state`,
 /// `state_expired`, an OAuth error code (`access_denied`, `invalid_grant`, `invalid_client`,
 /// `temporarily_unavailable`, ...), `reauthorization_required`, `rate_limited`, `timeout`,
-/// `not_connected`, `api_unauthorized`, `api_forbidden`, `paging_loop`,
+/// `not_connected`, `api_unauthorized`, `api_forbidden`, `paging_loop`, `revocation_failed`
+/// (the revocation endpoint did not answer 200), `iss_missing`, `iss_mismatch` (RFC 9207),
 /// `invalid_configuration`, `unexpected_api_response`, `http_<status>`, `http_error`,
 /// `unsupported` (the client does not implement the step), `client_error`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -909,7 +909,10 @@ async fn browse(env: &Env<'_>, url: &str, redirect_uri: &str) -> Result<Browse, 
         Err(AuthorizeError::NoAnswer(what, why)) => {
             Err(format!("browser: {what} got no answer: {why}"))
         }
-        Err(e) => Ok(Browse::Other(Outcome::named("provider_pages", e.to_string()))),
+        Err(e) => Ok(Browse::Other(Outcome::named(
+            "provider_pages",
+            e.to_string(),
+        ))),
     }
 }
 

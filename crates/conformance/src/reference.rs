@@ -271,6 +271,11 @@ pub fn failure(e: &ClientError) -> ClientFailure {
         ClientError::StateReplayed => "replayed_state".to_owned(),
         ClientError::StateUnknown => "unknown_state".to_owned(),
         ClientError::StateExpired => "state_expired".to_owned(),
+        ClientError::IssuerMissing => "iss_missing".to_owned(),
+        ClientError::IssuerMismatch { .. } => "iss_mismatch".to_owned(),
+        // Logged out locally, but the provider did not confirm revocation (RFC 7009 §2.2);
+        // the message says the status, e.g. "... answered HTTP 404".
+        ClientError::RevocationFailed { .. } => "revocation_failed".to_owned(),
         ClientError::AuthorizationDenied { error, .. } => error.clone(),
         ClientError::TokenEndpoint { error, status, .. } => {
             if error == "unparseable_error_body" {
@@ -323,4 +328,112 @@ fn is_timeout(e: &reqwest::Error) -> bool {
         source = s.source();
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use handshake_mock::{Endpoint, MockProvider};
+
+    use super::*;
+    use crate::target::Secret;
+
+    async fn connected(mock: &MockProvider) -> ReferenceSession {
+        let registered = mock.client();
+        let settings = ClientSettings {
+            base_url: mock.uri(),
+            client_id: registered.client_id.clone(),
+            client_secret: Secret::new(registered.client_secret.secret()),
+            redirect_uri: registered.redirect_uris[0].clone(),
+            scopes: mock.profile().scopes.default.clone(),
+            timeout: None,
+            page_size: None,
+            native: None,
+        };
+        let session = ReferenceSession::new(mock.profile(), &settings).unwrap();
+        let url = session.authorize().await.unwrap();
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let resp = browser.get(url).send().await.unwrap();
+        let callback = resp.headers()["location"].to_str().unwrap().to_owned();
+        session.callback(callback).await.unwrap();
+        session
+    }
+
+    #[tokio::test]
+    async fn a_refused_revocation_is_the_revocation_failed_outcome() {
+        let mock = MockProvider::builder(Profile::builtin("capsule").unwrap())
+            .auto_approve(true)
+            .start()
+            .await
+            .unwrap();
+        let session = connected(&mock).await;
+        // Both revocations (refresh token, then access token) answered 404.
+        mock.fail_next(Endpoint::Revoke)
+            .with_status(404)
+            .times(2)
+            .mount();
+        let failure = session.logout().await.unwrap_err();
+        assert_eq!(failure.outcome, "revocation_failed", "{failure}");
+        assert!(failure.message.contains("HTTP 404"), "{failure}");
+        // Logged out locally all the same.
+        assert_eq!(
+            session.api_get().await.unwrap_err().outcome,
+            "not_connected"
+        );
+
+        // A confirmed revocation is a plain success.
+        let session = connected(&mock).await;
+        session.logout().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_callback_without_the_expected_iss_is_an_iss_outcome() {
+        let mock = MockProvider::builder(Profile::builtin("redtail").unwrap())
+            .iss_parameter(true)
+            .auto_approve(true)
+            .start()
+            .await
+            .unwrap();
+        let registered = mock.client();
+        let settings = ClientSettings {
+            base_url: mock.uri(),
+            client_id: registered.client_id.clone(),
+            client_secret: Secret::new(registered.client_secret.secret()),
+            redirect_uri: registered.redirect_uris[0].clone(),
+            scopes: Vec::new(),
+            timeout: None,
+            page_size: None,
+            native: None,
+        };
+        let session = ReferenceSession::new(mock.profile(), &settings).unwrap();
+        let url = url::Url::parse(&session.authorize().await.unwrap()).unwrap();
+        let state = url
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .unwrap()
+            .1
+            .into_owned();
+        let cb = format!("{}?code=c&state={state}", registered.redirect_uris[0]);
+        assert_eq!(
+            session.callback(cb.clone()).await.unwrap_err().outcome,
+            "iss_missing"
+        );
+        let url = url::Url::parse(&session.authorize().await.unwrap()).unwrap();
+        let state = url
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .unwrap()
+            .1
+            .into_owned();
+        let cb = format!(
+            "{}?code=c&state={state}&iss=https%3A%2F%2Fother.example",
+            registered.redirect_uris[0]
+        );
+        assert_eq!(
+            session.callback(cb).await.unwrap_err().outcome,
+            "iss_mismatch"
+        );
+    }
 }

@@ -73,7 +73,9 @@
 //!   matching a registered URI exactly, else an HTML error page and never a redirect;
 //!   `response_type=code` only (`unsupported_response_type`); scopes from the profile
 //!   (`invalid_scope`); PKCE as the profile says (required, optional, unsupported; methods
-//!   `S256`/`plain`); `state` echoed; deny ⇒ `error=access_denied`. The consent page sends
+//!   `S256`/`plain`); `state` echoed; deny ⇒ `error=access_denied`; `iss` on every
+//!   redirect back, success or error, when the profile says `oauth.iss_parameter` or the
+//!   builder [`MockProviderBuilder::iss_parameter`] (RFC 9207). The consent page sends
 //!   `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer` and `Cache-Control: no-store`,
 //!   and its form carries a single-use random consent id, so a forged POST cannot approve
 //!   another request.

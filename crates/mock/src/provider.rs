@@ -320,6 +320,44 @@ impl MockProviderBuilder {
         self
     }
 
+    /// Identify the mock in authorization responses (RFC 9207), whatever the profile's
+    /// `oauth.iss_parameter` says: every redirect back to the client, success or error,
+    /// carries `iss` (the profile's `oauth.issuer`, else [`MockProvider::uri`]), and the
+    /// metadata says `"authorization_response_iss_parameter_supported": true`. The change is
+    /// made to the mock's [`profile`](MockProvider::profile), so a client configured from it
+    /// expects `iss`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use handshake_mock::MockProvider;
+    ///
+    /// let mock = MockProvider::builder(handshake_profile::Profile::builtin("redtail").unwrap())
+    ///     .iss_parameter(true)
+    ///     .auto_approve(true)
+    ///     .start()
+    ///     .await
+    ///     .unwrap();
+    /// assert!(mock.profile().oauth.iss_parameter);
+    /// assert_eq!(mock.metadata()["authorization_response_iss_parameter_supported"], true);
+    /// let resp = reqwest::Client::builder()
+    ///     .redirect(reqwest::redirect::Policy::none())
+    ///     .build()
+    ///     .unwrap()
+    ///     .get(mock.authorize_url())
+    ///     .query(&[("response_type", "code"), ("client_id", "handshake-client"), ("state", "s")])
+    ///     .send()
+    ///     .await
+    ///     .unwrap();
+    /// let location = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
+    /// let iss = location.query_pairs().find(|(k, _)| k == "iss").unwrap().1.into_owned();
+    /// assert_eq!(iss, mock.uri());
+    /// # }
+    /// ```
+    pub fn iss_parameter(mut self, yes: bool) -> Self {
+        self.profile.oauth.iss_parameter = yes;
+        self
+    }
+
     /// Address to listen on (default `127.0.0.1`).
     pub fn host(mut self, host: IpAddr) -> Self {
         self.host = host;

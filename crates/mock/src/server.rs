@@ -241,6 +241,11 @@ impl Shared {
         self.clock.reset();
     }
 
+    /// The issuer identifier: `oauth.issuer`, else the base URL (RFC 8414 §2).
+    pub(crate) fn issuer(&self) -> String {
+        self.profile.oauth.issuer_for(&self.base_url)
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
     }
@@ -615,7 +620,9 @@ fn error_page(s: &Shared, reason: &str) -> Response {
     resp
 }
 
-fn redirect(status: StatusCode, target: &str, pairs: &[(&str, &str)]) -> Response {
+/// An authorization response (RFC 6749 §4.1.2): a redirect to `target` with `pairs`, plus
+/// `iss` when the profile says so (RFC 9207 §2: on success and error responses alike).
+fn redirect(s: &Shared, status: StatusCode, target: &str, pairs: &[(&str, &str)]) -> Response {
     let Ok(mut url) = url::Url::parse(target) else {
         // Registered URIs are validated at start; this is unreachable in practice.
         return oauth_error(OAuthError::InvalidRequest, "unusable redirect_uri");
@@ -624,6 +631,9 @@ fn redirect(status: StatusCode, target: &str, pairs: &[(&str, &str)]) -> Respons
         let mut q = url.query_pairs_mut();
         for (k, v) in pairs {
             q.append_pair(k, v);
+        }
+        if s.profile.oauth.iss_parameter {
+            q.append_pair("iss", &s.issuer());
         }
     }
     let mut resp = Response::new(Body::empty());
@@ -640,6 +650,7 @@ fn redirect(status: StatusCode, target: &str, pairs: &[(&str, &str)]) -> Respons
 }
 
 fn error_redirect(
+    s: &Shared,
     status: StatusCode,
     redirect_uri: &str,
     state: Option<&str>,
@@ -650,7 +661,7 @@ fn error_redirect(
     if let Some(st) = state {
         pairs.push(("state", st));
     }
-    redirect(status, redirect_uri, &pairs)
+    redirect(s, status, redirect_uri, &pairs)
 }
 
 // ---------------------------------------------------------------- authorization endpoint
@@ -691,7 +702,14 @@ async fn authorize(
     };
     let state = q.get("state");
     let fail = |error: &str, description: &str| {
-        error_redirect(StatusCode::FOUND, &redirect_uri, state, error, description)
+        error_redirect(
+            &s,
+            StatusCode::FOUND,
+            &redirect_uri,
+            state,
+            error,
+            description,
+        )
     };
     if let Some(Extension(Injected(e))) = injected {
         return fail(e.as_str(), "injected fault");
@@ -789,7 +807,7 @@ fn approve(s: &Shared, req: AuthRequest, now: Instant, status: StatusCode) -> Re
     if let Some(st) = state.as_deref() {
         pairs.push(("state", st));
     }
-    redirect(status, &redirect_uri, &pairs)
+    redirect(s, status, &redirect_uri, &pairs)
 }
 
 fn consent_page(s: &Shared, req: &AuthRequest, consent_id: &str) -> Response {
@@ -871,6 +889,7 @@ async fn consent(
     };
     let deny = |error: &str, desc: &str| {
         error_redirect(
+            &s,
             StatusCode::SEE_OTHER,
             &req.redirect_uri,
             req.state.as_deref(),
@@ -1292,7 +1311,7 @@ async fn revoke(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -
 pub(crate) fn rfc8414(s: &Shared) -> serde_json::Map<String, Value> {
     let p = &s.profile;
     let mut m = serde_json::Map::new();
-    m.insert("issuer".into(), Value::String(s.base_url.clone()));
+    m.insert("issuer".into(), Value::String(s.issuer()));
     m.insert(
         "authorization_endpoint".into(),
         Value::String(s.url(&p.oauth.authorize_path)),
@@ -1332,6 +1351,13 @@ pub(crate) fn rfc8414(s: &Shared) -> serde_json::Map<String, Value> {
         &["authorization_code"]
     };
     m.insert("grant_types_supported".into(), json!(grants));
+    if p.oauth.iss_parameter {
+        // RFC 9207 §3; omitted means false, so the built-ins' metadata is unchanged.
+        m.insert(
+            "authorization_response_iss_parameter_supported".into(),
+            Value::Bool(true),
+        );
+    }
     m
 }
 

@@ -374,14 +374,19 @@ async fn wrong_secret_and_disallowed_auth_method_get_invalid_client() {
 
 #[tokio::test]
 async fn wrong_body_encoding_is_invalid_request() {
-    // ConnectWise and Agile take JSON only; Redtail and Capsule form only.
-    for (id, wrong) in [
-        ("connectwise", TokenEncoding::Form),
-        ("agilecrm", TokenEncoding::Form),
-        ("redtail", TokenEncoding::Json),
-        ("capsule", TokenEncoding::Json),
-    ] {
-        let mock = mock(id).await;
+    // Each built-in refuses the encoding its profile does not list (Capsule and Redtail
+    // take form only); a profile that lists both has no wrong one.
+    let mut checked = 0;
+    for profile in Profile::builtins() {
+        let id = profile.id.clone();
+        let Some(wrong) = [TokenEncoding::Form, TokenEncoding::Json]
+            .into_iter()
+            .find(|e| !profile.token_request.encodings.contains(e))
+        else {
+            continue;
+        };
+        checked += 1;
+        let mock = MockProvider::start(profile).await;
         let code = code_via_consent(&mock, &auth_params(mock.profile())).await;
         let auth = mock.profile().token_request.preferred_client_auth();
         let resp = post_with(
@@ -404,6 +409,7 @@ async fn wrong_body_encoding_is_invalid_request() {
             "{id}"
         );
     }
+    assert!(checked >= 2, "capsule and redtail take one encoding only");
 }
 
 #[tokio::test]
@@ -701,4 +707,165 @@ async fn sloppy_provider_knobs_turn_checks_off() {
     let code = code_via_consent(&mock, &q).await;
     assert_eq!(exchange(&mock, &code).await.status(), 200);
     assert_eq!(exchange(&mock, &code).await.status(), 200);
+}
+
+#[tokio::test]
+async fn iss_parameter_identifies_the_mock_in_every_authorization_response() {
+    // RFC 9207 §2: `iss` on success and error responses alike, equal to the metadata's issuer.
+    let mock = MockProvider::builder(Profile::builtin("capsule").unwrap())
+        .iss_parameter(true)
+        .start()
+        .await
+        .unwrap();
+    let iss = |loc: &url::Url| query(loc, "iss");
+    let q = auth_params(mock.profile());
+
+    // Approved through the consent page.
+    let html = get_authorize(&mock, &q).await.text().await.unwrap();
+    let approved = location(&decide(&mock, &consent_id(&html), "approve").await);
+    assert!(query(&approved, "code").is_some());
+    assert_eq!(iss(&approved), Some(mock.uri()));
+    // Denied.
+    let html = get_authorize(&mock, &q).await.text().await.unwrap();
+    let denied = location(&decide(&mock, &consent_id(&html), "deny").await);
+    assert_eq!(query(&denied, "error").as_deref(), Some("access_denied"));
+    assert_eq!(iss(&denied), Some(mock.uri()));
+    // An error redirect straight from the authorization endpoint.
+    let mut bad = q.clone();
+    set(&mut bad, "scope", Some("admin"));
+    let refused = location(&get_authorize(&mock, &bad).await);
+    assert_eq!(query(&refused, "error").as_deref(), Some("invalid_scope"));
+    assert_eq!(iss(&refused), Some(mock.uri()));
+    // An injected fault.
+    mock.fail_next(handshake_mock::Endpoint::Authorize)
+        .with(handshake_mock::OAuthError::TemporarilyUnavailable)
+        .mount();
+    let faulted = location(&get_authorize(&mock, &q).await);
+    assert_eq!(
+        query(&faulted, "error").as_deref(),
+        Some("temporarily_unavailable")
+    );
+    assert_eq!(iss(&faulted), Some(mock.uri()));
+
+    // Both metadata documents advertise it, with the same issuer.
+    for url in [
+        format!("{}/__handshake/metadata", mock.uri()),
+        format!("{}/.well-known/oauth-authorization-server", mock.uri()),
+    ] {
+        let meta: Value = http().get(&url).send().await.unwrap().json().await.unwrap();
+        assert_eq!(
+            meta["authorization_response_iss_parameter_supported"], true,
+            "{url}"
+        );
+        assert_eq!(meta["issuer"], mock.uri(), "{url}");
+    }
+
+    // Auto-approval too, and a profile's own issuer wins over the base URL.
+    let mut profile = Profile::builtin("redtail").unwrap();
+    profile.oauth.iss_parameter = true;
+    profile.oauth.issuer = Some("https://login.example.com/tenant-1".into());
+    let mock = MockProvider::builder(profile)
+        .auto_approve(true)
+        .start()
+        .await
+        .unwrap();
+    let loc = location(&get_authorize(&mock, &auth_params(mock.profile())).await);
+    assert!(query(&loc, "code").is_some());
+    assert_eq!(
+        iss(&loc).as_deref(),
+        Some("https://login.example.com/tenant-1")
+    );
+    assert_eq!(
+        mock.metadata()["issuer"],
+        "https://login.example.com/tenant-1"
+    );
+}
+
+#[tokio::test]
+async fn without_iss_parameter_no_response_carries_iss() {
+    let mock = MockProvider::builder(Profile::builtin("capsule").unwrap())
+        .auto_approve(true)
+        .start()
+        .await
+        .unwrap();
+    let loc = location(&get_authorize(&mock, &auth_params(mock.profile())).await);
+    assert!(query(&loc, "code").is_some());
+    assert_eq!(query(&loc, "iss"), None);
+    let meta = mock.metadata();
+    assert!(
+        meta.get("authorization_response_iss_parameter_supported")
+            .is_none(),
+        "{meta}"
+    );
+    // And the builder can turn a profile's setting off.
+    let mut profile = Profile::builtin("capsule").unwrap();
+    profile.oauth.iss_parameter = true;
+    let mock = MockProvider::builder(profile)
+        .iss_parameter(false)
+        .auto_approve(true)
+        .start()
+        .await
+        .unwrap();
+    let loc = location(&get_authorize(&mock, &auth_params(mock.profile())).await);
+    assert_eq!(query(&loc, "iss"), None);
+}
+
+/// A profile of an external server, served as a mock: no summary, provenance, records or
+/// dataset. The mock serves an empty list and never a 500.
+#[tokio::test]
+async fn a_profile_without_mock_only_fields_is_served_with_an_empty_data_set() {
+    let profile = Profile::from_toml_str(
+        r#"
+id = "bare"
+name = "Bare server"
+[oauth]
+authorize_path = "/authorize"
+token_path = "/token"
+revoke_paths = ["/revoke"]
+[token_request]
+encodings = ["form"]
+client_auth = ["client_secret_basic"]
+[scopes]
+default = ["openid"]
+[pkce]
+mode = "optional"
+methods = ["S256"]
+[tokens]
+refresh_tokens = true
+[api]
+path = "/userinfo"
+"#,
+        "bare.toml",
+    )
+    .unwrap();
+    let mock = MockProvider::start(profile).await;
+    assert!(mock.dataset().is_empty());
+    let meta = mock.metadata();
+    assert_eq!(meta["dataset"]["count"], 0);
+    assert_eq!(meta["provenance"]["oauth"]["provenance"], "assumed");
+    assert_eq!(meta["scopes_supported"], serde_json::json!(["openid"]));
+
+    let t = tokens(&mock).await;
+    assert_eq!(t["expires_in"], 3600);
+    let access = t["access_token"].as_str().unwrap();
+    let list = api(&mock, Some(access)).await;
+    assert_eq!(list.status(), 200);
+    assert_eq!(list.json::<Value>().await.unwrap(), serde_json::json!([]));
+    let item = http()
+        .get(format!("{}/1", mock.api_url()))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(item.status(), 404);
+    // Paging parameters on an unpaged resource are ignored, not a crash.
+    let paged = http()
+        .get(format!("{}?page=2&perPage=0&cursor=x", mock.api_url()))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert!(paged.status().is_success(), "{}", paged.status());
+    let refreshed = refresh(&mock, t["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(refreshed.status(), 200);
 }

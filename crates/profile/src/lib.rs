@@ -42,7 +42,10 @@ pub use error::{ProfileError, ProfileErrorKind};
 pub use native::{BodyFormat, Dataset, DateFormat, NativeAuth, NativeScheme, Paging, PagingStyle};
 
 /// Where a behaviour comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// A table that does not say (`provenance` omitted, as in a profile describing your own
+/// server) is [`Provenance::Assumed`]: nothing backs it but the profile's author.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Provenance {
     /// Documented by the CRM vendor.
@@ -51,7 +54,8 @@ pub enum Provenance {
     Catalog,
     /// Described only by the seed posts ("How to build a public X integration").
     Seed,
-    /// Not found in any source; a setting we chose, labelled so.
+    /// Not found in any source; a setting we chose, labelled so. The default.
+    #[default]
     Assumed,
 }
 
@@ -67,6 +71,11 @@ impl fmt::Display for Provenance {
 }
 
 /// A profile: one CRM's OAuth 2.0 behaviour, quirks and failure shapes.
+///
+/// The same file describes a mock (`handshake serve --profile`) or an external server the
+/// conformance runner is pointed at (provider mode, `--profile x.toml --base-url URL`). Fields
+/// only a mock needs (`summary`, `provenance`, `api.records`, `api.dataset`, ...) are optional;
+/// `fixtures/providers/README.md` lists every field with its default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
@@ -74,7 +83,9 @@ pub struct Profile {
     pub id: String,
     /// Human name (`Capsule CRM`).
     pub name: String,
-    /// One paragraph: what this profile emulates and how faithful it is.
+    /// One paragraph: what this profile emulates and how faithful it is. Empty when omitted;
+    /// every built-in profile has one.
+    #[serde(default)]
     pub summary: String,
     /// The real provider's base URL, for display (`https://api.capsulecrm.com`).
     #[serde(default)]
@@ -103,13 +114,17 @@ pub struct Profile {
     /// The CRM's own, non-OAuth authentication scheme, served beside the OAuth flow.
     #[serde(default)]
     pub native_auth: Option<NativeAuth>,
+    /// What the conformance runner's browser types into an external server's login forms.
+    #[serde(default)]
+    pub browser: Browser,
 }
 
 /// Sources for a group of behaviour.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Origin {
-    /// Where the behaviour comes from.
+    /// Where the behaviour comes from; [`Provenance::Assumed`] when omitted.
+    #[serde(default)]
     pub provenance: Provenance,
     /// URLs or repository paths backing it. Empty for `assumed`.
     #[serde(default)]
@@ -136,12 +151,87 @@ pub struct OAuthEndpoints {
     /// Serve RFC 8414 metadata at `/.well-known/oauth-authorization-server`.
     #[serde(default)]
     pub well_known: bool,
+    /// The server adds `iss` to every authorization response (RFC 9207): the mock does, and
+    /// advertises `authorization_response_iss_parameter_supported`; the reference client
+    /// then refuses a callback without the expected `iss`.
+    #[serde(default)]
+    pub iss_parameter: bool,
+    /// The issuer identifier (RFC 8414 §2, RFC 9207 §2), when it is not the base URL: an
+    /// `http(s)` URL without query or fragment.
+    #[serde(default)]
+    pub issuer: Option<String>,
 }
 
 impl OAuthEndpoints {
     /// The revocation path clients should use, if the provider has one.
     pub fn revoke_path(&self) -> Option<&str> {
         self.revoke_paths.first().map(String::as_str)
+    }
+
+    /// The issuer identifier of a server at `base_url`: [`issuer`](Self::issuer) when set,
+    /// else the base URL without a trailing `/`. What the mock sends as `iss` and the
+    /// reference client compares it with (RFC 9207 §2.4: simple string comparison).
+    ///
+    /// ```
+    /// let mut oauth = handshake_profile::Profile::builtin("capsule").unwrap().oauth;
+    /// assert_eq!(oauth.issuer_for("http://127.0.0.1:8080/"), "http://127.0.0.1:8080");
+    /// oauth.issuer = Some("https://login.example.com/tenant".into());
+    /// assert_eq!(oauth.issuer_for("http://127.0.0.1:8080"), "https://login.example.com/tenant");
+    /// ```
+    pub fn issuer_for(&self, base_url: &str) -> String {
+        match &self.issuer {
+            Some(issuer) => issuer.clone(),
+            None => base_url.trim_end_matches('/').to_owned(),
+        }
+    }
+}
+
+/// What a form-filling browser (the conformance runner's) types into the login forms of an
+/// external server: field name → value, e.g. `form_fields = { login = "alice", password =
+/// "x" }`. A mock needs none (its consent page has no login).
+///
+/// Values may be passwords: `Debug` prints the field names only. `Serialize` writes the
+/// values, so that a profile written back is the same profile.
+///
+/// ```
+/// let p = handshake_profile::Profile::from_toml_str(
+///     &handshake_profile::BUILTIN[0].1.replace(
+///         "[oauth]",
+///         "[browser]\nform_fields = { login = \"alice\", password = \"hunter2\" }\n\n[oauth]",
+///     ),
+///     "with-browser.toml",
+/// )
+/// .unwrap();
+/// assert_eq!(p.browser.form_fields["login"], "alice");
+/// assert!(!format!("{p:?}").contains("hunter2"));
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Browser {
+    /// Form field `name` → the value typed into it, for every login form the browser fills.
+    #[serde(default)]
+    pub form_fields: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for Browser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Redacted;
+        impl fmt::Debug for Redacted {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("[redacted]")
+            }
+        }
+        struct Fields<'a>(&'a BTreeMap<String, String>);
+        impl fmt::Debug for Fields<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_map()
+                    .entries(self.0.keys().map(|k| (k, Redacted)))
+                    .finish()
+            }
+        }
+        f.debug_struct("Browser")
+            .field("form_fields", &Fields(&self.form_fields))
+            .finish()
     }
 }
 
@@ -206,7 +296,8 @@ pub struct Scopes {
     /// Provenance of the scope values.
     #[serde(flatten)]
     pub origin: Origin,
-    /// Every scope the provider knows.
+    /// Every scope the provider knows. When omitted, the `default` scopes.
+    #[serde(default)]
     pub supported: Vec<String>,
     /// Scopes a client asks for by default.
     pub default: Vec<String>,
@@ -346,7 +437,9 @@ pub struct Tokens {
     /// `token_type` sent in token responses (`bearer`, `Bearer`).
     #[serde(default = "default_token_type")]
     pub token_type: String,
-    /// `expires_in` of access tokens, seconds.
+    /// `expires_in` of access tokens, seconds (default 3600). Only a mock uses it: a client
+    /// reads `expires_in` from the token response.
+    #[serde(default = "default_access_token_lifetime")]
     pub access_token_lifetime_secs: u64,
     /// How long an authorization code stays redeemable (RFC 6749 §4.1.2 recommends ≤ 10 min).
     #[serde(default = "default_code_lifetime")]
@@ -370,6 +463,9 @@ fn default_token_type() -> String {
 fn default_code_lifetime() -> u64 {
     60
 }
+fn default_access_token_lifetime() -> u64 {
+    3600
+}
 fn default_rotation() -> Rotation {
     Rotation::Off
 }
@@ -389,7 +485,8 @@ pub struct Api {
     /// Scope needed to read the resource; a token without it gets 403.
     #[serde(default)]
     pub required_scope: Option<String>,
-    /// Sample records served by the mock (when there is no `dataset`).
+    /// Sample records served by the mock when there is no `dataset`: tables (JSON objects).
+    /// None by default: a mock with neither serves an empty list.
     #[serde(default)]
     pub records: Vec<serde_json::Value>,
     /// How lists are paged; `None` serves every record in one response.
@@ -598,8 +695,12 @@ impl Profile {
     /// Parses a profile from TOML text. `origin` names the file in error messages.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Profile, ProfileError> {
         let de = toml::Deserializer::new(text);
-        let profile: Profile = serde_path_to_error::deserialize(de)
+        let mut profile: Profile = serde_path_to_error::deserialize(de)
             .map_err(|e| ProfileError::parse(origin, text, e))?;
+        if profile.scopes.supported.is_empty() {
+            // Omitted: the server knows at least the scopes clients ask for.
+            profile.scopes.supported = profile.scopes.default.clone();
+        }
         profile.validate(origin)?;
         Ok(profile)
     }
@@ -790,6 +891,7 @@ impl Profile {
             }
         }
         self.validate_native(origin)?;
+        self.validate_external(origin)?;
         if self.rate_limit.limit == Some(0) {
             return bad(
                 "rate_limit.limit",
@@ -946,6 +1048,45 @@ impl Profile {
             if (name.is_empty() && !optional) || !name.chars().all(is_tchar) {
                 return bad(key, &format!("{name:?} is not an HTTP header name"));
             }
+        }
+        Ok(())
+    }
+
+    /// What describes a server rather than a mock: its issuer, the browser's form values,
+    /// and static records when given.
+    fn validate_external(&self, origin: &str) -> Result<(), ProfileError> {
+        let bad = |key: &str, reason: &str| Err(ProfileError::invalid(origin, key, reason));
+        if let Some(issuer) = &self.oauth.issuer {
+            let rest = issuer
+                .strip_prefix("https://")
+                .or_else(|| issuer.strip_prefix("http://"));
+            let host_ok = rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'));
+            if !host_ok
+                || issuer.contains(|c: char| {
+                    c.is_whitespace() || c.is_control() || matches!(c, '?' | '#')
+                })
+            {
+                return bad(
+                    "oauth.issuer",
+                    "must be an http(s) URL with a host and no query or fragment (RFC 8414 §2)",
+                );
+            }
+        }
+        for name in self.browser.form_fields.keys() {
+            if name.is_empty() || name.contains(|c: char| c.is_control()) {
+                return bad(
+                    "browser.form_fields",
+                    &format!(
+                        "{name:?} is not a form field name (non-empty, no control characters)"
+                    ),
+                );
+            }
+        }
+        if let Some(i) = self.api.records.iter().position(|r| !r.is_object()) {
+            return bad(
+                &format!("api.records[{i}]"),
+                "must be a table (JSON object)",
+            );
         }
         Ok(())
     }

@@ -317,3 +317,377 @@ fn native_header_names_must_be_header_names() {
         "{err}"
     );
 }
+
+// ------------------------------------------------ profiles of external servers and built-ins
+
+/// The smallest profile of an external server: no provenance, summary, records or dataset.
+const MINIMAL: &str = r#"
+id = "my-server"
+name = "My authorization server"
+
+[oauth]
+authorize_path = "/authorize"
+token_path = "/token"
+
+[token_request]
+encodings = ["form"]
+client_auth = ["client_secret_basic"]
+
+[scopes]
+default = ["openid"]
+
+[pkce]
+mode = "required"
+methods = ["S256"]
+
+[tokens]
+refresh_tokens = true
+
+[api]
+path = "/userinfo"
+"#;
+
+#[test]
+fn an_external_server_profile_needs_none_of_the_mock_only_fields() {
+    let p = Profile::from_toml_str(MINIMAL, "my-server.toml").unwrap();
+    assert_eq!(p.summary, "");
+    assert_eq!(p.real_base_url, None);
+    for (table, origin) in p.origins() {
+        assert_eq!(origin.provenance, Provenance::Assumed, "{table}");
+    }
+    assert!(p.api.records.is_empty());
+    assert!(p.api.dataset.is_none());
+    assert_eq!(
+        p.scopes.supported, p.scopes.default,
+        "omitted supported = default"
+    );
+    assert_eq!(p.tokens.access_token_lifetime_secs, 3600);
+    assert!(p.browser.form_fields.is_empty());
+    assert!(!p.oauth.iss_parameter);
+    assert_eq!(p.oauth.issuer, None);
+    assert_eq!(p.security, Security::default());
+}
+
+#[test]
+fn mock_only_fields_are_still_checked_when_present() {
+    let with = |extra_top: &str, table: &str, line: &str| {
+        let text = MINIMAL
+            .replacen("id = ", &format!("{extra_top}id = "), 1)
+            .replacen(&format!("[{table}]\n"), &format!("[{table}]\n{line}\n"), 1);
+        Profile::from_toml_str(&text, "x.toml")
+    };
+    // A provenance that is not one of the four.
+    let err = with("", "oauth", "provenance = \"folklore\"").unwrap_err();
+    assert_eq!(err.kind, ProfileErrorKind::Parse, "{err}");
+    assert!(err.to_string().contains("folklore"), "{err}");
+    // Sources must be strings, summary a string.
+    let err = with("", "api", "sources = [1]").unwrap_err();
+    assert_eq!(err.kind, ProfileErrorKind::Parse, "{err}");
+    let err = with("summary = 3\n", "api", "").unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("summary"), "{err}");
+    // Records must be tables.
+    let err = with("", "api", "records = [{ id = 1 }, 2]").unwrap_err();
+    assert_eq!(err.kind, ProfileErrorKind::Invalid, "{err}");
+    assert_eq!(err.key.as_deref(), Some("api.records[1]"), "{err}");
+    // An explicit `supported` must still contain the defaults.
+    let err = with("", "scopes", "supported = [\"email\"]").unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("scopes.default"), "{err}");
+    // A lifetime that is given is still bounded.
+    let err = with("", "tokens", "access_token_lifetime_secs = 0").unwrap_err();
+    assert_eq!(
+        err.key.as_deref(),
+        Some("tokens.access_token_lifetime_secs"),
+        "{err}"
+    );
+    // And each accepted one parses.
+    let p = with(
+        "summary = \"Mine.\"\n",
+        "oauth",
+        "provenance = \"vendor\"\nsources = [\"https://auth.example/docs\"]",
+    )
+    .unwrap();
+    assert_eq!(p.summary, "Mine.");
+    assert_eq!(p.oauth.origin.provenance, Provenance::Vendor);
+    assert!(p.oauth_documented());
+}
+
+/// Every built-in profile documents itself: a summary, a real base URL, sample records, and
+/// an explicit provenance on every table that has one, even where the default would do.
+#[test]
+fn every_builtin_declares_the_mock_only_fields_explicitly() {
+    for (id, text) in BUILTIN {
+        let raw: toml::Table = toml::from_str(text).unwrap();
+        let summary = raw.get("summary").and_then(toml::Value::as_str);
+        assert!(
+            summary.is_some_and(|s| !s.trim().is_empty()),
+            "{id}: no summary"
+        );
+        assert!(raw.contains_key("real_base_url"), "{id}: no real_base_url");
+        let api = raw["api"].as_table().unwrap();
+        assert!(
+            api.get("records")
+                .and_then(toml::Value::as_array)
+                .is_some_and(|r| !r.is_empty()),
+            "{id}: no api.records"
+        );
+        let profile = Profile::builtin(id).unwrap();
+        for (group, _) in profile.origins() {
+            let path: &[&str] = match group {
+                "paging" => &["api", "paging"],
+                other => &[other],
+            };
+            let table = path
+                .iter()
+                .try_fold(&raw, |t, key| t.get(*key).and_then(toml::Value::as_table))
+                .unwrap_or_else(|| panic!("{id}: no [{}] table", path.join(".")));
+            assert!(
+                table.contains_key("provenance"),
+                "{id}: [{}] does not say its provenance",
+                path.join(".")
+            );
+        }
+        // Every group with an origin was found above: the list is not silently short.
+        assert!(profile.origins().len() >= 10, "{id}");
+    }
+}
+
+#[test]
+fn browser_form_fields_are_read_and_redacted() {
+    let text = MINIMAL.to_owned()
+        + "\n[browser]\nform_fields = { login = \"alice\", password = \"correct horse\" }\n";
+    let p = Profile::from_toml_str(&text, "b.toml").unwrap();
+    assert_eq!(
+        p.browser.form_fields,
+        BTreeMap::from([
+            ("login".to_owned(), "alice".to_owned()),
+            ("password".to_owned(), "correct horse".to_owned()),
+        ])
+    );
+    for debug in [format!("{p:?}"), format!("{:?}", p.browser)] {
+        assert!(!debug.contains("correct horse"), "{debug}");
+        assert!(!debug.contains("alice"), "{debug}");
+        assert!(debug.contains("password"), "names stay visible: {debug}");
+    }
+    let err = Profile::from_toml_str(
+        &(MINIMAL.to_owned() + "\n[browser]\nfields = {}\n"),
+        "b.toml",
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, ProfileErrorKind::Parse, "{err}");
+    assert!(err.to_string().contains("fields"), "{err}");
+    let err = Profile::from_toml_str(
+        &(MINIMAL.to_owned() + "\n[browser]\nform_fields = { \"\" = \"x\" }\n"),
+        "b.toml",
+    )
+    .unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("browser.form_fields"), "{err}");
+    let err = Profile::from_toml_str(
+        &(MINIMAL.to_owned() + "\n[browser]\nform_fields = { login = 3 }\n"),
+        "b.toml",
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, ProfileErrorKind::Parse, "{err}");
+}
+
+#[test]
+fn issuer_knobs_parse_and_the_issuer_must_be_a_url() {
+    let with = |lines: &str| {
+        Profile::from_toml_str(
+            &MINIMAL.replacen("[oauth]\n", &format!("[oauth]\n{lines}\n"), 1),
+            "i.toml",
+        )
+    };
+    let p = with("iss_parameter = true\nissuer = \"https://login.example.com/tenant-1\"").unwrap();
+    assert!(p.oauth.iss_parameter);
+    assert_eq!(
+        p.oauth.issuer_for("http://127.0.0.1:9"),
+        "https://login.example.com/tenant-1"
+    );
+    let p = with("iss_parameter = true").unwrap();
+    assert_eq!(
+        p.oauth.issuer_for("http://127.0.0.1:9/"),
+        "http://127.0.0.1:9"
+    );
+    for bad in [
+        "login.example.com",
+        "https://",
+        "https:///path",
+        "https://a.example/?x=1",
+        "https://a.example/#f",
+        "https://a example",
+        "ftp://a.example",
+    ] {
+        let err = with(&format!("issuer = {bad:?}")).unwrap_err();
+        assert_eq!(err.kind, ProfileErrorKind::Invalid, "{bad}: {err}");
+        assert_eq!(err.key.as_deref(), Some("oauth.issuer"), "{bad}: {err}");
+    }
+}
+
+// ------------------------------------------------ the reference document
+
+const REFERENCE: &str = include_str!("../../../fixtures/providers/README.md");
+
+/// Keys whose values are free-form tables: their keys are data, not fields.
+const FREE_FORM: &[&str] = &[
+    "tokens.extra_fields",
+    "api.dataset.template",
+    "browser.form_fields",
+];
+const ORIGIN_FIELDS: &[&str] = &["provenance", "sources", "note"];
+
+/// Every table (`""` for the top level) and its keys, as serde accepts them.
+///
+/// Found by serialising a profile in which every optional table is present: `derive(Serialize)`
+/// writes every field under the name `derive(Deserialize)` accepts (flattened fields inline,
+/// `None` as `null`), as long as no field is skipped, renamed or aliased, which
+/// `no_field_is_renamed_skipped_or_aliased` checks. Deserialising that output again proves each
+/// key is accepted.
+fn accepted_keys() -> BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut p = Profile::builtin("capsule").unwrap();
+    assert!(p.native_auth.is_some() && p.api.paging.is_some() && p.api.dataset.is_some());
+    p.browser.form_fields.insert("login".into(), "x".into());
+    let value = serde_json::to_value(&p).unwrap();
+    let back: Profile = serde_json::from_value(value.clone()).unwrap();
+    assert_eq!(back, p, "the serialised form round-trips");
+    let mut out = BTreeMap::new();
+    fn walk(
+        table: &str,
+        v: &serde_json::Value,
+        out: &mut BTreeMap<String, std::collections::BTreeSet<String>>,
+    ) {
+        let map = v.as_object().unwrap();
+        let keys = out.entry(table.to_owned()).or_default();
+        let mut nested = Vec::new();
+        for (k, v) in map {
+            let path = if table.is_empty() {
+                k.clone()
+            } else {
+                format!("{table}.{k}")
+            };
+            if v.is_object() && !FREE_FORM.contains(&path.as_str()) {
+                if !table.is_empty() {
+                    // A nested table is also a key of its parent (`api.paging`).
+                    keys.insert(k.clone());
+                }
+                nested.push((path, v));
+            } else {
+                keys.insert(k.clone());
+            }
+        }
+        for (path, v) in nested {
+            walk(&path, v, out);
+        }
+    }
+    walk("", &value, &mut out);
+    out
+}
+
+/// Tables and key rows of the document: `### Top level` / ``### `[table]` `` headings, then
+/// rows that start with `` | `key` |``. A table that links to the provenance fields documents
+/// those three keys.
+fn documented_keys() -> BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut out: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in REFERENCE.lines() {
+        if let Some(heading) = line.strip_prefix("### ") {
+            current = if heading == "Top level" {
+                Some(String::new())
+            } else {
+                heading
+                    .strip_prefix("`[")
+                    .and_then(|h| h.strip_suffix("]`"))
+                    .map(str::to_owned)
+            };
+            if let Some(t) = &current {
+                assert!(!out.contains_key(t), "table [{t}] is documented twice");
+                out.insert(t.clone(), Default::default());
+            }
+            continue;
+        }
+        let Some(table) = &current else { continue };
+        let keys = out.get_mut(table).unwrap();
+        if line.contains("[provenance fields](#provenance-fields)") {
+            keys.extend(ORIGIN_FIELDS.iter().map(|k| (*k).to_owned()));
+        }
+        if let Some(key) = line
+            .strip_prefix("| `")
+            .and_then(|rest| rest.split_once("` |"))
+            .map(|(key, _)| key)
+        {
+            assert!(
+                keys.insert(key.to_owned()),
+                "[{table}] `{key}` documented twice"
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn the_reference_document_lists_every_key() {
+    let accepted = accepted_keys();
+    let documented = documented_keys();
+    // Sanity: the walk found what we know is there.
+    assert!(accepted["oauth"].contains("iss_parameter"));
+    assert!(accepted["api.paging"].contains("provenance"));
+    assert!(accepted[""].contains("summary") && !accepted[""].contains("oauth"));
+    assert!(accepted["browser"].contains("form_fields"));
+    assert!(documented["security"].contains("enforce_scope"));
+
+    let tables = |m: &BTreeMap<String, _>| m.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        tables(&documented),
+        tables(&accepted),
+        "tables of fixtures/providers/README.md vs the parser"
+    );
+    for (table, keys) in &accepted {
+        let doc = &documented[table];
+        let missing: Vec<_> = keys.difference(doc).collect();
+        let stale: Vec<_> = doc.difference(keys).collect();
+        assert!(
+            missing.is_empty() && stale.is_empty(),
+            "[{table}] in fixtures/providers/README.md: undocumented {missing:?}, not accepted {stale:?}"
+        );
+    }
+}
+
+#[test]
+fn no_field_is_renamed_skipped_or_aliased() {
+    // What `accepted_keys` relies on: the serialised names are the accepted names.
+    for (file, src) in [
+        ("lib.rs", include_str!("lib.rs")),
+        ("native.rs", include_str!("native.rs")),
+    ] {
+        for attr in [
+            "skip",
+            "alias",
+            "rename =",
+            "rename(",
+            "rename_all_fields",
+            "untagged",
+        ] {
+            for line in src
+                .lines()
+                .filter(|l| l.trim_start().starts_with("#[serde("))
+            {
+                // Enum variants may be renamed (`plain`): they are values, not keys.
+                let allowed = line.contains("rename = \"plain\"")
+                    || line.contains("rename_all = \"snake_case\"");
+                assert!(
+                    allowed || !line.contains(attr),
+                    "{file}: `{line}` changes a key name; update accepted_keys"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_reference_documents_minimal_example_parses() {
+    let start = REFERENCE.find("```toml\n").expect("a toml example") + "```toml\n".len();
+    let len = REFERENCE[start..].find("```").unwrap();
+    let p = Profile::from_toml_str(&REFERENCE[start..start + len], "README example").unwrap();
+    assert!(p.oauth.iss_parameter);
+    assert_eq!(p.browser.form_fields.len(), 2);
+    assert_eq!(p.oauth.origin.provenance, Provenance::Assumed);
+}
