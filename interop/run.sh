@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Interoperability with OAuth software nobody on this project wrote (README: Interoperability):
-#   1. simple-oauth2, openid-client (npm) and Authlib (PyPI) run the full flow against every
-#      mock CRM   (crates/cli/tests/interop.rs)
+#   1. simple-oauth2, openid-client, passport-oauth2 (npm), Authlib and requests-oauthlib (PyPI)
+#      run the full flow against every mock CRM   (crates/cli/tests/interop.rs)
 #   2. our reference client runs the full flow against oauth2-mock-server (npm)
 #      (crates/client/tests/interop_oauth2_mock_server.rs)
 #   3. our conformance runner, in provider mode, against oauth2-mock-server
+#   4. our conformance runner, in provider mode, against Authlib's AuthorizationServer (Flask,
+#      interop/servers/authlib_server.py): once auto-approving, once through its consent page
+#   5. our conformance runner, in provider mode, against node-oidc-provider (npm,
+#      interop/servers/oidc-provider.mjs) through its own development login and consent pages
 # Run `bash interop/setup.sh` first. Ends with INTEROP: PASSED, FAILED (exit 1) or SKIPPED.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 node_ok=false; py_ok=false
-[ -f interop/node_modules/oauth2-mock-server/package.json ] && command -v node >/dev/null && node_ok=true
-[ -x interop/.venv/bin/python ] && interop/.venv/bin/python -c 'import authlib, requests' 2>/dev/null && py_ok=true
+[ -f interop/node_modules/oauth2-mock-server/package.json ] && [ -f interop/node_modules/oidc-provider/package.json ] \
+  && command -v node >/dev/null && node_ok=true
+[ -x interop/.venv/bin/python ] \
+  && interop/.venv/bin/python -c 'import authlib, requests, requests_oauthlib, oauthlib, flask' 2>/dev/null \
+  && py_ok=true
 
 if ! $node_ok && ! $py_ok; then
   echo "!!! INTEROP: SKIPPED — no third-party packages installed (run: bash interop/setup.sh)" >&2
@@ -19,8 +26,17 @@ if ! $node_ok && ! $py_ok; then
 fi
 # With everything installed, a test that cannot find its package is a failure, not a skip.
 if $node_ok && $py_ok; then export HANDSHAKE_INTEROP_REQUIRED=1; fi
-$node_ok || echo "!!! WARNING: npm packages missing: simple-oauth2, openid-client and oauth2-mock-server parts SKIPPED" >&2
-$py_ok || echo "!!! WARNING: Python venv missing: the Authlib part SKIPPED" >&2
+$node_ok || echo "!!! WARNING: npm packages missing: the simple-oauth2, openid-client, passport-oauth2, oauth2-mock-server and oidc-provider parts SKIPPED" >&2
+$py_ok || echo "!!! WARNING: Python venv or its packages missing: the Authlib and requests-oauthlib clients and the Authlib server parts SKIPPED" >&2
+
+# Servers started below are stopped however the script ends.
+pids=(); tmpfiles=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  rm -f "${tmpfiles[@]}"
+}
+trap cleanup EXIT
 
 failed=()
 echo "== interop 1: third-party clients against every mock CRM"
@@ -35,7 +51,7 @@ if $node_ok; then
   log=$(mktemp)
   node interop/servers/oauth2-mock-server.mjs >"$log" 2>&1 &
   server_pid=$!
-  trap 'kill "$server_pid" 2>/dev/null; rm -f "$log"' EXIT
+  pids+=("$server_pid"); tmpfiles+=("$log")
   base=""
   for _ in $(seq 100); do
     base=$(sed -n 's/^oauth2-mock-server ready at //p' "$log")
@@ -53,6 +69,61 @@ if $node_ok; then
       --format json --output target/reports/interop-oauth2-mock-server.json \
       || failed+=("conformance runner vs oauth2-mock-server")
   fi
+fi
+
+if $py_ok; then
+  for mode in auto-approve consent; do
+    echo "== interop 4 ($mode): conformance runner (provider mode) against Authlib AuthorizationServer"
+    alog=$(mktemp); tmpfiles+=("$alog")
+    flags=(); [ "$mode" = auto-approve ] && flags=(--auto-approve)
+    interop/.venv/bin/python interop/servers/authlib_server.py "${flags[@]}" 0 >"$alog" 2>&1 &
+    authlib_pid=$!; pids+=("$authlib_pid")
+    base=""
+    for _ in $(seq 100); do
+      base=$(sed -n 's/^authlib-server ready at //p' "$alog")
+      [ -n "$base" ] && break
+      sleep 0.1
+    done
+    if [ -z "$base" ]; then
+      cat "$alog" >&2
+      failed+=("Authlib AuthorizationServer ($mode) did not start")
+    else
+      mkdir -p target/reports
+      # The server logs method, path and status only (never a query, code or token).
+      cargo run -q -p handshake -- conformance \
+        --profile interop/profiles/authlib.toml --base-url "$base" \
+        --format json --output "target/reports/interop-authlib-$mode.json" \
+        || { tail -n 40 "$alog" >&2; failed+=("conformance runner vs Authlib AuthorizationServer ($mode)"); }
+    fi
+    kill "$authlib_pid" 2>/dev/null; wait "$authlib_pid" 2>/dev/null
+  done
+fi
+
+if $node_ok; then
+  echo "== interop 5: conformance runner (provider mode) against node-oidc-provider"
+  olog=$(mktemp); tmpfiles+=("$olog")
+  node interop/servers/oidc-provider.mjs 0 >"$olog" 2>&1 &
+  oidc_pid=$!; pids+=("$oidc_pid")
+  base=""
+  for _ in $(seq 100); do
+    base=$(sed -n 's/^oidc-provider ready at //p' "$olog")
+    [ -n "$base" ] && break
+    sleep 0.1
+  done
+  if [ -z "$base" ]; then
+    cat "$olog" >&2
+    failed+=("oidc-provider did not start")
+  else
+    mkdir -p target/reports
+    # The runner's browser signs in on its development login page with the profile's
+    # [browser] form_fields (any login, any non-empty password) and continues on its consent
+    # page. No expected-failures file: it deviates from none of the scenarios that apply.
+    cargo run -q -p handshake -- conformance \
+      --profile interop/profiles/oidc-provider.toml --base-url "$base" \
+      --format json --output target/reports/interop-oidc-provider.json \
+      || { tail -n 40 "$olog" >&2; failed+=("conformance runner vs oidc-provider"); }
+  fi
+  kill "$oidc_pid" 2>/dev/null; wait "$oidc_pid" 2>/dev/null
 fi
 
 if [ ${#failed[@]} -eq 0 ]; then

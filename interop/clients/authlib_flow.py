@@ -3,22 +3,20 @@ against a handshake mock, configured only by the .env lines `handshake serve <cr
 from the environment). The script is the browser too: it GETs the authorization URL with
 redirects off and hands the Location header to Authlib.
 
-CRMs whose mock wants JSON token bodies (OAUTH_TOKEN_ENCODING=json) are reached through
-Authlib's own extension point, a registered client-auth method that re-encodes the body.
+Authlib runs with its defaults: RFC 6749 form bodies on the token and revocation endpoints,
+client_secret_basic or client_secret_post as OAUTH_TOKEN_AUTH_METHOD says, PKCE S256 where
+OAUTH_PKCE_METHOD says so. No extension point, no re-encoding: every mock accepts form bodies.
 
 Exit 0 and a last line `ok` when every step behaved as RFC 6749/6750/7009/7636 say; exit 1 with
 the failing step otherwise. No token, code, verifier or secret is printed.
 """
 
-import json
 import os
 import secrets
 import sys
-from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2.auth import encode_client_secret_post
 from authlib.common.security import generate_token
 
 
@@ -39,16 +37,6 @@ def check(cond, what):
         raise CheckFailed(what)
 
 
-def client_secret_post_json(client, method, uri, headers, body):
-    """client_secret_post, sent as a JSON object (ConnectWise and Agile CRM mocks)."""
-    uri, headers, body = encode_client_secret_post(client, method, uri, headers, body)
-    fields = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
-    body = json.dumps(fields)
-    headers["Content-Type"] = "application/json"
-    headers["Content-Length"] = str(len(body))
-    return uri, headers, body
-
-
 STEP = "setup"
 
 
@@ -64,10 +52,7 @@ def main():
     redirect_uri = env("OAUTH_REDIRECT_URI")
     api_url = env("CRM_API_URL")
     pkce = env("OAUTH_PKCE_METHOD")
-    json_bodies = env("OAUTH_TOKEN_ENCODING") == "json"
     auth_method = env("OAUTH_TOKEN_AUTH_METHOD")
-    if json_bodies:
-        auth_method = "client_secret_post_json"
 
     session = OAuth2Session(
         env("OAUTH_CLIENT_ID"),
@@ -79,23 +64,29 @@ def main():
         code_challenge_method="S256" if pkce == "S256" else None,
     )
     session.trust_env = False  # loopback only: ignore any proxy settings
-    session.register_client_auth_method(("client_secret_post_json", client_secret_post_json))
     # Agile CRM answers XML unless asked for JSON; every CRM accepts the header.
     session.headers["Accept"] = "application/json"
 
-    step("authorize")
-    verifier = generate_token(64)
-    extra = {"code_verifier": verifier} if pkce == "S256" else {}
-    url, state = session.create_authorization_url(env("OAUTH_AUTHORIZE_URL"), **extra)
-    check("state=" in url, "authorization URL carries state")
-    if pkce == "S256":
-        check("code_challenge_method=S256" in url, "authorization URL carries an S256 challenge")
     browser = requests.Session()
     browser.trust_env = False
-    resp = browser.get(url, allow_redirects=False)
-    check(300 <= resp.status_code < 400, f"authorize answered {resp.status_code}, not a redirect")
-    callback = resp.headers["Location"]
-    check(callback.startswith(redirect_uri), "redirected to the registered redirect_uri")
+
+    def authorize():
+        """Authlib builds the URL; the script plays the browser and keeps the redirect."""
+        verifier = generate_token(64)
+        extra = {"code_verifier": verifier} if pkce == "S256" else {}
+        url, state = session.create_authorization_url(env("OAUTH_AUTHORIZE_URL"), **extra)
+        check("state=" in url, "authorization URL carries state")
+        if pkce == "S256":
+            check("code_challenge_method=S256" in url, "authorization URL carries an S256 challenge")
+        resp = browser.get(url, allow_redirects=False)
+        check(300 <= resp.status_code < 400, f"authorize answered {resp.status_code}, not a redirect")
+        callback = resp.headers["Location"]
+        check(callback.startswith(redirect_uri), "redirected to the registered redirect_uri")
+        check("code=" in callback, "the redirect carries a code")
+        return callback, state, extra
+
+    step("authorize")
+    callback, state, extra = authorize()
 
     step("forged state refused")
     forged = callback.replace(f"state={state}", f"state={secrets.token_urlsafe(16)}")
@@ -105,13 +96,28 @@ def main():
     except CheckFailed:
         raise
     except Exception as e:  # authlib MismatchingStateException
-        check("state" in type(e).__name__.lower() or "state" in str(e).lower(), f"refused for state ({e!r})")
+        check("state" in type(e).__name__.lower() or "state" in str(e).lower(), f"refused for state ({type(e).__name__})")
 
     step("exchange")
     token = session.fetch_token(token_url, authorization_response=callback, state=state, **extra)
     check(token.get("access_token") and token.get("refresh_token"), "access and refresh tokens issued")
     check(token.get("token_type", "").lower() == "bearer", "token_type is Bearer")
     check(not token.is_expired(), "expires_in understood")
+
+    step("replayed code refused")
+    try:
+        session.fetch_token(token_url, authorization_response=callback, state=state, **extra)
+        raise CheckFailed("a replayed code was accepted (RFC 6749 §4.1.2)")
+    except CheckFailed:
+        raise
+    except Exception as e:  # authlib OAuthError
+        check(getattr(e, "error", None) == "invalid_grant", f"replayed code refused with invalid_grant ({type(e).__name__}: {getattr(e, 'error', '')})")
+
+    # The replay revoked what the code issued (RFC 6749 §4.1.2 SHOULD): start over.
+    step("second authorize + exchange")
+    callback, state, extra = authorize()
+    token = session.fetch_token(token_url, authorization_response=callback, state=state, **extra)
+    check(token.get("access_token") and token.get("refresh_token"), "access and refresh tokens issued")
 
     step("api call")
     resp = session.get(api_url)

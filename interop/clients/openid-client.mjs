@@ -4,8 +4,11 @@
 // /__handshake/metadata, which is the same document plus extras. Configured by the .env lines
 // of `handshake serve <crm>`; acts as the browser itself.
 //
-// openid-client sends form-encoded token requests only (RFC 6749 §4.1.3), so CRMs whose mock
-// wants JSON bodies (OAUTH_TOKEN_ENCODING=json) are out of its reach: it exits 3.
+// openid-client runs with its defaults: RFC 6749 form bodies on the token and revocation
+// endpoints (the only encoding it has; every mock accepts it), client_secret_basic or
+// client_secret_post as OAUTH_TOKEN_AUTH_METHOD says, PKCE S256 where OAUTH_PKCE_METHOD says so.
+// A mock that wanted JSON bodies (OAUTH_TOKEN_ENCODING=json) would be out of its reach: it
+// exits 3 then.
 
 import * as oidc from 'openid-client';
 import { check, env, fail, getJson, steps } from './common.mjs';

@@ -3,6 +3,12 @@
 // environment). This script is the browser too: it GETs the authorization URL with redirects
 // off and reads the code from the Location header.
 //
+// simple-oauth2 runs with its defaults: RFC 6749 form bodies (bodyFormat 'form'; every mock
+// accepts them) and HTTP Basic client authentication (authorizationMethod 'header'), switched
+// to 'body' where OAUTH_TOKEN_AUTH_METHOD=client_secret_post. SIMPLE_OAUTH2_BODY_FORMAT=json
+// is an extra case only: JSON token and revocation bodies, for the mocks that also accept the
+// seed posts' JSON (ConnectWise, Agile CRM).
+//
 // Exit 0 and a last line `ok` when every step behaved as RFC 6749/6750/7009/7636 say;
 // exit 1 with the failing step otherwise. No token, code, verifier or secret is printed.
 
@@ -20,7 +26,11 @@ const redirectUri = env('OAUTH_REDIRECT_URI');
 const pkce = env('OAUTH_PKCE_METHOD');
 const scope = env('OAUTH_SCOPES').replace(/^"|"$/g, '');
 
-// The CRM's quirks, expressed with simple-oauth2's own options.
+const options = {
+  authorizationMethod: env('OAUTH_TOKEN_AUTH_METHOD') === 'client_secret_basic' ? 'header' : 'body',
+};
+if (process.env.SIMPLE_OAUTH2_BODY_FORMAT === 'json') options.bodyFormat = 'json';
+
 const client = new AuthorizationCode({
   client: { id: env('OAUTH_CLIENT_ID'), secret: env('OAUTH_CLIENT_SECRET') },
   auth: {
@@ -30,10 +40,7 @@ const client = new AuthorizationCode({
     authorizePath: authorizeUrl.pathname,
     revokePath: revokeUrl ? revokeUrl.pathname : undefined,
   },
-  options: {
-    authorizationMethod: env('OAUTH_TOKEN_AUTH_METHOD') === 'client_secret_basic' ? 'header' : 'body',
-    bodyFormat: env('OAUTH_TOKEN_ENCODING') === 'json' ? 'json' : 'form',
-  },
+  options,
 });
 
 const b64url = (buf) => buf.toString('base64url');

@@ -1,7 +1,8 @@
-//! Interoperability: OAuth clients nobody on this project wrote (simple-oauth2 and openid-client
-//! from npm, Authlib from PyPI) run the whole flow against `handshake serve <crm>`, configured
-//! only by the `.env` lines it prints. Each script is in `interop/clients/`; this test starts
-//! the mock, runs the script, and then judges the mock's journal: what the library really sent.
+//! Interoperability: OAuth clients nobody on this project wrote (simple-oauth2, openid-client and
+//! passport-oauth2 from npm, Authlib and requests-oauthlib from PyPI) run the whole flow against
+//! `handshake serve <crm>`, configured only by the `.env` lines it prints. Each script is in
+//! `interop/clients/`; this test starts the mock, runs the script, and then judges the mock's
+//! journal: what the library really sent.
 //!
 //! The packages are installed by `interop/setup.sh` (CI runs it). When they are missing the
 //! tests print a loud SKIPPED and pass, unless `HANDSHAKE_INTEROP_REQUIRED=1` (set by
@@ -25,21 +26,27 @@ fn interop_dir() -> PathBuf {
 fn client(kind: &str) -> Option<(PathBuf, PathBuf)> {
     let dir = interop_dir();
     let (interp, script, marker) = match kind {
-        "simple-oauth2" | "openid-client" => (
+        "simple-oauth2" | "openid-client" | "passport-oauth2" => (
             PathBuf::from("node"),
             dir.join(format!("clients/{kind}.mjs")),
             dir.join(format!("node_modules/{kind}/package.json")),
         ),
-        "authlib" => (
+        "authlib" | "requests-oauthlib" => (
             dir.join(".venv/bin/python"),
-            dir.join("clients/authlib_flow.py"),
+            dir.join(format!("clients/{}_flow.py", kind.replace('-', "_"))),
             dir.join(".venv/bin/python"),
         ),
         other => panic!("unknown client {other}"),
     };
+    // A Python venv can exist without this client's packages: import them, not just run.
+    let probe: &[&str] = match kind {
+        "authlib" => &["-c", "import authlib, requests"],
+        "requests-oauthlib" => &["-c", "import requests_oauthlib, oauthlib"],
+        _ => &["--version"],
+    };
     let works = marker.exists()
         && Command::new(&interp)
-            .arg("--version")
+            .args(probe)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -140,12 +147,13 @@ struct Run {
     stdout: String,
 }
 
-fn run_client(interp: &Path, script: &Path, serve: &Serve) -> Run {
+fn run_client(interp: &Path, script: &Path, serve: &Serve, extra_env: &[(&str, &str)]) -> Run {
     let out = Command::new(interp)
         .arg(script)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs(serve.env.iter().map(|(k, v)| (k, v)))
+        .envs(serve.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .envs(extra_env.iter().copied())
         .output()
         .expect("run the interop client");
     Run {
@@ -163,8 +171,18 @@ fn param<'a>(entry: &'a Value, list: &str, key: &str) -> Option<&'a str> {
         .and_then(|kv| kv[1].as_str())
 }
 
+/// What a client's token requests must look like where that is not what the `.env` lines say
+/// (`None`: as they say).
+#[derive(Clone, Copy, Default)]
+struct Wire {
+    /// Client authentication of every token request (`OAUTH_TOKEN_AUTH_METHOD` otherwise).
+    client_auth: Option<&'static str>,
+    /// Content type of every token request (from `OAUTH_TOKEN_ENCODING` otherwise).
+    content_type: Option<&'static str>,
+}
+
 /// What the library sent, judged from the mock's journal. Returns the first problem.
-fn judge_wire(serve: &Serve, journal: &[Value]) -> Result<(), String> {
+fn judge_wire(serve: &Serve, journal: &[Value], wire: Wire) -> Result<(), String> {
     let of = |ep: &'static str| journal.iter().filter(move |e| e["endpoint"] == ep);
     let authz = of("authorize").next().ok_or("no authorization request")?;
     if param(authz, "query", "state").is_none_or(|s| s.len() < 16) {
@@ -174,11 +192,15 @@ fn judge_wire(serve: &Serve, journal: &[Value]) -> Result<(), String> {
     if pkce != "none" && param(authz, "query", "code_challenge_method") != Some(pkce) {
         return Err(format!("authorization request without PKCE {pkce}"));
     }
-    let auth = serve.var("OAUTH_TOKEN_AUTH_METHOD");
-    let ctype = match serve.var("OAUTH_TOKEN_ENCODING") {
-        "json" => "application/json",
-        _ => "application/x-www-form-urlencoded",
-    };
+    let auth = wire
+        .client_auth
+        .unwrap_or_else(|| serve.var("OAUTH_TOKEN_AUTH_METHOD"));
+    let ctype = wire
+        .content_type
+        .unwrap_or(match serve.var("OAUTH_TOKEN_ENCODING") {
+            "json" => "application/json",
+            _ => "application/x-www-form-urlencoded",
+        });
     for e in of("token") {
         if e["client_auth"] != auth {
             return Err(format!(
@@ -220,17 +242,40 @@ fn judge_wire(serve: &Serve, journal: &[Value]) -> Result<(), String> {
 
 /// Runs one client against every CRM, all at once, and reports every failure together.
 fn run_matrix(kind: &str, applies: impl Fn(&Serve) -> bool + Sync) {
+    run_matrix_judged(kind, applies, |_, _| Ok(()));
+}
+
+/// As `run_matrix`, with `judge_more` run on the journal after `judge_wire` passes.
+fn run_matrix_judged(
+    kind: &str,
+    applies: impl Fn(&Serve) -> bool + Sync,
+    judge_more: impl Fn(&Serve, &[Value]) -> Result<(), String> + Sync,
+) {
+    run_cases(kind, &CRMS, &[], Wire::default(), applies, judge_more);
+}
+
+/// As `run_matrix_judged`, against `crms` only, with `extra_env` beside the `.env` lines and
+/// token requests judged by `wire`.
+fn run_cases(
+    kind: &str,
+    crms: &[&str],
+    extra_env: &[(&str, &str)],
+    wire: Wire,
+    applies: impl Fn(&Serve) -> bool + Sync,
+    judge_more: impl Fn(&Serve, &[Value]) -> Result<(), String> + Sync,
+) {
     let Some((interp, script)) = client(kind) else {
         return;
     };
     let failures: Vec<String> = std::thread::scope(|s| {
-        let handles: Vec<_> = CRMS
+        let handles: Vec<_> = crms
             .iter()
             .map(|crm| {
-                let (interp, script, applies) = (&interp, &script, &applies);
+                let (interp, script, applies, judge_more) =
+                    (&interp, &script, &applies, &judge_more);
                 s.spawn(move || {
                     let serve = serve(crm);
-                    let run = run_client(interp, script, &serve);
+                    let run = run_client(interp, script, &serve, extra_env);
                     if !applies(&serve) {
                         // The library cannot express this CRM's quirks: the script must say so.
                         return (run.code != 3).then(|| {
@@ -246,7 +291,9 @@ fn run_matrix(kind: &str, applies: impl Fn(&Serve) -> bool + Sync) {
                             run.code, run.stdout
                         ));
                     }
-                    judge_wire(&serve, &serve.journal())
+                    let journal = serve.journal();
+                    judge_wire(&serve, &journal, wire)
+                        .and_then(|()| judge_more(&serve, &journal))
                         .err()
                         .map(|why| format!("{kind} × {crm}: {why}"))
                 })
@@ -262,16 +309,128 @@ fn run_matrix(kind: &str, applies: impl Fn(&Serve) -> bool + Sync) {
 
 #[test]
 fn simple_oauth2_runs_the_full_flow_against_every_crm() {
-    // authorizationMethod header|body and bodyFormat form|json cover all five CRMs.
+    // simple-oauth2's defaults: form bodies, Basic (authorizationMethod 'header'), or 'body'
+    // where the profile says client_secret_post.
     run_matrix("simple-oauth2", |_| true);
 }
 
 #[test]
-fn openid_client_runs_the_full_flow_against_every_form_encoded_crm() {
-    run_matrix("openid-client", |s| s.var("OAUTH_TOKEN_ENCODING") == "form");
+fn simple_oauth2_json_bodies_where_the_mock_also_accepts_them() {
+    // An extra case: bodyFormat 'json' against the two mocks that also take the seed posts'
+    // JSON token and revocation bodies.
+    let wire = Wire {
+        content_type: Some("application/json"),
+        ..Wire::default()
+    };
+    let env = [("SIMPLE_OAUTH2_BODY_FORMAT", "json")];
+    run_cases(
+        "simple-oauth2",
+        &["connectwise", "agilecrm"],
+        &env,
+        wire,
+        |_| true,
+        |_, _| Ok(()),
+    );
+}
+
+#[test]
+fn openid_client_runs_the_full_flow_against_every_crm() {
+    // openid-client's defaults: form bodies, ClientSecretBasic or ClientSecretPost per the
+    // profile; RFC 8414 discovery on Capsule, /__handshake/metadata elsewhere.
+    run_matrix("openid-client", |_| true);
+}
+
+/// passport-oauth2 refuses the forged-state and replayed callbacks itself: exactly one code
+/// exchange reaches the token endpoint, and every revocation is authenticated as its token
+/// requests are (client_secret_post).
+fn judge_passport(_serve: &Serve, journal: &[Value]) -> Result<(), String> {
+    let exchanges = journal
+        .iter()
+        .filter(|e| e["endpoint"] == "token" && e["grant_type"] == "authorization_code")
+        .count();
+    if exchanges != 1 {
+        return Err(format!(
+            "{exchanges} code exchanges, want 1: a forged or replayed callback reached the token endpoint"
+        ));
+    }
+    if let Some(e) = journal
+        .iter()
+        .find(|e| e["endpoint"] == "revoke" && e["client_auth"] != "client_secret_post")
+    {
+        return Err(format!("revocation with client auth {}", e["client_auth"]));
+    }
+    Ok(())
+}
+
+#[test]
+fn passport_oauth2_runs_the_full_flow_against_every_crm() {
+    // passport-oauth2's defaults (plus state: true, and PKCE where the profile has it): form
+    // bodies with the secret in the body on every CRM, whatever OAUTH_TOKEN_AUTH_METHOD prefers.
+    let wire = Wire {
+        client_auth: Some("client_secret_post"),
+        ..Wire::default()
+    };
+    run_cases(
+        "passport-oauth2",
+        &CRMS,
+        &[],
+        wire,
+        |_| true,
+        judge_passport,
+    );
+}
+
+/// The Python clients run with their defaults, so every token and revocation request must be an
+/// RFC 6749 form body (whatever `OAUTH_TOKEN_ENCODING` says) authenticated the profile's way,
+/// and the replayed code must have been refused.
+fn judge_python_defaults(serve: &Serve, journal: &[Value]) -> Result<(), String> {
+    let auth = serve.var("OAUTH_TOKEN_AUTH_METHOD");
+    for e in journal
+        .iter()
+        .filter(|e| e["endpoint"] == "token" || e["endpoint"] == "revoke")
+    {
+        let what = format!(
+            "{} request #{}",
+            e["endpoint"].as_str().unwrap_or("?"),
+            e["seq"]
+        );
+        if !param(e, "headers", "content-type")
+            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+        {
+            return Err(format!("{what} is not a form body"));
+        }
+        if e["client_auth"] != auth {
+            return Err(format!(
+                "{what} authenticated with {}, want {auth}",
+                e["client_auth"]
+            ));
+        }
+        if auth == "client_secret_basic" && param(e, "params", "client_secret").is_some() {
+            return Err(format!(
+                "{what} sent the secret in the body as well as in Basic"
+            ));
+        }
+    }
+    let codes = |status: u64| {
+        journal
+            .iter()
+            .filter(|e| e["grant_type"] == "authorization_code" && e["status"] == status)
+            .count()
+    };
+    if codes(400) == 0 || codes(200) < 2 {
+        return Err("no refused replay of a code between two successful exchanges".into());
+    }
+    Ok(())
 }
 
 #[test]
 fn authlib_runs_the_full_flow_against_every_crm() {
-    run_matrix("authlib", |_| true);
+    // Authlib's defaults: form bodies, client_secret_basic or _post per the profile.
+    run_matrix_judged("authlib", |_| true, judge_python_defaults);
+}
+
+#[test]
+fn requests_oauthlib_runs_the_full_flow_against_every_crm() {
+    // requests-oauthlib's defaults: form bodies, Basic or include_client_id per the profile.
+    run_matrix_judged("requests-oauthlib", |_| true, judge_python_defaults);
 }

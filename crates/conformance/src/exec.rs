@@ -299,17 +299,18 @@ async fn run_step(
                         .last()
                         .ok_or("no authorization redirect to answer")?;
                     let mut u = Url::parse(last).map_err(|e| e.to_string())?;
-                    let st = u
+                    let kept: Vec<(String, String)> = u
                         .query_pairs()
-                        .find(|(k, _)| k == "state")
-                        .map(|(_, v)| v.into_owned());
+                        .filter(|(k, _)| k == "state" || k == "iss")
+                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                        .collect();
                     u.set_query(None);
                     {
                         let mut q = u.query_pairs_mut();
                         q.append_pair("error", e);
-                        if let Some(s) = st {
-                            q.append_pair("state", &s);
-                        }
+                        // The same state, and the issuer where the provider identifies
+                        // itself (RFC 9207 §2 puts `iss` in error responses too).
+                        q.extend_pairs(&kept);
                     }
                     u.to_string()
                 }

@@ -51,12 +51,17 @@ pub fn plan(scenarios: &[Arc<Scenario>], targets: &[Arc<Target>]) -> Vec<Planned
 /// ```
 pub fn skip_reason(scenario: &Scenario, target: &Target) -> Option<String> {
     let profile = target.profile();
-    scenario.requires.iter().find_map(|r| {
-        if *r == Requirement::Control {
-            return (!target.is_controllable()).then(|| control_reason(scenario));
-        }
-        unmet(*r, profile)
-    })
+    // What the provider lacks first: "the profile has no native_auth" says more than "needs
+    // a mock data set" about a native scenario against a server without a native scheme.
+    scenario
+        .requires
+        .iter()
+        .filter(|r| **r != Requirement::Control)
+        .find_map(|r| unmet(*r, profile))
+        .or_else(|| {
+            (scenario.requires.contains(&Requirement::Control) && !target.is_controllable())
+                .then(|| control_reason(scenario))
+        })
 }
 
 /// What exactly a scenario needs from a mock, for the skip reason against an external server.
