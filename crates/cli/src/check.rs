@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use handshake_conformance::{check_client, ClientCheckConfig, ReportFormat};
+use handshake_conformance::{
+    check_client, AppCommand, ClientCheckConfig, ExpectedFailures, ReportFormat,
+};
 use handshake_mock::RegisteredClient;
 
 /// Arguments of `handshake check-client`.
@@ -22,9 +24,28 @@ pub(crate) struct CheckClientArgs {
     /// A provider profile TOML file instead of a built-in provider.
     #[arg(long, value_name = "FILE")]
     profile: Option<PathBuf>,
-    /// Port the mock CRM listens on: the one in your app's .env (from `handshake serve --port`).
-    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
-    mock_port: u16,
+    /// Port the mock CRM listens on: the one in your app's .env (from `handshake serve
+    /// --port`). With --app-cmd it is optional: the app gets the mock's URLs in its
+    /// environment, so any free port does.
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..), required_unless_present = "app_cmd")]
+    mock_port: Option<u16>,
+    /// Start the app yourself: check-client runs this shell command with the mock's settings
+    /// in its environment (the names `handshake serve` prints, e.g. OAUTH_TOKEN_URL), waits
+    /// until it listens on the login URL's port, restarts it when a request kills it, and
+    /// stops it (its whole process group) at the end.
+    #[arg(long, value_name = "COMMAND")]
+    app_cmd: Option<String>,
+    /// Working directory for --app-cmd.
+    #[arg(long, value_name = "DIR", requires = "app_cmd")]
+    app_dir: Option<PathBuf>,
+    /// An extra environment variable for --app-cmd, e.g. your app's own name for a setting:
+    /// `--app-env CAPSULE_CLIENT_ID=handshake-client` (repeatable).
+    #[arg(long = "app-env", value_name = "NAME=VALUE", requires = "app_cmd", value_parser = name_value)]
+    app_env: Vec<(String, String)>,
+    /// Known deviations to accept: a TOML file of [[expected_failure]] entries (provider,
+    /// scenario = the check id, why), as for `handshake conformance`.
+    #[arg(long, value_name = "FILE")]
+    expected_failures: Option<PathBuf>,
     /// Your app's route that starts the login (redirects to the CRM's authorize URL).
     #[arg(long, value_name = "URL", value_parser = http_url)]
     login_url: url::Url,
@@ -45,18 +66,29 @@ pub(crate) struct CheckClientArgs {
     /// Client secret your app is configured with.
     #[arg(long, env = "HANDSHAKE_CLIENT_SECRET", hide_env_values = true, default_value = RegisteredClient::DEFAULT_SECRET)]
     client_secret: String,
-    /// Redirect URI your app is configured with.
-    #[arg(long, default_value = RegisteredClient::DEFAULT_REDIRECT_URI)]
-    redirect_uri: String,
-    /// How long to wait for each answer of your app, in seconds.
-    #[arg(long, default_value_t = 5)]
-    timeout_secs: u64,
+    /// Redirect URI your app is configured with (default: the login URL's origin +
+    /// /callback with --app-cmd, else http://localhost:3000/callback).
+    #[arg(long)]
+    redirect_uri: Option<String>,
+    /// How long each answer of your app may take, in seconds; a request left without an
+    /// answer longer fails app-survives.
+    #[arg(long = "app-timeout", alias = "timeout-secs", value_name = "SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+    app_timeout: u64,
     /// Report format: pretty, json or junit.
     #[arg(long, default_value = "pretty")]
     format: ReportFormat,
     /// Write the report to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
+}
+
+fn name_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, value)) if !name.is_empty() && !name.contains(char::is_whitespace) => {
+            Ok((name.to_owned(), value.to_owned()))
+        }
+        _ => Err("expected NAME=VALUE, e.g. CAPSULE_CLIENT_ID=handshake-client".to_owned()),
+    }
 }
 
 /// An absolute `http`/`https` URL: `localhost:3000/login` parses as a URL with scheme
@@ -78,15 +110,38 @@ pub(crate) async fn run(args: CheckClientArgs) -> Result<bool> {
         profile: args.profile,
     }
     .load()?;
-    let mut cfg = ClientCheckConfig::new(profile, args.mock_port, args.login_url);
+    let expected = match &args.expected_failures {
+        Some(path) => Some(ExpectedFailures::from_file(path)?),
+        None => None,
+    };
+    let redirect_uri = match (&args.redirect_uri, &args.app_cmd) {
+        (Some(r), _) => r.clone(),
+        (None, Some(_)) => format!("{}/callback", args.login_url.origin().ascii_serialization()),
+        (None, None) => RegisteredClient::DEFAULT_REDIRECT_URI.to_owned(),
+    };
+    let mut cfg = ClientCheckConfig::new(profile, args.mock_port.unwrap_or(0), args.login_url);
+    if let Some(cmd) = &args.app_cmd {
+        let mut app = AppCommand::new(cmd.clone());
+        if let Some(dir) = &args.app_dir {
+            anyhow::ensure!(dir.is_dir(), "--app-dir {}: not a directory", dir.display());
+            app = app.dir(dir.clone());
+        }
+        for (k, v) in &args.app_env {
+            app = app.env(k.clone(), v.clone());
+        }
+        cfg.app = Some(app);
+    }
     cfg.api_url = args.api_url;
     cfg.logout_url = args.logout_url;
     cfg.list_url = args.list_url;
     cfg.client_id = args.client_id;
     cfg.client_secret = args.client_secret;
-    cfg.redirect_uri = args.redirect_uri;
-    cfg.timeout = Duration::from_secs(args.timeout_secs.max(1));
-    let report = check_client(cfg).await?;
+    cfg.redirect_uri = redirect_uri;
+    cfg.timeout = Duration::from_secs(args.app_timeout);
+    let mut report = check_client(cfg).await?;
+    if let Some(expected) = &expected {
+        expected.apply(&mut report);
+    }
     let text = report.render(args.format, "handshake-check-client")?;
     match &args.output {
         Some(path) => {

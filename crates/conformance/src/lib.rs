@@ -20,7 +20,9 @@ mod runner;
 mod scenario;
 mod target;
 
-pub use blackbox::{check_client, ClientCheck, ClientCheckConfig, ClientCheckError, ClientCheckId};
+pub use blackbox::{
+    check_client, AppCommand, ClientCheck, ClientCheckConfig, ClientCheckError, ClientCheckId,
+};
 pub use cut::{ApiReply, ClientFactory, ClientFailure, ClientSettings, ClientUnderTest, CrmError};
 pub use error::{ExpectedFailuresError, ReportError, ScenarioError, ScenarioErrorKind};
 pub use expected::{ExpectedFailure, ExpectedFailures, DEFAULT_FILE_NAME};

@@ -600,21 +600,18 @@ async fn python_app_that_retries_a_429_at_once_fails_only_the_rate_limit_check()
 }
 
 #[tokio::test]
-async fn node_app_that_passes_a_429_on_as_502_fails_only_the_rate_limit_check() {
+async fn node_app_that_passes_a_429_on_as_502_only_warns_on_the_rate_limit_check() {
     let Some(report) = check(Lang::Node, "ignore_429", "capsule", Routes::All).await else {
         return;
     };
-    assert_outcome(&report, &[C::RateLimitHonoured], &[]);
+    // One upstream call and a 502: a poor answer, not hammering.
+    assert_outcome(&report, &[], &[C::RateLimitHonoured]);
     let reason = case(&report, C::RateLimitHonoured)
         .reason
         .as_deref()
         .unwrap();
     assert!(
-        reason.starts_with("answered 502: the CRM's 429 reached the user as a server error"),
-        "{reason}"
-    );
-    assert!(
-        reason.contains("handling-api-responses") && reason.contains("Fix: on a 429, wait"),
+        reason.starts_with("answered 502 after one refused API call: the CRM's 429 reached the user as a server error"),
         "{reason}"
     );
 }

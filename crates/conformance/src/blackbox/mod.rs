@@ -40,6 +40,7 @@
 //!
 //! Against a mock you started yourself (tests), use [`ClientCheck::run`].
 
+mod app;
 mod checks;
 
 mod leak;
@@ -55,6 +56,7 @@ use url::Url;
 
 use crate::report::Report;
 
+pub use app::{app_env, AppCommand};
 pub use checks::ClientCheckId;
 
 /// A black-box check of one client app, run against a mock you started.
@@ -87,6 +89,7 @@ pub struct ClientCheck {
     list_url: Option<Url>,
     timeout: Duration,
     negative_wait: Duration,
+    app: Option<AppCommand>,
 }
 
 impl ClientCheck {
@@ -104,7 +107,17 @@ impl ClientCheck {
             list_url: None,
             timeout: Self::DEFAULT_TIMEOUT,
             negative_wait: Self::DEFAULT_NEGATIVE_WAIT,
+            app: None,
         }
+    }
+
+    /// Starts the app itself with the mock's settings in its environment ([`app_env`]),
+    /// waits until it listens on the login URL's port, restarts it whenever a request kills
+    /// or hangs it (the `app-survives` check says which), and stops it (its whole process
+    /// group) when the run ends.
+    pub fn app(mut self, app: AppCommand) -> Self {
+        self.app = Some(app);
+        self
     }
 
     /// The app's route that returns every record of the CRM's list resource as JSON (an
@@ -181,6 +194,8 @@ pub struct ClientCheckConfig {
     pub timeout: Duration,
     /// How long negative checks wait for a request that must not come.
     pub negative_wait: Duration,
+    /// Start (and restart) the app with this command (`--app-cmd`).
+    pub app: Option<AppCommand>,
 }
 
 impl ClientCheckConfig {
@@ -199,6 +214,7 @@ impl ClientCheckConfig {
             list_url: None,
             timeout: ClientCheck::DEFAULT_TIMEOUT,
             negative_wait: ClientCheck::DEFAULT_NEGATIVE_WAIT,
+            app: None,
         }
     }
 }
@@ -218,6 +234,7 @@ impl fmt::Debug for ClientCheckConfig {
             .field("list_url", &self.list_url.as_ref().map(Url::as_str))
             .field("timeout", &self.timeout)
             .field("negative_wait", &self.negative_wait)
+            .field("app", &self.app)
             .finish()
     }
 }
@@ -241,6 +258,7 @@ pub async fn check_client(config: ClientCheckConfig) -> Result<Report, ClientChe
     check.api_url = config.api_url;
     check.logout_url = config.logout_url;
     check.list_url = config.list_url;
+    check.app = config.app;
     check.run(&mock).await
 }
 
@@ -257,4 +275,16 @@ pub enum ClientCheckError {
     /// The configuration cannot work.
     #[error("{0}")]
     Config(String),
+    /// Nothing answers at the app's login URL when the run starts: a setup error, not a
+    /// finding (start the app, or pass `--app-cmd`).
+    #[error("the app is not reachable at {url}: {why} (is it running? or let check-client start it with --app-cmd)")]
+    AppUnreachable {
+        /// The login URL tried.
+        url: String,
+        /// What happened.
+        why: String,
+    },
+    /// The app given with `--app-cmd` could not be started.
+    #[error("cannot start the app: {0}")]
+    App(String),
 }

@@ -89,6 +89,13 @@ impl Exchange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NoAnswer(pub(crate) String);
 
+impl NoAnswer {
+    /// The request waited out the browser's timeout: the peer is there but silent.
+    pub(crate) fn is_timeout(&self) -> bool {
+        self.0.starts_with("timed out")
+    }
+}
+
 impl std::fmt::Display for NoAnswer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -119,9 +126,39 @@ fn no_answer(e: &reqwest::Error) -> NoAnswer {
     }
 }
 
+/// One request a browser sent, and whether it got an answer: the record `check-client`
+/// reads to tell which request killed or hung the app.
+#[derive(Clone)]
+pub(crate) struct Hit {
+    pub(crate) method: &'static str,
+    pub(crate) url: Url,
+    /// The status, or why there was none.
+    pub(crate) answer: Result<u16, NoAnswer>,
+}
+
+impl Hit {
+    /// `GET /callback?code=<redacted>&state=<redacted>`: every query value hidden.
+    pub(crate) fn describe(&self) -> String {
+        let names: Vec<String> = self
+            .url
+            .query_pairs()
+            .map(|(k, _)| format!("{k}=<redacted>"))
+            .collect();
+        if names.is_empty() {
+            format!("{} {}", self.method, self.url.path())
+        } else {
+            format!("{} {}?{}", self.method, self.url.path(), names.join("&"))
+        }
+    }
+}
+
+/// Requests of every browser of a run, in order.
+pub(crate) type HitLog = Arc<std::sync::Mutex<Vec<Hit>>>;
+
 /// A browser with its own cookie jar.
 pub(crate) struct Browser {
     client: reqwest::Client,
+    log: Option<HitLog>,
 }
 
 impl Browser {
@@ -146,18 +183,41 @@ impl Browser {
         }
         Ok(Browser {
             client: builder.build()?,
+            log: None,
         })
     }
 
+    /// The same browser, recording every request and whether it was answered into `log`.
+    pub(crate) fn recording(mut self, log: HitLog) -> Self {
+        self.log = Some(log);
+        self
+    }
+
+    fn note(&self, method: &'static str, url: &Url, answer: &Result<Exchange, NoAnswer>) {
+        if let Some(log) = &self.log {
+            let hit = Hit {
+                method,
+                url: url.clone(),
+                answer: answer.as_ref().map(|e| e.status).map_err(Clone::clone),
+            };
+            log.lock().unwrap_or_else(|e| e.into_inner()).push(hit);
+        }
+    }
+
     pub(crate) async fn get(&self, url: &Url) -> Result<Exchange, NoAnswer> {
-        let res = self
-            .client
-            .get(url.clone())
-            .header("accept", "text/html,application/json;q=0.9,*/*;q=0.8")
-            .send()
-            .await
-            .map_err(|e| no_answer(&e.without_url()))?;
-        read("GET", url, res).await
+        let answer = async {
+            let res = self
+                .client
+                .get(url.clone())
+                .header("accept", "text/html,application/json;q=0.9,*/*;q=0.8")
+                .send()
+                .await
+                .map_err(|e| no_answer(&e.without_url()))?;
+            read("GET", url, res).await
+        }
+        .await;
+        self.note("GET", url, &answer);
+        answer
     }
 
     /// Submits a form found on `page` to `url`, with the headers a browser sends for a
@@ -176,18 +236,23 @@ impl Browser {
         } else {
             "cross-site"
         };
-        let res = self
-            .client
-            .post(url.clone())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "text/html")
-            .header("origin", page.origin().ascii_serialization())
-            .header("sec-fetch-site", site)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| no_answer(&e.without_url()))?;
-        read("POST", url, res).await
+        let answer = async {
+            let res = self
+                .client
+                .post(url.clone())
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("accept", "text/html")
+                .header("origin", page.origin().ascii_serialization())
+                .header("sec-fetch-site", site)
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| no_answer(&e.without_url()))?;
+            read("POST", url, res).await
+        }
+        .await;
+        self.note("POST", url, &answer);
+        answer
     }
 
     /// Plays the user at the provider: sends the authorization request, follows the
