@@ -63,7 +63,7 @@ if $node_ok; then
     failed+=("oauth2-mock-server did not start")
   else
     mkdir -p target/reports
-    cargo xtask conformance \
+    cargo run -q -p handshake -- conformance \
       --profile interop/profiles/oauth2-mock-server.toml --base-url "$base" \
       --expected-failures interop/oauth2-mock-server.expected-failures.toml \
       --format json --output target/reports/interop-oauth2-mock-server.json \

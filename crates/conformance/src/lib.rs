@@ -21,7 +21,8 @@ mod scenario;
 mod target;
 
 pub use blackbox::{
-    check_client, AppCommand, ClientCheck, ClientCheckConfig, ClientCheckError, ClientCheckId,
+    app_env, check_client, AppCommand, ClientCheck, ClientCheckConfig, ClientCheckError,
+    ClientCheckId,
 };
 pub use cut::{ApiReply, ClientFactory, ClientFailure, ClientSettings, ClientUnderTest, CrmError};
 pub use error::{ExpectedFailuresError, ReportError, ScenarioError, ScenarioErrorKind};

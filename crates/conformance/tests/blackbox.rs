@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use handshake_conformance::{
-    check_client, ClientCheck, ClientCheckConfig, ClientCheckId, Report, Status,
+    check_client, AppCommand, ClientCheck, ClientCheckConfig, ClientCheckId, Report, Status,
 };
 use handshake_mock::{MockProvider, RegisteredClient};
 use handshake_profile::{PkceMethod, Profile, TokenEncoding};
@@ -29,6 +29,8 @@ enum Lang {
     Node,
     /// The passport + passport-oauth2 app.
     Passport,
+    /// The blog-post-style Express app (axios, async handlers without try/catch).
+    Blog,
     Python,
 }
 
@@ -37,6 +39,7 @@ fn unavailable(lang: Lang) -> Option<String> {
     let (program, extra) = match lang {
         Lang::Node => ("node", Some(("node-express", "express"))),
         Lang::Passport => ("node", Some(("passport", "passport-oauth2"))),
+        Lang::Blog => ("node", Some(("blog-express", "axios"))),
         Lang::Python => ("python3", None),
     };
     let found = std::process::Command::new(program)
@@ -136,6 +139,11 @@ async fn start_app(lang: Lang, flaw: &str, env: Vec<(&'static str, String)>, por
         Lang::Passport => {
             let mut c = Command::new("node");
             c.arg(dir.join("passport/src/server.js"));
+            c
+        }
+        Lang::Blog => {
+            let mut c = Command::new("node");
+            c.arg(dir.join("blog-express/src/server.js"));
             c
         }
         Lang::Python => {
@@ -440,6 +448,7 @@ async fn optional_checks_are_skipped_without_api_and_logout_urls() {
             C::LogoutRevocation,
             C::TokenLeak,
             C::PagingComplete,
+            C::SessionIsolation,
             C::RateLimitHonoured,
         ])
     );
@@ -680,4 +689,190 @@ fn token_shaped_words(json: &str) -> Vec<String> {
         .filter(|w| w.len() >= 40 && w.chars().any(|c| c.is_ascii_digit()))
         .map(str::to_owned)
         .collect()
+}
+
+// ---- --app-cmd: check-client runs the app, survives its crashes, sees past a blocker -------------
+
+/// check-client starts the blog-style Express app itself (`--app-cmd`), with the mock's
+/// settings in its environment, and judges it.
+async fn check_blog(flaw: &str, provider: &str) -> Option<Report> {
+    if let Some(why) = unavailable(Lang::Blog) {
+        eprintln!("\n!!! SKIPPED: blog-express app (FLAW={flaw:?}) not run: {why}\n");
+        return None;
+    }
+    let port = free_port();
+    let mock = MockProvider::builder(Profile::builtin(provider).unwrap())
+        .redirect_uri(format!("http://127.0.0.1:{port}/callback"))
+        .start()
+        .await
+        .expect("mock starts");
+    let app = AppCommand::new("node src/server.js")
+        .dir(apps_dir().join("blog-express"))
+        .env("FLAW", flaw);
+    let base = format!("http://127.0.0.1:{port}");
+    let report = ClientCheck::new(format!("{base}/login").parse().unwrap())
+        .api_url(format!("{base}/api").parse().unwrap())
+        .logout_url(format!("{base}/logout").parse().unwrap())
+        .app(app)
+        .run(&mock)
+        .await
+        .expect("the check runs");
+    println!(
+        "--- blog-express app, FLAW={flaw:?}, {provider} ---\n{}",
+        report.to_pretty()
+    );
+    // Nothing is left listening once the run is over: the process group was stopped.
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the app was left running"
+    );
+    Some(report)
+}
+
+fn reason<'a>(report: &'a Report, id: ClientCheckId) -> &'a str {
+    case(report, id).reason.as_deref().unwrap_or("")
+}
+
+#[tokio::test]
+async fn blog_app_passes_everything_including_survival_and_isolation() {
+    for provider in ["capsule", "connectwise"] {
+        let Some(report) = check_blog("", provider).await else {
+            return;
+        };
+        assert_outcome(&report, &[], &[]);
+        assert_eq!(case(&report, C::AppSurvives).status, Status::Passed);
+        assert_eq!(case(&report, C::SessionIsolation).status, Status::Passed);
+        assert!(report.is_success());
+    }
+}
+
+/// `GET /callback?code=x` with a valid state kills this app: the run says so, names the
+/// request, restarts the app, and every other check still runs (and passes).
+#[tokio::test]
+async fn blog_app_that_crashes_on_a_token_error_is_restarted_and_reported() {
+    let Some(report) = check_blog("crash_on_token_error", "capsule").await else {
+        return;
+    };
+    assert_outcome(&report, &[C::AppSurvives], &[]);
+    let why = reason(&report, C::AppSurvives);
+    assert!(
+        why.contains("GET /callback?code=<redacted>&state=<redacted>")
+            && why.contains("killed the app"),
+        "{why}"
+    );
+    // Its stderr dump holds the Basic credentials and the verifier: shown redacted only.
+    let secret = RegisteredClient::DEFAULT_SECRET;
+    for text in [report.to_pretty(), report.to_json().unwrap()] {
+        assert!(!text.contains(secret), "the client secret leaked:\n{text}");
+        assert!(
+            !text.contains("aGFuZHNoYWtl"),
+            "base64 client credentials leaked"
+        );
+    }
+}
+
+/// A crash on the API's 401 in the middle of the run: the app is restarted, its users log
+/// in again, and the checks after it still run.
+#[tokio::test]
+async fn blog_app_that_crashes_on_an_api_401_fails_only_the_401_checks() {
+    let Some(report) = check_blog("crash_on_api_401", "capsule").await else {
+        return;
+    };
+    assert_outcome(
+        &report,
+        &[C::ExpiryRefresh, C::RevokedGrant, C::AppSurvives],
+        &[],
+    );
+    let why = reason(&report, C::AppSurvives);
+    assert!(
+        why.contains("GET /api (during expiry-refresh) killed the app"),
+        "{why}"
+    );
+    // Checks after the crash ran against the restarted app, in a new session.
+    assert_eq!(case(&report, C::LogoutRevocation).status, Status::Passed);
+    assert_eq!(case(&report, C::RateLimitHonoured).status, Status::Passed);
+}
+
+#[tokio::test]
+async fn blog_app_with_process_wide_tokens_fails_session_isolation() {
+    let Some(report) = check_blog("process_wide_tokens", "capsule").await else {
+        return;
+    };
+    assert_outcome(&report, &[C::SessionIsolation], &[]);
+    let why = reason(&report, C::SessionIsolation);
+    assert!(
+        why.contains("alice's browser got the CRM data of bob"),
+        "{why}"
+    );
+}
+
+/// ConnectWise requires PKCE: an app without it never completes a login. The PKCE check
+/// fails, and everything else is judged against the mock relaxed on PKCE alone.
+#[tokio::test]
+async fn blog_app_without_pkce_on_a_crm_that_requires_it_is_judged_past_the_blocker() {
+    let Some(report) = check_blog("no_pkce", "connectwise").await else {
+        return;
+    };
+    assert_outcome(&report, &[C::AuthzPkce], &[]);
+    assert!(reason(&report, C::AuthzPkce).contains("requires PKCE"));
+    assert!(
+        reason(&report, C::ExpiryRefresh).contains("[mock relaxed on: PKCE"),
+        "{}",
+        reason(&report, C::ExpiryRefresh)
+    );
+    assert!(report.notes.iter().any(|n| n.contains("relaxed")));
+}
+
+#[tokio::test]
+async fn blog_app_that_hangs_on_the_callback_fails_app_survives_with_a_timeout() {
+    let Some(report) = check_blog("hang_on_callback", "capsule").await else {
+        return;
+    };
+    assert_eq!(case(&report, C::AppSurvives).status, Status::Failed);
+    let why = reason(&report, C::AppSurvives);
+    assert!(
+        why.contains("GET /callback?code=<redacted>&state=<redacted>")
+            && why.contains("the app hangs on it"),
+        "{why}"
+    );
+}
+
+/// Without --app-cmd, an app that dies is reported once, and the checks after it are
+/// skipped with the reason instead of failing one by one.
+#[tokio::test]
+async fn an_app_that_dies_without_app_cmd_is_reported_once() {
+    let Some(report) =
+        check_with_env(Lang::Blog, "crash_on_api_401", "capsule", Routes::All, &[]).await
+    else {
+        return;
+    };
+    assert_eq!(case(&report, C::AppSurvives).status, Status::Failed);
+    let after = reason(&report, C::LogoutRevocation);
+    assert!(
+        after.starts_with("the app stopped answering after expiry-refresh; later checks not run"),
+        "{after}"
+    );
+    assert_eq!(case(&report, C::LogoutRevocation).status, Status::Skipped);
+    assert!(reason(&report, C::AppSurvives).contains("--app-cmd"));
+}
+
+#[tokio::test]
+async fn an_app_that_is_not_running_is_a_setup_error() {
+    let port = free_port();
+    let mock = MockProvider::builder(Profile::builtin("capsule").unwrap())
+        .redirect_uri(format!("http://127.0.0.1:{port}/callback"))
+        .start()
+        .await
+        .unwrap();
+    let err = ClientCheck::new(format!("http://127.0.0.1:{port}/login").parse().unwrap())
+        .run(&mock)
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!(
+            "the app is not reachable at http://127.0.0.1:{port}/login"
+        )),
+        "{msg}"
+    );
 }

@@ -277,6 +277,27 @@
 //! without sleeping; [`MockProvider::expire_access_tokens`] expires access tokens at once and
 //! [`MockProvider::revoke_grants`] acts like a user disconnecting the app in the CRM.
 //!
+//! # Users
+//!
+//! A mock holds user accounts, `alice` and `bob` unless [`MockProviderBuilder::users`] names
+//! others. The consent page's form has a "Signed in as" text field (`name="user"`),
+//! prefilled with the first user: a browser approving as `bob` posts `user=bob`, an unknown
+//! name gets a 400 page and leaves the consent usable. Auto-approve signs in as the first
+//! user, and the CRM's own credentials belong to it. The user is kept on the code and the
+//! grant (refreshed tokens too), and the API serves each grant its user's data set
+//! ([`MockProvider::records_for`]; other names, no shared id), so a test can tell whose data
+//! an app shows. [`MockProvider::grants_of`] counts a user's live grants and
+//! [`MockProvider::revoke_grants_of`] ends them; an RFC 7009 revocation only ever ends the
+//! grant its token belongs to. [`JournalEntry::user`] names the user a request acted for.
+//!
+//! # Relaxations
+//!
+//! [`MockProvider::relax`] lifts one requirement of the provider for the rest of the run
+//! ([`Relaxation`]: PKCE, the body encoding, the client authentication method, the scopes),
+//! so a client blocked by one flaw can still be tested for the others. A refusal caused by
+//! one of them names it in [`JournalEntry::requirement`]; every refusal carries
+//! [`JournalEntry::error`] and [`JournalEntry::error_description`].
+//!
 //! # Control over HTTP: `/__handshake/*`
 //!
 //! The same controls, for tests written in any language. Errors come back as
@@ -291,8 +312,13 @@
 //! | `POST /__handshake/faults` | a fault (below) | `201` the fault as armed |
 //! | `DELETE /__handshake/faults` | | `204`: armed faults forgotten, a tripped rate limit ended |
 //! | `POST /__handshake/expire` | | `204`: access tokens expire now |
-//! | `POST /__handshake/revoke` | | `204`: every grant revoked, as by the user |
-//! | `POST /__handshake/reset` | | `204`: codes, tokens, faults, journal, clock reset |
+//! | `POST /__handshake/revoke` | none, or `{"user": "bob"}` | `204`: every grant (that user's) revoked, as by the user |
+//! | `POST /__handshake/reset` | | `204`: codes, tokens, faults, relaxations, journal, clock reset |
+//! | `GET /__handshake/users` | | `200 {"users": ["alice", "bob"]}` |
+//! | `GET /__handshake/records?user=bob` | | `200 [record, ...]`: what that user's API lists (no `user`: the first user's) |
+//! | `GET /__handshake/grants?user=bob` | | `200 {"live": N}`: that user's live grants (no `user`: everyone's) |
+//! | `POST /__handshake/relax` | `{"requirement": "pkce"}` (`body_encoding`, `client_auth`, `scope`) | `200 {"relaxed": ["pkce"]}` |
+//! | `GET /__handshake/relax` | | `200 {"relaxed": [...]}` |
 //! | `POST /__handshake/clock` | `{"advance_secs": 120}` | `200 {"offset_secs": 120}` |
 //!
 //! Fault bodies (`times` defaults to 1; `endpoint` is `authorize`, `token`, `revoke` or `api`):
@@ -314,7 +340,8 @@
 //! `revocation_endpoint_auth_methods_supported`, `code_challenge_methods_supported`,
 //! `scopes_supported`, `response_types_supported`, `response_modes_supported`,
 //! `grant_types_supported`) plus `provider`, `name`, `oauth_documented`, `api_resource`
-//! (absolute URL), `token_request_encodings`, `pkce_mode`, `refresh_token_rotation` and
+//! (absolute URL), `token_request_encodings`, `pkce_mode`, `refresh_token_rotation`,
+//! `client` (`{"client_id", "redirect_uris"}`, never the secret), `users` and
 //! `provenance` (`{"oauth": {"provenance": "vendor", "sources": [...], "note": ...}, ...}`
 //! for each behaviour group), and for the API:
 //!
@@ -347,7 +374,13 @@
 //! {"seq": 4, "endpoint": "api", "method": "GET", "path": "/v3.1/Contacts",
 //!  "query": [["skip", "100"], ["top", "100"]], "headers": [["authorization", "Basic [redacted]"], ...],
 //!  "params": [], "grant_type": null, "client_auth": null, "status": 200, "auth_mode": "basic_api_key"}
+//! {"seq": 5, "endpoint": "authorize", "method": "GET", "path": "/oauth/authorize", ...,
+//!  "status": 302, "error": "invalid_request",
+//!  "error_description": "code_challenge is required (PKCE, RFC 7636)", "requirement": "pkce", "user": null}
 //! ```
+//!
+//! Entries also carry `error`, `error_description`, `requirement` and `user` (all `null` on
+//! the first two): see [`JournalEntry`].
 //!
 //! The API endpoint covers `{api.path}`, `{api.path}/{id}` and Redtail's key exchange, for
 //! faults and the journal alike.
@@ -368,19 +401,28 @@
 //! The API follows [wiremock](https://docs.rs/wiremock): `start()`, `uri()`, staged builders,
 //! a journal of received requests.
 
+mod answers;
+mod bounds;
+mod conn;
+mod control;
 mod dataset;
+mod journal;
+pub mod limits;
 mod native;
 mod params;
 mod provider;
+mod relax;
 mod resource;
 mod server;
 mod store;
 mod tls;
 mod types;
+mod users;
 
 pub use handshake_profile::{ClientAuth, NativeScheme, Profile};
 pub use native::NativeCredentials;
 pub use provider::{ArmedFault, FaultBuilder, MockProvider, MockProviderBuilder};
 pub use types::{
-    ClientSecret, Endpoint, Fault, FaultKind, JournalEntry, MockError, OAuthError, RegisteredClient,
+    ClientSecret, Endpoint, Fault, FaultKind, JournalEntry, MockError, OAuthError,
+    RegisteredClient, Relaxation,
 };

@@ -8,10 +8,11 @@ use std::time::Duration;
 use axum_server::tls_rustls::RustlsConfig;
 use handshake_profile::Profile;
 
+use crate::conn::ConnSettings;
 use crate::native::NativeCredentials;
 use crate::server::{self, lock, Settings, Shared};
 use crate::types::{
-    Endpoint, Fault, FaultKind, JournalEntry, MockError, OAuthError, RegisteredClient,
+    Endpoint, Fault, FaultKind, JournalEntry, MockError, OAuthError, RegisteredClient, Relaxation,
 };
 
 /// A mock CRM: an OAuth 2.0 authorization server and API resource behaving as its
@@ -63,8 +64,13 @@ impl MockProvider {
             seed: MockProvider::DEFAULT_SEED,
             dataset_size: None,
             rate_limit: None,
+            users: crate::users::DEFAULT_USERS.map(str::to_owned).to_vec(),
+            conn: ConnSettings::default(),
         }
     }
+
+    /// The user accounts a mock holds when the builder names none.
+    pub const DEFAULT_USERS: [&'static str; 2] = crate::users::DEFAULT_USERS;
 
     /// Seed of the generated data set when the builder is given none.
     pub const DEFAULT_SEED: u64 = crate::dataset::DEFAULT_SEED;
@@ -90,10 +96,52 @@ impl MockProvider {
         &self.shared.native
     }
 
-    /// Every record the API resource serves, in id order (what a complete paging walk must
-    /// return).
+    /// Every record the API resource serves to the first user (and to the native scheme), in
+    /// id order: what a complete paging walk must return. See [`MockProvider::records_for`]
+    /// for the other users.
     pub fn dataset(&self) -> &[serde_json::Value] {
         &self.shared.records
+    }
+
+    /// The user accounts, in order; the first is the one auto-approve signs in as and the one
+    /// the native credentials belong to.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use handshake_mock::MockProvider;
+    ///
+    /// let mock = MockProvider::start(handshake_profile::Profile::builtin("capsule").unwrap()).await;
+    /// assert_eq!(mock.users(), ["alice", "bob"]);
+    /// # }
+    /// ```
+    pub fn users(&self) -> Vec<String> {
+        self.shared.users.clone()
+    }
+
+    /// Every record the API lists for `user`'s grants, in order (`None` for a name that is no
+    /// user of this mock). The first user's are [`MockProvider::dataset`]; every other user
+    /// has a data set of its own, generated from `seed + i` for the `i`-th user, with numeric
+    /// ids moved up by `i * 1_000_000` (string ids suffixed `-<user>`), so no name list or id
+    /// is shared. A profile's fixed `api.records` get the same id change; their other fields
+    /// stay as written.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use handshake_mock::MockProvider;
+    ///
+    /// let mock = MockProvider::start(handshake_profile::Profile::builtin("capsule").unwrap()).await;
+    /// let alice = mock.records_for("alice").unwrap();
+    /// let bob = mock.records_for("bob").unwrap();
+    /// assert_eq!(alice, mock.dataset());
+    /// assert_eq!(alice[0]["id"], 11); // Capsule ids start at 11
+    /// assert_eq!(bob[0]["id"], 1_000_011);
+    /// assert_ne!(alice[0]["firstName"], bob[0]["firstName"]);
+    /// assert!(mock.records_for("mallory").is_none());
+    /// # }
+    /// ```
+    pub fn records_for(&self, user: &str) -> Option<Vec<serde_json::Value>> {
+        let i = self.shared.user_index(user)?;
+        Some(self.shared.records_of(i).to_vec())
     }
 
     /// The seed the data set was generated from.
@@ -199,8 +247,82 @@ impl MockProvider {
         lock(&self.shared.store).revoke_all();
     }
 
-    /// Forgets codes, consents, grants, tokens, faults, rate windows and the journal, and
-    /// sets the virtual clock back to real time. Credentials and the data set stay.
+    /// Revokes every grant of one user, as that user removing the app in the CRM's settings
+    /// would; other users' grants stay. Returns how many grants ended (0 as well for a name
+    /// that is no user of this mock: see [`MockProvider::users`]).
+    pub fn revoke_grants_of(&self, user: &str) -> usize {
+        match self.shared.user_index(user) {
+            Some(i) => lock(&self.shared.store).revoke_user(i),
+            None => 0,
+        }
+    }
+
+    /// How many of `user`'s grants are live: not revoked, with a refresh token or an access
+    /// token still usable. 0 for a name that is no user of this mock. A client that logs one
+    /// user out (RFC 7009) must leave the others' count alone.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use handshake_mock::MockProvider;
+    ///
+    /// let mock = MockProvider::start(handshake_profile::Profile::builtin("capsule").unwrap()).await;
+    /// assert_eq!(mock.grants_of("alice"), 0);
+    /// assert_eq!(mock.revoke_grants_of("bob"), 0);
+    /// # }
+    /// ```
+    pub fn grants_of(&self, user: &str) -> usize {
+        match self.shared.user_index(user) {
+            Some(i) => lock(&self.shared.store).live_grants(Some(i), self.shared.now()),
+            None => 0,
+        }
+    }
+
+    /// Lifts one of the provider's requirements from now on (until [`MockProvider::reset`]),
+    /// so a client that fails on it can be tested on everything else: see [`Relaxation`] for
+    /// what each one accepts. Refusals the requirement caused name it in
+    /// [`JournalEntry::requirement`]. Also `POST /__handshake/relax`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use handshake_mock::{MockProvider, Relaxation};
+    ///
+    /// // ConnectWise requires PKCE: without a code_challenge the login is refused ...
+    /// let mock = MockProvider::builder(handshake_profile::Profile::builtin("connectwise").unwrap())
+    ///     .auto_approve(true)
+    ///     .start()
+    ///     .await
+    ///     .unwrap();
+    /// let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    /// let login = || {
+    ///     http.get(mock.authorize_url())
+    ///         .query(&[("response_type", "code"), ("client_id", "handshake-client"), ("state", "s")])
+    ///         .send()
+    /// };
+    /// let refused = login().await.unwrap();
+    /// assert!(refused.headers()["location"].to_str().unwrap().contains("error=invalid_request"));
+    /// assert_eq!(mock.journal()[0].requirement, Some(Relaxation::Pkce));
+    ///
+    /// // ... and passes once PKCE is relaxed.
+    /// mock.relax(Relaxation::Pkce);
+    /// assert_eq!(mock.relaxed(), [Relaxation::Pkce]);
+    /// let ok = login().await.unwrap();
+    /// assert!(ok.headers()["location"].to_str().unwrap().contains("code="));
+    /// mock.reset();
+    /// assert!(mock.relaxed().is_empty());
+    /// # }
+    /// ```
+    pub fn relax(&self, requirement: Relaxation) {
+        self.shared.relaxed.add(requirement);
+    }
+
+    /// The requirements relaxed so far, in [`Relaxation::ALL`] order.
+    pub fn relaxed(&self) -> Vec<Relaxation> {
+        self.shared.relaxed.list()
+    }
+
+    /// Forgets codes, consents, grants, tokens, faults, rate windows, relaxations and the
+    /// journal, and sets the virtual clock back to real time. Credentials, users and the data
+    /// sets stay.
     pub fn reset(&self) {
         self.shared.reset();
     }
@@ -265,6 +387,8 @@ pub struct MockProviderBuilder {
     seed: u64,
     dataset_size: Option<u32>,
     rate_limit: Option<(u32, Duration)>,
+    users: Vec<String>,
+    conn: ConnSettings,
 }
 
 impl fmt::Debug for MockProviderBuilder {
@@ -280,6 +404,8 @@ impl fmt::Debug for MockProviderBuilder {
             .field("seed", &self.seed)
             .field("dataset_size", &self.dataset_size)
             .field("rate_limit", &self.rate_limit)
+            .field("users", &self.users)
+            .field("conn", &self.conn)
             .finish()
     }
 }
@@ -451,6 +577,72 @@ impl MockProviderBuilder {
         self
     }
 
+    /// The user accounts (default [`MockProvider::DEFAULT_USERS`], `alice` and `bob`): at
+    /// least one and at most 16, distinct, each 1 to 64 characters of `[A-Za-z0-9._-]`
+    /// (checked at start: [`MockError::Config`]). The first is the one auto-approve signs in
+    /// as and the one the native credentials belong to; the consent page's "Signed in as"
+    /// field starts with it, and a browser approves as another by changing the field (a
+    /// form post with `user=bob`). Each user's grants read that user's data
+    /// ([`MockProvider::records_for`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use handshake_mock::MockProvider;
+    ///
+    /// let profile = handshake_profile::Profile::builtin("insightly").unwrap();
+    /// let mock = MockProvider::builder(profile.clone())
+    ///     .users(["ada", "grace", "edsger"])
+    ///     .start()
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(mock.users(), ["ada", "grace", "edsger"]);
+    /// let err = MockProvider::builder(profile).users(["no spaces"]).start().await.unwrap_err();
+    /// assert!(err.to_string().contains("may contain only"));
+    /// # }
+    /// ```
+    pub fn users(mut self, users: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.users = users.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Connections served at once (default
+    /// [`limits::MAX_CONNECTIONS`](crate::limits::MAX_CONNECTIONS), at least 1). One more is
+    /// answered `503 Service Unavailable` with `{"error":"temporarily_unavailable",...}` and
+    /// `Retry-After: 1`, then closed (over TLS, closed without an answer). A connection
+    /// counts until it closes, so the header-read timeout frees the slots of slow clients.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use handshake_mock::MockProvider;
+    ///
+    /// let mock = MockProvider::builder(handshake_profile::Profile::builtin("capsule").unwrap())
+    ///     .max_connections(1)
+    ///     .start()
+    ///     .await
+    ///     .unwrap();
+    /// let held = std::net::TcpStream::connect(mock.addr()).unwrap();
+    /// # tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    /// let resp = reqwest::get(format!("{}/__handshake/healthz", mock.uri())).await.unwrap();
+    /// assert_eq!(resp.status(), 503);
+    /// assert_eq!(resp.headers()["retry-after"], "1");
+    /// # drop(held);
+    /// # }
+    /// ```
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.conn.max_connections = n.max(1);
+        self
+    }
+
+    /// Time a connection has to send a request's complete headers, from its opening or from
+    /// the end of the previous response (default
+    /// [`limits::HEADER_READ_TIMEOUT`](crate::limits::HEADER_READ_TIMEOUT), at least 1 ms).
+    /// When it passes the connection is closed: a client sending its headers a byte at a
+    /// time (slowloris) and an idle keep-alive connection alike.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.conn.header_read_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
     fn settings(self, base_url: String) -> Settings {
         Settings {
             profile: self.profile,
@@ -461,10 +653,12 @@ impl MockProviderBuilder {
             seed: self.seed,
             dataset_size: self.dataset_size,
             rate_limit: self.rate_limit,
+            users: self.users,
         }
     }
 
     fn validate(&self) -> Result<(), MockError> {
+        crate::users::validate(&self.users)?;
         if let Some(n) = &self.profile.native_auth {
             self.native.validate(n.scheme)?;
         }
@@ -556,13 +750,17 @@ impl MockProviderBuilder {
         };
         let scheme = if self.tls { "https" } else { "http" };
         let tls = self.tls;
+        let conn = self.conn;
         let shared = Arc::new(Shared::new(self.settings(format!("{scheme}://{shown}"))));
         let app = server::app(shared.clone());
         let handle = axum_server::Handle::new();
         let ca_pem = if tls {
             let (pem, config) = crate::tls::server_config(local.ip())?;
-            let server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(config))
-                .handle(handle.clone());
+            let mut server =
+                axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(config))
+                    .map(|tls| tls.acceptor(conn.acceptor(false)))
+                    .handle(handle.clone());
+            conn.configure(server.http_builder());
             tokio::spawn(async move {
                 if let Err(e) = server.serve(app.into_make_service()).await {
                     tracing::error!(error = %e, "handshake-mock server stopped");
@@ -570,7 +768,10 @@ impl MockProviderBuilder {
             });
             Some(pem)
         } else {
-            let server = axum_server::from_tcp(listener).handle(handle.clone());
+            let mut server = axum_server::from_tcp(listener)
+                .acceptor(conn.acceptor(true))
+                .handle(handle.clone());
+            conn.configure(server.http_builder());
             tokio::spawn(async move {
                 if let Err(e) = server.serve(app.into_make_service()).await {
                     tracing::error!(error = %e, "handshake-mock server stopped");

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::dataset;
 use crate::params::{self, ct_eq, Params};
-use crate::server::{lock, Shared};
+use crate::server::{lock, refused, Shared, UserUsed};
 use crate::store::{count_in_window, AccessLookup};
 
 /// ConnectWise forward-only paging: the query parameter naming where the next page starts.
@@ -47,6 +47,8 @@ struct Caller {
     mode: &'static str,
     /// Whose rate window the request counts against.
     grant: Option<u64>,
+    /// Whose data the request reads: the grant's user; the first user for native credentials.
+    user: usize,
 }
 
 fn tagged(mut resp: Response, mode: Option<&'static str>) -> Response {
@@ -104,7 +106,7 @@ fn unauthorized(
     for c in challenges {
         resp.headers_mut().append(WWW_AUTHENTICATE, c.clone());
     }
-    resp
+    refused(resp, Some(error), description)
 }
 
 /// 401 for native credentials that do not match.
@@ -119,7 +121,11 @@ pub(crate) fn bad_request(s: &Shared, description: &str) -> Response {
         "invalid_request",
         description,
     );
-    json_body(StatusCode::BAD_REQUEST, body)
+    refused(
+        json_body(StatusCode::BAD_REQUEST, body),
+        Some("invalid_request"),
+        description,
+    )
 }
 
 // ---------------------------------------------------------------- authentication
@@ -175,7 +181,11 @@ fn authorize(s: &Shared, headers: &HeaderMap) -> Result<Caller, Response> {
                 ct_eq(&key, s.native.api_key()) & ct_eq(&user_key, &s.native.user_key())
             });
         if ok {
-            Ok(Caller { mode, grant: None })
+            Ok(Caller {
+                mode,
+                grant: None,
+                user: 0,
+            })
         } else {
             Err(tagged(
                 bad_native(s, "UserKeyAuth credentials are invalid: send base64(api_key:user_key) from the authentication exchange"),
@@ -216,14 +226,15 @@ fn bearer(s: &Shared, token: &str) -> Result<Caller, Response> {
         return Ok(Caller {
             mode: NativeScheme::BearerToken.as_str(),
             grant: None,
+            user: 0,
         });
     }
     let sec = &s.profile.security;
     let now = s.now();
     let lookup = lock(&s.store).lookup_access(token, now);
-    let (grant, scope) = match lookup {
-        AccessLookup::Valid { grant, scope } => (grant, scope),
-        AccessLookup::Expired { grant, scope } if !sec.check_expiry => (grant, scope),
+    let (grant, scope, user) = match lookup {
+        AccessLookup::Valid { grant, scope, user } => (grant, scope, user),
+        AccessLookup::Expired { grant, scope, user } if !sec.check_expiry => (grant, scope, user),
         AccessLookup::Expired { .. } => {
             return Err(tagged(
                 invalid("The access token expired"),
@@ -249,12 +260,14 @@ fn bearer(s: &Shared, token: &str) -> Result<Caller, Response> {
                 WWW_AUTHENTICATE,
                 bearer_challenge(s, Some(("insufficient_scope", &d)), Some(required)),
             );
+            let resp = refused(resp, Some("insufficient_scope"), &d);
             return Err(tagged(resp, Some(MODE_OAUTH)));
         }
     }
     Ok(Caller {
         mode: MODE_OAUTH,
         grant: Some(grant),
+        user,
     })
 }
 
@@ -323,7 +336,11 @@ fn basic(s: &Shared, headers: &HeaderMap, cred: &str) -> Result<Caller, Response
         NativeScheme::BearerToken => false,
     };
     if ok {
-        return Ok(Caller { mode, grant: None });
+        return Ok(Caller {
+            mode,
+            grant: None,
+            user: 0,
+        });
     }
     fail(match scheme {
         NativeScheme::BasicApiKey => "the API key is invalid (Basic base64(api_key:))",
@@ -444,11 +461,12 @@ pub(crate) async fn list(State(s): State<Arc<Shared>>, headers: HeaderMap, uri: 
         Ok(x) => x,
         Err(r) => return r,
     };
-    let mut resp = match page(&s, &headers, &uri) {
+    let mut resp = match page(&s, s.records_of(caller.user), &headers, &uri) {
         Ok(p) => render_list(&s, &headers, p),
         Err(d) => bad_request(&s, &d),
     };
     resp.headers_mut().extend(rate_headers);
+    resp.extensions_mut().insert(UserUsed(caller.user));
     finish(&s, resp, Some(caller.mode))
 }
 
@@ -466,7 +484,7 @@ pub(crate) async fn item(
     let id = id.map(|Path(id)| id).unwrap_or_default();
     let field = dataset::id_field(&s.profile);
     let found = s
-        .records
+        .records_of(caller.user)
         .iter()
         .find(|r| dataset::id_of(r, field).as_deref() == Some(id.as_str()));
     let mut resp = match found {
@@ -483,6 +501,7 @@ pub(crate) async fn item(
         }
     };
     resp.headers_mut().extend(rate_headers);
+    resp.extensions_mut().insert(UserUsed(caller.user));
     finish(&s, resp, Some(caller.mode))
 }
 
@@ -568,8 +587,8 @@ fn raw<'a>(q: &'a Params, name: &str) -> Option<&'a str> {
     q.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-fn page(s: &Shared, headers: &HeaderMap, uri: &Uri) -> Result<Page, String> {
-    let all = &s.records;
+/// A page of `all` (the caller's data set), as the profile pages.
+fn page(s: &Shared, all: &[Value], headers: &HeaderMap, uri: &Uri) -> Result<Page, String> {
     let Some(p) = &s.profile.api.paging else {
         return Ok(Page {
             records: all.to_vec(),

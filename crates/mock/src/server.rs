@@ -1,6 +1,5 @@
 //! The axum application: OAuth endpoints, API resource, control API, journal and faults.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -10,7 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, PRAGMA, WWW_AUTHENTICATE,
 };
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,16 +19,18 @@ use handshake_profile::{
 };
 use serde_json::{json, Value};
 
+use crate::journal::{self, Captured, Journal};
 use crate::native::NativeCredentials;
 use crate::params::{self, Params};
+use crate::relax::Relaxed;
 use crate::store::{AuthRequest, Clock, Issued, Redeem, RefreshLookup, Store};
-use crate::types::{Endpoint, Fault, FaultKind, JournalEntry, OAuthError, RegisteredClient};
-use crate::{dataset, resource};
+use crate::types::{
+    Endpoint, Fault, FaultKind, JournalEntry, OAuthError, RegisteredClient, Relaxation,
+};
+use crate::{control, dataset, resource, users};
 
 /// Largest request body accepted; larger ones get 413.
-pub(crate) const BODY_LIMIT: usize = 64 * 1024;
-/// Journal entries kept (oldest evicted first), so a long benchmark cannot grow memory.
-pub(crate) const JOURNAL_CAPACITY: usize = 4096;
+pub(crate) const BODY_LIMIT: usize = crate::limits::BODY_LIMIT;
 /// How long a consent page stays answerable.
 const CONSENT_TTL: Duration = Duration::from_secs(600);
 
@@ -44,9 +45,15 @@ pub(crate) struct Shared {
     pub(crate) native: NativeCredentials,
     /// Secret values scrubbed from journal entries wherever they appear.
     secrets: Vec<String>,
-    /// The data set served by the API resource, in id order.
+    /// The data set served by the API resource to the first user, in id order.
     pub(crate) records: Vec<Value>,
     pub(crate) seed: u64,
+    /// User account names; index 0 is the first user (auto-approve, native credentials).
+    pub(crate) users: Vec<String>,
+    /// The data sets of users 1.. (the first user's is `records`).
+    other_records: Vec<Vec<Value>>,
+    /// Requirements relaxed at run time (`MockProvider::relax`).
+    pub(crate) relaxed: Relaxed,
     /// The effective rate limit (builder override or profile).
     pub(crate) rate_limit: Option<(u32, Duration)>,
     /// The rate window of the native credentials (one identity per mock).
@@ -56,7 +63,7 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<Vec<Fault>>,
     /// The period of a tripped `rate_limited` fault, while it lasts.
     limited: Mutex<Option<LimitedPeriod>>,
-    pub(crate) journal: Mutex<VecDeque<JournalEntry>>,
+    journal: Journal,
     pub(crate) seq: AtomicU64,
 }
 
@@ -91,11 +98,20 @@ pub(crate) struct Settings {
     pub(crate) seed: u64,
     pub(crate) dataset_size: Option<u32>,
     pub(crate) rate_limit: Option<(u32, Duration)>,
+    /// Validated user account names, at least one.
+    pub(crate) users: Vec<String>,
 }
 
 impl Shared {
     pub(crate) fn new(c: Settings) -> Self {
         let records = dataset::records(&c.profile, c.seed, c.dataset_size);
+        let other_records = c
+            .users
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(i, name)| users::records_of_user(&c.profile, c.seed, c.dataset_size, i, name))
+            .collect();
         let rate_limit = resource::effective_rate_limit(&c.profile, c.rate_limit);
         let mut secrets = c.native.secrets();
         secrets.push(c.client.client_secret.secret().to_owned());
@@ -110,19 +126,35 @@ impl Shared {
             secrets,
             records,
             seed: c.seed,
+            users: c.users,
+            other_records,
+            relaxed: Relaxed::default(),
             rate_limit,
             native_rate: Mutex::new(None),
             store: Mutex::new(Store::default()),
             clock: Clock::default(),
             faults: Mutex::new(Vec::new()),
             limited: Mutex::new(None),
-            journal: Mutex::new(VecDeque::new()),
+            journal: Journal::default(),
             seq: AtomicU64::new(0),
         }
     }
 
     pub(crate) fn now(&self) -> Instant {
         self.clock.now()
+    }
+
+    /// The index of a user account by name.
+    pub(crate) fn user_index(&self, name: &str) -> Option<usize> {
+        self.users.iter().position(|u| u == name)
+    }
+
+    /// The data set the API serves to user `index` (the first user's when out of range).
+    pub(crate) fn records_of(&self, index: usize) -> &[Value] {
+        match index.checked_sub(1) {
+            Some(i) => self.other_records.get(i).map_or(&self.records, |r| r),
+            None => &self.records,
+        }
     }
 
     fn endpoint_of(&self, path: &str) -> Option<Endpoint> {
@@ -219,26 +251,22 @@ impl Shared {
         })
     }
 
+    /// The journal, oldest first, decoded and redacted.
     pub(crate) fn journal(&self) -> Vec<JournalEntry> {
-        let mut v: Vec<_> = lock(&self.journal).iter().cloned().collect();
-        v.sort_by_key(|e| e.seq);
-        v
+        self.journal.entries(&self.secrets)
     }
 
-    fn record(&self, entry: JournalEntry) {
-        let mut j = lock(&self.journal);
-        if j.len() >= JOURNAL_CAPACITY {
-            j.pop_front();
-        }
-        j.push_back(entry);
+    fn record(&self, entry: JournalEntry, raw: Captured) {
+        self.journal.record(entry, raw);
     }
 
     pub(crate) fn reset(&self) {
         *lock(&self.store) = Store::default();
         self.clear_faults();
-        lock(&self.journal).clear();
+        self.journal.clear();
         *lock(&self.native_rate) = None;
         self.clock.reset();
+        self.relaxed.clear();
     }
 
     /// The issuer identifier: `oauth.issuer`, else the base URL (RFC 8414 §2).
@@ -282,21 +310,37 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
     if p.oauth.well_known {
         r = r.route(WELL_KNOWN, get(well_known));
     }
-    r.route("/__handshake/metadata", get(control_metadata))
+    let r = r
+        .route("/__handshake/metadata", get(control_metadata))
         .route("/__handshake/journal", get(control_journal))
         .route(
             "/__handshake/faults",
             post(control_faults).delete(control_clear_faults),
         )
         .route("/__handshake/expire", post(control_expire))
-        .route("/__handshake/revoke", post(control_revoke))
+        .route("/__handshake/revoke", post(control::revoke))
+        .route("/__handshake/users", get(control::users))
+        .route("/__handshake/records", get(control::records))
+        .route("/__handshake/grants", get(control::grants))
+        .route(
+            "/__handshake/relax",
+            get(control::relaxed).post(control::relax),
+        )
         .route("/__handshake/reset", post(control_reset))
         .route("/__handshake/clock", post(control_clock))
         .route("/__handshake/native", get(control_native))
         .route("/__handshake/healthz", get(healthz))
-        .fallback(not_found)
-        .layer(middleware::from_fn_with_state(shared.clone(), observe))
-        .with_state(shared)
+        .fallback(not_found);
+    // The layers wrap the whole router, so they see its finished answers (a 405 gets its
+    // `Allow` header inside the router).
+    let routes = r.with_state(shared.clone());
+    Router::new()
+        .fallback_service(routes)
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            crate::answers::complete,
+        ))
+        .layer(middleware::from_fn_with_state(shared, observe))
 }
 
 /// Redtail's key-exchange path, when the profile's native scheme has one.
@@ -344,34 +388,30 @@ async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Resp
     let seq = s.seq.fetch_add(1, Ordering::Relaxed) + 1;
     let endpoint = s.endpoint_of(&path);
     let (mut parts, body) = req.into_parts();
-    let mut entry = journal_entry(seq, endpoint, &parts.method, &parts.uri, &parts.headers);
-    scrub(&mut entry.query, &s.secrets);
+    // Copied and cut now, decoded and redacted when the journal is read (journal.rs).
+    let mut entry = journal::entry(seq, endpoint, parts.method.as_str(), &path);
+    let mut raw = Captured::request(&parts.uri, &parts.headers, &s.secrets);
     let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
         Ok(b) => b,
         Err(_) => {
-            let resp = oauth_json(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                OAuthError::InvalidRequest.as_str(),
-                &format!("request body exceeds {BODY_LIMIT} bytes"),
-            );
+            let resp = crate::answers::payload_too_large(&s, &path);
             entry.status = resp.status().as_u16();
-            s.record(entry);
+            note_outcome(&s, &mut entry, &resp);
+            s.record(entry, raw);
             return resp;
         }
     };
-    fill_params(&mut entry, &parts.headers, &bytes);
+    raw.body(body_encoding(&parts.headers), &bytes, &s.secrets);
     if endpoint == Some(Endpoint::Api) {
         // Basic on the API is a native credential, not OAuth client authentication.
-        entry.client_auth = None;
+        raw.no_client_auth();
     }
-    scrub(&mut entry.params, &s.secrets);
-    scrub(&mut entry.headers, &s.secrets);
 
     let fault = endpoint.and_then(|e| s.take_fault(e));
     let resp = match fault {
         Some(FaultKind::Drop) => {
             entry.status = 0;
-            s.record(entry);
+            s.record(entry, raw);
             return dropped_connection();
         }
         Some(FaultKind::Status { status }) => {
@@ -413,8 +453,75 @@ async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Resp
         .extensions()
         .get::<resource::AuthModeUsed>()
         .map(|m| m.0.to_owned());
-    s.record(entry);
+    note_outcome(&s, &mut entry, &resp);
+    if let Some(journal::Note(n)) = resp.extensions().get::<journal::Note>() {
+        entry.notes.push(n.clone());
+    }
+    s.record(entry, raw);
     resp
+}
+
+/// Why a request was refused, for the journal: a response extension set where the refusal
+/// is made, read by the journal middleware. Never holds a secret.
+#[derive(Debug, Clone)]
+pub(crate) struct Refusal {
+    error: Option<String>,
+    description: String,
+    requirement: Option<Relaxation>,
+}
+
+/// The user account (index) a response acted for, for the journal.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UserUsed(pub(crate) usize);
+
+/// Longest `error_description` the journal keeps.
+const JOURNAL_DESCRIPTION_LEN: usize = 300;
+
+/// Marks `resp` as a refusal with this error code (`None` for an HTML page) and reason.
+pub(crate) fn refused(mut resp: Response, error: Option<&str>, description: &str) -> Response {
+    resp.extensions_mut().insert(Refusal {
+        error: error.map(str::to_owned),
+        description: description.to_owned(),
+        requirement: None,
+    });
+    resp
+}
+
+/// Says that `resp` refused the request because of requirement `r`, which
+/// `MockProvider::relax(r)` lifts.
+fn blocked_by(mut resp: Response, r: Relaxation) -> Response {
+    if let Some(refusal) = resp.extensions_mut().get_mut::<Refusal>() {
+        refusal.requirement = Some(r);
+    }
+    resp
+}
+
+fn with_user(mut resp: Response, user: usize) -> Response {
+    resp.extensions_mut().insert(UserUsed(user));
+    resp
+}
+
+/// Copies the refusal and the user of a response into its journal entry.
+fn note_outcome(s: &Shared, entry: &mut JournalEntry, resp: &Response) {
+    if let Some(r) = resp.extensions().get::<Refusal>() {
+        entry.error = r.error.clone();
+        let mut d = [(
+            String::new(),
+            r.description
+                .chars()
+                .take(JOURNAL_DESCRIPTION_LEN)
+                .collect(),
+        )];
+        scrub(&mut d, &s.secrets);
+        let [(_, d)] = d;
+        entry.error_description = Some(d);
+        entry.requirement = r.requirement;
+    }
+    entry.user = resp
+        .extensions()
+        .get::<UserUsed>()
+        .and_then(|u| s.users.get(u.0))
+        .cloned();
 }
 
 /// Redacts any journal value that contains a configured secret (a client that puts an API
@@ -437,123 +544,13 @@ fn dropped_connection() -> Response {
     Response::new(Body::from_stream(stream))
 }
 
-const SECRET_KEYS: &[&str] = &[
-    "client_secret",
-    "code_verifier",
-    "password",
-    "client_assertion",
-    "api_key",
-    "apikey",
-    "private_key",
-    "user_key",
-    "personal_access_token",
-];
-const TOKEN_KEYS: &[&str] = &[
-    "code",
-    "access_token",
-    "refresh_token",
-    "token",
-    "id_token",
-    "code_challenge",
-    "consent_id",
-];
-
-fn redact_pair(k: &str, v: &str) -> String {
-    if SECRET_KEYS.contains(&k) {
-        "[redacted]".to_owned()
-    } else if TOKEN_KEYS.contains(&k) {
-        params::tag(v)
-    } else {
-        v.to_owned()
-    }
-}
-
-fn lossy_pairs(bytes: &[u8]) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(bytes)
-        .map(|(k, v)| {
-            let v = redact_pair(&k, &v);
-            (k.into_owned(), v)
-        })
-        .collect()
-}
-
-fn journal_entry(
-    seq: u64,
-    endpoint: Option<Endpoint>,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-) -> JournalEntry {
-    let headers = headers
-        .iter()
-        .map(|(name, value)| {
-            let v = String::from_utf8_lossy(value.as_bytes());
-            let v = match name.as_str() {
-                "authorization" | "proxy-authorization" => {
-                    let (scheme, rest) = v.split_once(' ').unwrap_or((&v, ""));
-                    if scheme.eq_ignore_ascii_case("bearer") {
-                        format!("{scheme} {}", params::tag(rest.trim()))
-                    } else {
-                        format!("{scheme} [redacted]")
-                    }
-                }
-                "cookie" => "[redacted]".to_owned(),
-                _ => v.into_owned(),
-            };
-            (name.as_str().to_owned(), v)
-        })
-        .collect();
-    JournalEntry {
-        seq,
-        endpoint,
-        method: method.as_str().to_owned(),
-        path: uri.path().to_owned(),
-        query: lossy_pairs(uri.query().unwrap_or("").as_bytes()),
-        headers,
-        params: Vec::new(),
-        grant_type: None,
-        client_auth: None,
-        status: 0,
-        auth_mode: None,
-    }
-}
-
-fn fill_params(entry: &mut JournalEntry, headers: &HeaderMap, body: &[u8]) {
-    entry.params = match body_encoding(headers) {
-        Some(TokenEncoding::Form) => lossy_pairs(body),
-        Some(TokenEncoding::Json) => params::parse_json_object(body)
-            .map(|p| {
-                p.0.into_iter()
-                    .map(|(k, v)| {
-                        let v = redact_pair(&k, &v);
-                        (k, v)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
-    entry.grant_type = entry.param("grant_type").map(str::to_owned);
-    let basic = headers
-        .get(AUTHORIZATION)
-        .and_then(|h| params::parse_basic(h.as_bytes()))
-        .is_some();
-    entry.client_auth = if basic {
-        Some(ClientAuth::ClientSecretBasic)
-    } else if entry.param("client_secret").is_some() {
-        Some(ClientAuth::ClientSecretPost)
-    } else {
-        None
-    };
-}
-
 // ---------------------------------------------------------------- response helpers
 
-fn oauth_json(status: StatusCode, error: &str, description: &str) -> Response {
+pub(crate) fn oauth_json(status: StatusCode, error: &str, description: &str) -> Response {
     let body = json!({ "error": error, "error_description": description });
     let mut resp = (status, axum::Json(body)).into_response();
     no_store(resp.headers_mut());
-    resp
+    refused(resp, Some(error), description)
 }
 
 fn oauth_error(error: OAuthError, description: &str) -> Response {
@@ -617,7 +614,7 @@ fn error_page(s: &Shared, reason: &str) -> Response {
     );
     let mut resp = (StatusCode::BAD_REQUEST, body).into_response();
     html_headers(resp.headers_mut());
-    resp
+    refused(resp, None, reason)
 }
 
 /// An authorization response (RFC 6749 §4.1.2): a redirect to `target` with `pairs`, plus
@@ -661,7 +658,11 @@ fn error_redirect(
     if let Some(st) = state {
         pairs.push(("state", st));
     }
-    redirect(s, status, redirect_uri, &pairs)
+    refused(
+        redirect(s, status, redirect_uri, &pairs),
+        Some(error),
+        description,
+    )
 }
 
 // ---------------------------------------------------------------- authorization endpoint
@@ -701,6 +702,20 @@ async fn authorize(
         }
     };
     let state = q.get("state");
+    if state.is_some_and(|st| st.len() > crate::limits::MAX_STATE_BYTES) {
+        // Refused without echoing it: the redirect would carry the oversized value back.
+        return error_redirect(
+            &s,
+            StatusCode::FOUND,
+            &redirect_uri,
+            None,
+            "invalid_request",
+            &format!(
+                "state is longer than {} bytes",
+                crate::limits::MAX_STATE_BYTES
+            ),
+        );
+    }
     let fail = |error: &str, description: &str| {
         error_redirect(
             &s,
@@ -727,13 +742,15 @@ async fn authorize(
         }
         None => return fail("invalid_request", "response_type is missing"),
     }
-    let scope = match validate_scope(&s.profile, q.get("scope")) {
+    let relax_scope = s.relaxed.has(Relaxation::Scope);
+    let scope = match validate_scope(&s.profile, q.get("scope"), relax_scope) {
         Ok(scope) => scope,
-        Err(desc) => return fail("invalid_scope", &desc),
+        Err(desc) => return blocked_by(fail("invalid_scope", &desc), Relaxation::Scope),
     };
-    let challenge = match validate_pkce(&s.profile, &q) {
+    let challenge = match validate_pkce(&s.profile, &q, s.relaxed.has(Relaxation::Pkce)) {
         Ok(c) => c,
-        Err(desc) => return fail("invalid_request", desc),
+        Err((desc, None)) => return fail("invalid_request", desc),
+        Err((desc, Some(r))) => return blocked_by(fail("invalid_request", desc), r),
     };
     let req = AuthRequest {
         client_id: client_id.to_owned(),
@@ -742,6 +759,7 @@ async fn authorize(
         scope,
         state: state.map(str::to_owned),
         challenge,
+        user: 0,
     };
     let now = s.now();
     if s.auto_approve {
@@ -751,8 +769,13 @@ async fn authorize(
     consent_page(&s, &req, &consent_id)
 }
 
-fn validate_scope(p: &Profile, scope: Option<&str>) -> Result<Vec<String>, String> {
-    let requested = scope.map(|s| p.scopes.split(s)).unwrap_or_default();
+/// The scopes to grant. `relaxed` ([`Relaxation::Scope`]): unsupported ones are dropped
+/// instead of refused, and the defaults granted when none is left.
+fn validate_scope(p: &Profile, scope: Option<&str>, relaxed: bool) -> Result<Vec<String>, String> {
+    let mut requested = scope.map(|s| p.scopes.split(s)).unwrap_or_default();
+    if relaxed {
+        requested.retain(|s| p.scopes.supported.iter().any(|k| k == s));
+    }
     if requested.is_empty() {
         return Ok(p.scopes.default.clone());
     }
@@ -772,26 +795,40 @@ fn validate_scope(p: &Profile, scope: Option<&str>) -> Result<Vec<String>, Strin
     Ok(out)
 }
 
-fn validate_pkce(p: &Profile, q: &Params) -> Result<Option<(PkceMethod, String)>, &'static str> {
+/// Why an authorization request's PKCE parameters were refused, and the [`Relaxation`] that
+/// would have let them pass, if any.
+type PkceRefusal = (&'static str, Option<Relaxation>);
+
+/// The request's PKCE challenge, if any. `relaxed` ([`Relaxation::Pkce`]) makes PKCE
+/// optional with either method.
+fn validate_pkce(
+    p: &Profile,
+    q: &Params,
+    relaxed: bool,
+) -> Result<Option<(PkceMethod, String)>, PkceRefusal> {
     if p.pkce.mode == PkceMode::Unsupported {
         // This provider ignores PKCE parameters, as real ones without PKCE do.
         return Ok(None);
     }
     match (q.get("code_challenge"), q.get("code_challenge_method")) {
-        (None, Some(_)) => Err("code_challenge_method sent without code_challenge"),
-        (None, None) if p.pkce.mode == PkceMode::Required => {
-            Err("code_challenge is required (PKCE, RFC 7636)")
-        }
+        (None, Some(_)) => Err(("code_challenge_method sent without code_challenge", None)),
+        (None, None) if p.pkce.mode == PkceMode::Required && !relaxed => Err((
+            "code_challenge is required (PKCE, RFC 7636)",
+            Some(Relaxation::Pkce),
+        )),
         (None, None) => Ok(None),
         (Some(c), method) => {
             // RFC 7636 §4.3: the method defaults to plain.
             let m = PkceMethod::parse(method.unwrap_or("plain"))
-                .ok_or("code_challenge_method must be S256 or plain")?;
-            if !p.pkce.methods.contains(&m) {
-                return Err("transform algorithm not supported");
+                .ok_or(("code_challenge_method must be S256 or plain", None))?;
+            if !p.pkce.methods.contains(&m) && !relaxed {
+                return Err(("transform algorithm not supported", Some(Relaxation::Pkce)));
             }
             if !params::valid_pkce_value(c) {
-                return Err("code_challenge must be 43-128 characters of [A-Za-z0-9-._~]");
+                return Err((
+                    "code_challenge must be 43-128 characters of [A-Za-z0-9-._~]",
+                    None,
+                ));
             }
             Ok(Some((m, c.to_owned())))
         }
@@ -802,12 +839,13 @@ fn approve(s: &Shared, req: AuthRequest, now: Instant, status: StatusCode) -> Re
     let ttl = Duration::from_secs(s.profile.tokens.code_lifetime_secs);
     let redirect_uri = req.redirect_uri.clone();
     let state = req.state.clone();
+    let user = req.user;
     let code = lock(&s.store).add_code(req, now, ttl);
     let mut pairs = vec![("code", code.as_str())];
     if let Some(st) = state.as_deref() {
         pairs.push(("state", st));
     }
-    redirect(s, status, &redirect_uri, &pairs)
+    with_user(redirect(s, status, &redirect_uri, &pairs), user)
 }
 
 fn consent_page(s: &Shared, req: &AuthRequest, consent_id: &str) -> Response {
@@ -829,16 +867,19 @@ fn consent_page(s: &Shared, req: &AuthRequest, consent_id: &str) -> Response {
 <p>You will be sent back to <code id="redirect">{redirect}</code>.</p>
 <form method="post" action="{action}">
 <input type="hidden" name="consent_id" value="{consent_id}">
+<p><label for="user">Signed in as</label> <input type="text" id="user" name="user" value="{user}" autocomplete="username"></p>
 <button type="submit" name="decision" value="approve" id="approve">Approve</button>
 <button type="submit" name="decision" value="deny" id="deny">Deny</button>
 </form>
-<p class="note">handshake mock of {name}: no real account is involved.</p>
+<p class="note">handshake mock of {name}: no real account is involved. Accounts: <span id="users">{users}</span>.</p>
 </main></body></html>
 "#,
         client = html_escape(&req.client_id),
         redirect = html_escape(&req.redirect_uri),
         action = html_escape(&s.profile.oauth.authorize_path),
         consent_id = html_escape(consent_id),
+        user = html_escape(&s.users[0]),
+        users = html_escape(&s.users.join(", ")),
     );
     let mut resp = (StatusCode::OK, body).into_response();
     html_headers(resp.headers_mut());
@@ -877,8 +918,33 @@ async fn consent(
     if let Err(e) = form.reject_duplicates() {
         return error_page(&s, &e.to_string());
     }
+    // Who approves: the "Signed in as" field, the first user when a client leaves it out.
+    // An unknown name (an emptied field too) is refused before the consent is spent, so the
+    // user can go back.
+    let named = form
+        .0
+        .iter()
+        .find(|(k, _)| k == "user")
+        .map(|(_, v)| v.as_str());
+    let user = match named {
+        None => 0,
+        Some(name) => match s.user_index(name) {
+            Some(i) => i,
+            None if form.get("decision") == Some("approve") => {
+                let shown: String = name.chars().take(40).collect();
+                return error_page(
+                    &s,
+                    &format!(
+                        "unknown user {shown:?}; the accounts on this mock are {}",
+                        s.users.join(", ")
+                    ),
+                );
+            }
+            None => 0,
+        },
+    };
     let now = s.now();
-    let Some(req) = form
+    let Some(mut req) = form
         .get("consent_id")
         .and_then(|id| lock(&s.store).take_consent(id, now))
     else {
@@ -900,6 +966,7 @@ async fn consent(
     if let Some(Extension(Injected(e))) = injected {
         return deny(e.as_str(), "injected fault");
     }
+    req.user = user;
     match form.get("decision") {
         Some("approve") => approve(&s, req, now, StatusCode::SEE_OTHER),
         Some("deny") => deny("access_denied", "the user denied the request"),
@@ -923,6 +990,7 @@ fn body_encoding(headers: &HeaderMap) -> Option<TokenEncoding> {
 
 /// Decodes a token or revocation request body in an encoding the profile accepts.
 fn read_body(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Params, Box<Response>> {
+    let relaxed = s.relaxed.has(Relaxation::BodyEncoding);
     let accepted = &s.profile.token_request.encodings;
     let names = accepted
         .iter()
@@ -933,12 +1001,17 @@ fn read_body(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Params, Box
         .collect::<Vec<_>>()
         .join(" or ");
     let enc = match body_encoding(headers) {
-        Some(e) if accepted.contains(&e) => e,
-        _ => {
-            return Err(Box::new(oauth_error(
+        Some(e) if relaxed || accepted.contains(&e) => e,
+        found => {
+            let resp = oauth_error(
                 OAuthError::InvalidRequest,
                 &format!("this provider accepts request bodies as {names} only"),
-            )))
+            );
+            // Form or JSON would pass once relaxed; another content type would not.
+            return Err(Box::new(match found {
+                Some(_) => blocked_by(resp, Relaxation::BodyEncoding),
+                None => resp,
+            }));
         }
     };
     let parsed = match enc {
@@ -1032,16 +1105,21 @@ fn authenticate(s: &Shared, headers: &HeaderMap, p: &Params) -> Result<String, B
             fail("unknown client")
         };
     }
-    if !allowed.contains(&method) {
+    if !allowed.contains(&method) && !s.relaxed.has(Relaxation::ClientAuth) {
         let want = allowed
             .iter()
             .map(|a| a.as_str())
             .collect::<Vec<_>>()
             .join(" or ");
-        return fail(&format!(
-            "{} is not accepted by this provider; use {want}",
-            method.as_str()
-        ));
+        let resp = invalid_client(
+            s,
+            &format!(
+                "{} is not accepted by this provider; use {want}",
+                method.as_str()
+            ),
+            tried_basic,
+        );
+        return Err(Box::new(blocked_by(resp, Relaxation::ClientAuth)));
     }
     let Some(secret) = secret else {
         return fail("client_secret is missing");
@@ -1080,14 +1158,22 @@ async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) ->
         )),
     };
     match result {
-        Ok(issued) => token_response(&s, issued),
-        Err(e) => oauth_error(e.error, &e.description),
+        Ok((issued, user)) => with_user(token_response(&s, issued), user),
+        Err(e) => {
+            let resp = oauth_error(e.error, &e.description);
+            match e.requirement {
+                Some(r) => blocked_by(resp, r),
+                None => resp,
+            }
+        }
     }
 }
 
 struct OAuthErr {
     error: OAuthError,
     description: String,
+    /// The relaxable requirement that refused the request, if that is why.
+    requirement: Option<Relaxation>,
 }
 
 impl OAuthErr {
@@ -1095,6 +1181,7 @@ impl OAuthErr {
         OAuthErr {
             error,
             description: description.into(),
+            requirement: None,
         }
     }
 }
@@ -1103,7 +1190,8 @@ fn grant_err(description: &str) -> OAuthErr {
     OAuthErr::new(OAuthError::InvalidGrant, description)
 }
 
-fn code_grant(s: &Shared, client_id: &str, p: &Params) -> Result<Issued, OAuthErr> {
+/// Redeems a code. Returns the tokens and the index of the user the grant acts for.
+fn code_grant(s: &Shared, client_id: &str, p: &Params) -> Result<(Issued, usize), OAuthErr> {
     let sec = &s.profile.security;
     let Some(code) = p.get("code") else {
         return Err(OAuthErr::new(OAuthError::InvalidRequest, "code is missing"));
@@ -1177,13 +1265,15 @@ fn code_grant(s: &Shared, client_id: &str, p: &Params) -> Result<Issued, OAuthEr
         Duration::from_secs(t.access_token_lifetime_secs),
         refresh,
     );
+    store.set_user(grant, req.user);
     if sec.single_use_codes {
         store.mark_redeemed(code, grant);
     }
-    Ok(issued)
+    Ok((issued, req.user))
 }
 
-fn refresh_grant(s: &Shared, client_id: &str, p: &Params) -> Result<Issued, OAuthErr> {
+/// Refreshes a grant. Returns the tokens and the index of the user the grant acts for.
+fn refresh_grant(s: &Shared, client_id: &str, p: &Params) -> Result<(Issued, usize), OAuthErr> {
     let Some(rt) = p.get("refresh_token") else {
         return Err(OAuthErr::new(
             OAuthError::InvalidRequest,
@@ -1215,31 +1305,43 @@ fn refresh_grant(s: &Shared, client_id: &str, p: &Params) -> Result<Issued, OAut
     if s.profile.security.bind_refresh_token && g.client_id != client_id {
         return Err(grant_err("refresh token was issued to another client"));
     }
+    let user = g.user;
     let scope = match p.get("scope") {
         None => g.scope.clone(),
         Some(requested) => {
-            let requested = s.profile.scopes.split(requested);
+            let mut requested = s.profile.scopes.split(requested);
+            let relaxed = s.relaxed.has(Relaxation::Scope);
+            if relaxed {
+                requested.retain(|r| g.scope.iter().any(|x| x == r));
+            }
             if let Some(extra) = requested.iter().find(|r| !g.scope.iter().any(|x| x == *r)) {
-                return Err(OAuthErr::new(
+                let mut e = OAuthErr::new(
                     OAuthError::InvalidScope,
                     format!(
                         "scope {:?} was not granted originally",
                         extra.chars().take(40).collect::<String>()
                     ),
-                ));
+                );
+                e.requirement = Some(Relaxation::Scope);
+                return Err(e);
             }
-            requested.into_iter().map(str::to_owned).collect()
+            if relaxed && requested.is_empty() {
+                g.scope.clone()
+            } else {
+                requested.into_iter().map(str::to_owned).collect()
+            }
         }
     };
     let rotate = (t.rotation != Rotation::Off)
         .then(|| t.refresh_token_lifetime_secs.map(Duration::from_secs));
-    Ok(store.refresh_grant(
+    let issued = store.refresh_grant(
         grant,
         scope,
         now,
         Duration::from_secs(t.access_token_lifetime_secs),
         rotate,
-    ))
+    );
+    Ok((issued, user))
 }
 
 fn token_response(s: &Shared, issued: Issued) -> Response {
@@ -1267,6 +1369,12 @@ fn token_response(s: &Shared, issued: Issued) -> Response {
     let mut resp = (StatusCode::OK, axum::Json(Value::Object(body))).into_response();
     if s.profile.security.no_store {
         no_store(resp.headers_mut());
+    }
+    if let Some(old) = issued.evicted {
+        resp.extensions_mut().insert(journal::Note(format!(
+            "grant {old} evicted: the client reached {} live grants (limits::MAX_GRANTS_PER_CLIENT); its tokens no longer work",
+            crate::limits::MAX_GRANTS_PER_CLIENT
+        )));
     }
     resp
 }
@@ -1369,6 +1477,15 @@ pub(crate) fn metadata(s: &Shared) -> Value {
     m.insert("name".into(), Value::String(p.name.clone()));
     m.insert("oauth_documented".into(), Value::Bool(p.oauth_documented()));
     m.insert("api_resource".into(), Value::String(s.url(&p.api.path)));
+    // The registered client, never its secret.
+    m.insert(
+        "client".into(),
+        json!({
+            "client_id": s.client.client_id,
+            "redirect_uris": s.client.redirect_uris,
+        }),
+    );
+    m.insert("users".into(), json!(s.users));
     m.insert(
         "token_request_encodings".into(),
         json!(p.token_request.encodings),
@@ -1501,7 +1618,7 @@ async fn control_journal(State(s): State<Arc<Shared>>) -> Response {
     axum::Json(s.journal()).into_response()
 }
 
-fn control_error(description: String) -> Response {
+pub(crate) fn control_error(description: String) -> Response {
     oauth_json(StatusCode::BAD_REQUEST, "invalid_request", &description)
 }
 
@@ -1542,11 +1659,6 @@ async fn control_expire(State(s): State<Arc<Shared>>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-async fn control_revoke(State(s): State<Arc<Shared>>) -> StatusCode {
-    lock(&s.store).revoke_all();
-    StatusCode::NO_CONTENT
-}
-
 async fn control_reset(State(s): State<Arc<Shared>>) -> StatusCode {
     s.reset();
     StatusCode::NO_CONTENT
@@ -1571,11 +1683,7 @@ async fn healthz() -> Response {
     axum::Json(json!({ "status": "ok" })).into_response()
 }
 
-async fn not_found(uri: Uri) -> Response {
-    let path: String = uri.path().chars().take(200).collect();
-    oauth_json(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        &format!("no endpoint at {path}"),
-    )
+/// A bare 404: `answers::complete` gives it the body the path's endpoint speaks.
+async fn not_found() -> StatusCode {
+    StatusCode::NOT_FOUND
 }

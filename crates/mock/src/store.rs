@@ -1,9 +1,14 @@
 //! Codes, grants and tokens, on a virtual clock, with bounded memory.
 //!
-//! Memory stays bounded under load because nothing accumulates per request: a grant keeps at
-//! most [`LIVE_ACCESS_TOKENS`] access tokens and [`RETIRED_REFRESH_TOKENS`] retired refresh
-//! tokens (older ones are forgotten, i.e. invalid), rotation replaces the grant's refresh
-//! token in place, and expired codes, consents and dead grants are purged periodically.
+//! Memory is bounded by construction (see [`crate::limits`]): at most
+//! [`MAX_CODES`](crate::limits::MAX_CODES) codes and
+//! [`MAX_CONSENTS`](crate::limits::MAX_CONSENTS) consents (the oldest forgotten first), at
+//! most [`MAX_GRANTS_PER_CLIENT`](crate::limits::MAX_GRANTS_PER_CLIENT) grants per client
+//! (the oldest evicted first), and per grant at most [`LIVE_ACCESS_TOKENS`] access tokens and
+//! [`RETIRED_REFRESH_TOKENS`] retired refresh tokens; rotation replaces the refresh token in
+//! place. Expired codes and consents, and grants nothing can use any more, are forgotten a
+//! little at a time on each operation (`bounds.rs`), never by a walk of everything under the
+//! store's lock.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,12 +19,9 @@ use base64::Engine;
 use handshake_profile::PkceMethod;
 use rand::RngCore;
 
-/// Access tokens a grant keeps alive at once; issuing more evicts the oldest.
-pub(crate) const LIVE_ACCESS_TOKENS: usize = 8;
-/// Rotated-out refresh tokens remembered per grant for reuse detection.
-pub(crate) const RETIRED_REFRESH_TOKENS: usize = 8;
-/// Purge expired entries every this many store operations.
-const PURGE_EVERY: u64 = 4096;
+use crate::bounds::{Expiring, GrantOrder, EXPIRED_GRACE};
+pub(crate) use crate::limits::{LIVE_ACCESS_TOKENS, RETIRED_REFRESH_TOKENS};
+use crate::limits::{MAX_CODES, MAX_CONSENTS, SWEEP_PER_OP};
 
 /// 256 bits from the thread-local CSPRNG, base64url.
 pub(crate) fn random_token() -> String {
@@ -107,6 +109,8 @@ pub(crate) struct AuthRequest {
     pub(crate) scope: Vec<String>,
     pub(crate) state: Option<String>,
     pub(crate) challenge: Option<(PkceMethod, String)>,
+    /// Index of the user account that approves (0 until the consent form names one).
+    pub(crate) user: usize,
 }
 
 pub(crate) struct CodeEntry {
@@ -124,6 +128,8 @@ struct Consent {
 pub(crate) struct Grant {
     pub(crate) client_id: String,
     pub(crate) scope: Vec<String>,
+    /// Index of the user account the grant acts for; its tokens inherit it.
+    pub(crate) user: usize,
     access_tokens: VecDeque<String>,
     refresh_token: Option<String>,
     refresh_expires_at: Option<Instant>,
@@ -160,8 +166,16 @@ pub(crate) enum RefreshLookup {
 
 /// What the API resource learns about a bearer token.
 pub(crate) enum AccessLookup {
-    Valid { grant: u64, scope: Vec<String> },
-    Expired { grant: u64, scope: Vec<String> },
+    Valid {
+        grant: u64,
+        scope: Vec<String>,
+        user: usize,
+    },
+    Expired {
+        grant: u64,
+        scope: Vec<String>,
+        user: usize,
+    },
     Unknown,
 }
 
@@ -170,6 +184,8 @@ pub(crate) struct Issued {
     pub(crate) access_token: String,
     pub(crate) refresh_token: Option<String>,
     pub(crate) scope: Vec<String>,
+    /// A new grant only: the client's oldest grant, evicted to make room for it.
+    pub(crate) evicted: Option<u64>,
 }
 
 #[derive(Default)]
@@ -180,20 +196,57 @@ pub(crate) struct Store {
     access: HashMap<String, AccessEntry>,
     refresh: HashMap<String, RefreshEntry>,
     next_grant: u64,
-    ops: u64,
+    code_order: Expiring<String, MAX_CODES>,
+    consent_order: Expiring<String, MAX_CONSENTS>,
+    grant_order: GrantOrder,
 }
 
 impl Store {
+    /// A little expiry on each operation: codes and consents expired for
+    /// [`EXPIRED_GRACE`], and [`SWEEP_PER_OP`] grants looked at by the sweep's clock hand
+    /// (a grant is forgotten when its last token expired that long ago).
     fn tick(&mut self, now: Instant) {
-        self.ops += 1;
-        if self.ops >= PURGE_EVERY {
-            self.ops = 0;
-            self.purge(now);
+        for _ in 0..2 * SWEEP_PER_OP {
+            let Some(code) = self.code_order.pop_expired(now) else {
+                break;
+            };
+            self.codes.remove(&code);
+        }
+        for _ in 0..2 * SWEEP_PER_OP {
+            let Some(id) = self.consent_order.pop_expired(now) else {
+                break;
+            };
+            self.consents.remove(&id);
+        }
+        for _ in 0..SWEEP_PER_OP {
+            let Some(id) = self.grant_order.next_for_sweep() else {
+                break;
+            };
+            match self.grants.get(&id) {
+                None => {}
+                Some(g) if self.unusable(g, now) => self.revoke_grant(id),
+                Some(_) => self.grant_order.keep(id),
+            }
         }
     }
 
+    /// Whether nothing can use the grant any more: its refresh token (if any) and every
+    /// access token expired at least [`EXPIRED_GRACE`] ago.
+    fn unusable(&self, g: &Grant, now: Instant) -> bool {
+        let gone = |at: Instant| later(at, EXPIRED_GRACE) <= now;
+        let refresh_alive =
+            g.refresh_token.is_some() && g.refresh_expires_at.is_none_or(|exp| !gone(exp));
+        let access_alive = g
+            .access_tokens
+            .iter()
+            .any(|t| self.access.get(t).is_some_and(|a| !gone(a.expires_at)));
+        !refresh_alive && !access_alive
+    }
+
     /// Forgets expired codes and consents, expired access tokens, and grants nothing can use
-    /// any more (no live refresh token and no live access token).
+    /// any more (no live refresh token and no live access token), walking everything: for
+    /// tests only; the request path expires a little at a time (`tick`).
+    #[cfg(test)]
     pub(crate) fn purge(&mut self, now: Instant) {
         self.codes.retain(|_, c| c.expires_at > now);
         self.consents.retain(|_, c| c.expires_at > now);
@@ -216,13 +269,12 @@ impl Store {
     pub(crate) fn add_consent(&mut self, req: AuthRequest, now: Instant, ttl: Duration) -> String {
         self.tick(now);
         let id = random_token();
-        self.consents.insert(
-            id.clone(),
-            Consent {
-                req,
-                expires_at: later(now, ttl),
-            },
-        );
+        let expires_at = later(now, ttl);
+        if let Some(oldest) = self.consent_order.push(expires_at, id.clone()) {
+            self.consents.remove(&oldest);
+        }
+        self.consents
+            .insert(id.clone(), Consent { req, expires_at });
         id
     }
 
@@ -235,11 +287,15 @@ impl Store {
     pub(crate) fn add_code(&mut self, req: AuthRequest, now: Instant, ttl: Duration) -> String {
         self.tick(now);
         let code = random_token();
+        let expires_at = later(now, ttl);
+        if let Some(oldest) = self.code_order.push(expires_at, code.clone()) {
+            self.codes.remove(&oldest);
+        }
         self.codes.insert(
             code.clone(),
             CodeEntry {
                 req,
-                expires_at: later(now, ttl),
+                expires_at,
                 redeemed: None,
             },
         );
@@ -285,6 +341,7 @@ impl Store {
             Grant {
                 client_id: client_id.to_owned(),
                 scope: scope.clone(),
+                user: 0,
                 access_tokens: VecDeque::new(),
                 refresh_token: None,
                 refresh_expires_at: None,
@@ -292,6 +349,16 @@ impl Store {
                 rate_window: None,
             },
         );
+        let grants = &self.grants;
+        self.grant_order
+            .added(client_id, id, |g| grants.contains_key(&g));
+        let grants = &self.grants;
+        let evicted = self
+            .grant_order
+            .over_cap(client_id, |g| g != id && grants.contains_key(&g));
+        if let Some(old) = evicted {
+            self.revoke_grant(old);
+        }
         let access_token = self.issue_access(id, now, access_ttl);
         let refresh_token = refresh.map(|ttl| self.set_refresh(id, now, ttl));
         (
@@ -300,6 +367,7 @@ impl Store {
                 access_token,
                 refresh_token,
                 scope,
+                evicted,
             },
         )
     }
@@ -373,6 +441,44 @@ impl Store {
         self.grants.get(&id)
     }
 
+    /// Says which user account a grant acts for.
+    pub(crate) fn set_user(&mut self, grant: u64, user: usize) {
+        if let Some(g) = self.grants.get_mut(&grant) {
+            g.user = user;
+        }
+    }
+
+    /// Grants that can still be used (a live refresh token or a live access token), of one
+    /// user or of all.
+    pub(crate) fn live_grants(&self, user: Option<usize>, now: Instant) -> usize {
+        self.grants
+            .values()
+            .filter(|g| user.is_none_or(|u| g.user == u))
+            .filter(|g| {
+                let refresh_alive =
+                    g.refresh_token.is_some() && g.refresh_expires_at.is_none_or(|exp| exp > now);
+                refresh_alive
+                    || g.access_tokens
+                        .iter()
+                        .any(|t| self.access.get(t).is_some_and(|a| a.expires_at > now))
+            })
+            .count()
+    }
+
+    /// Revokes every grant of one user, with every token they issued. Returns how many.
+    pub(crate) fn revoke_user(&mut self, user: usize) -> usize {
+        let ids: Vec<u64> = self
+            .grants
+            .iter()
+            .filter(|(_, g)| g.user == user)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &ids {
+            self.revoke_grant(*id);
+        }
+        ids.len()
+    }
+
     /// Issues tokens for a refresh: always a new access token; a new refresh token when
     /// `rotate`, else the current one again.
     pub(crate) fn refresh_grant(
@@ -395,6 +501,7 @@ impl Store {
             access_token,
             refresh_token,
             scope,
+            evicted: None,
         }
     }
 
@@ -410,11 +517,13 @@ impl Store {
             AccessLookup::Expired {
                 grant: a.grant,
                 scope,
+                user: g.user,
             }
         } else {
             AccessLookup::Valid {
                 grant: a.grant,
                 scope,
+                user: g.user,
             }
         }
     }
@@ -441,6 +550,7 @@ impl Store {
     /// Removes a grant with every token it issued.
     pub(crate) fn revoke_grant(&mut self, id: u64) {
         if let Some(g) = self.grants.remove(&id) {
+            self.grant_order.removed(&g.client_id);
             for t in g.access_tokens {
                 self.access.remove(&t);
             }
@@ -451,6 +561,7 @@ impl Store {
     }
 
     pub(crate) fn revoke_all(&mut self) {
+        self.grant_order.clear();
         self.grants.clear();
         self.access.clear();
         self.refresh.clear();
@@ -501,6 +612,7 @@ mod tests {
             scope: vec!["read".into()],
             state: None,
             challenge: None,
+            user: 0,
         }
     }
 
@@ -529,6 +641,27 @@ mod tests {
         }
         s.purge(now + Duration::from_secs(61));
         assert_eq!(s.sizes(), [0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn grants_are_counted_and_revoked_per_user() {
+        let mut s = Store::default();
+        let now = Instant::now();
+        let hour = Duration::from_secs(3600);
+        let (a, _) = s.new_grant("c", vec![], now, hour, Some(None));
+        let (b, _) = s.new_grant("c", vec![], now, hour, None);
+        s.set_user(b, 1);
+        assert_eq!(s.grant(a).unwrap().user, 0);
+        assert_eq!(s.live_grants(Some(0), now), 1);
+        assert_eq!(s.live_grants(Some(1), now), 1);
+        assert_eq!(s.live_grants(None, now), 2);
+        // Bob's grant has no refresh token: it dies with its access token.
+        assert_eq!(s.live_grants(Some(1), now + hour), 0);
+        assert_eq!(s.live_grants(Some(0), now + hour), 1);
+        assert_eq!(s.revoke_user(0), 1);
+        assert_eq!(s.live_grants(Some(0), now), 0);
+        assert_eq!(s.live_grants(Some(1), now), 1);
+        assert_eq!(s.revoke_user(5), 0);
     }
 
     #[test]

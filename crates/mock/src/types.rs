@@ -101,6 +101,69 @@ impl fmt::Display for OAuthError {
     }
 }
 
+/// A requirement of the provider that [`MockProvider::relax`](crate::MockProvider::relax)
+/// can lift at run time, so that a client blocked by it can be tested on everything else.
+/// The journal names the one that refused a request ([`JournalEntry::requirement`]).
+///
+/// On the wire (`POST /__handshake/relax`, the journal) it is snake_case:
+///
+/// ```
+/// use handshake_mock::Relaxation;
+///
+/// assert_eq!(serde_json::to_string(&Relaxation::BodyEncoding).unwrap(), "\"body_encoding\"");
+/// assert_eq!(Relaxation::parse("client_auth"), Some(Relaxation::ClientAuth));
+/// assert_eq!(Relaxation::ALL.len(), 4);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Relaxation {
+    /// PKCE is no longer required: an authorization request without `code_challenge` is
+    /// accepted, a challenge sent is still verified at the token endpoint, and either RFC
+    /// 7636 method (`S256`, `plain`) is accepted.
+    Pkce,
+    /// Token and revocation requests are accepted form-encoded and as JSON, whatever the
+    /// profile lists.
+    BodyEncoding,
+    /// `client_secret_basic` and `client_secret_post` are both accepted, whatever the
+    /// profile lists; a wrong secret is still refused.
+    ClientAuth,
+    /// Unsupported scopes in a request are ignored instead of refused with
+    /// `invalid_scope`: the supported ones are granted, or the profile's default scopes when
+    /// none is left; at refresh, scopes beyond the original grant are dropped.
+    Scope,
+}
+
+impl Relaxation {
+    /// Every relaxation, in declaration order.
+    pub const ALL: [Relaxation; 4] = [
+        Relaxation::Pkce,
+        Relaxation::BodyEncoding,
+        Relaxation::ClientAuth,
+        Relaxation::Scope,
+    ];
+
+    /// The snake_case wire name (`body_encoding`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Relaxation::Pkce => "pkce",
+            Relaxation::BodyEncoding => "body_encoding",
+            Relaxation::ClientAuth => "client_auth",
+            Relaxation::Scope => "scope",
+        }
+    }
+
+    /// Parses a wire name (`pkce`, `body_encoding`, `client_auth`, `scope`).
+    pub fn parse(name: &str) -> Option<Relaxation> {
+        Relaxation::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+impl fmt::Display for Relaxation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A client secret. Prints `ClientSecret([redacted])` in `Debug`; read it with
 /// [`ClientSecret::secret`].
 #[derive(Clone)]
@@ -236,7 +299,26 @@ fn one() -> u32 {
 /// `[redacted]`. Codes and tokens read `[redacted:xxxxxxxx]`, where `xxxxxxxx` is a short
 /// SHA-256 tag: equal tags mean the same value was sent twice, yet the value cannot be
 /// recovered from the journal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `GET /__handshake/journal` serves `Vec<JournalEntry>` as JSON, and that JSON
+/// deserializes back into it; fields added later default when absent, so build test
+/// entries with `..JournalEntry::default()`:
+///
+/// ```
+/// use handshake_mock::{Endpoint, JournalEntry, Relaxation};
+///
+/// let entry = JournalEntry {
+///     seq: 1,
+///     endpoint: Some(Endpoint::Authorize),
+///     status: 302,
+///     error: Some("invalid_request".into()),
+///     requirement: Some(Relaxation::Pkce),
+///     ..JournalEntry::default()
+/// };
+/// let json = serde_json::to_string(&entry).unwrap();
+/// assert_eq!(serde_json::from_str::<JournalEntry>(&json).unwrap(), entry);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JournalEntry {
     /// Order of arrival, from 1; gaps mean older entries were evicted (the journal keeps the
     /// most recent entries only).
@@ -267,6 +349,36 @@ pub struct JournalEntry {
     /// recognisable credentials.
     #[serde(default)]
     pub auth_mode: Option<String>,
+    /// A refusal's RFC 6749 error code, as answered in the JSON body or on the error
+    /// redirect (`invalid_request`, `invalid_client`, ...; the API's `invalid_token` and
+    /// `insufficient_scope`). `None` when the request succeeded, and on HTML error pages
+    /// (which name no code; see `error_description`).
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Why the request was refused: the `error_description` answered, or the reason shown
+    /// on an HTML error page. Written by the mock, never a secret.
+    #[serde(default)]
+    pub error_description: Option<String>,
+    /// When the refusal came from one of the provider's requirements that
+    /// [`MockProvider::relax`](crate::MockProvider::relax) can lift, which one: a missing
+    /// `code_challenge` ([`Relaxation::Pkce`]), a body encoding the profile does not accept
+    /// ([`Relaxation::BodyEncoding`]), a client authentication method it does not accept
+    /// ([`Relaxation::ClientAuth`]), an unsupported scope ([`Relaxation::Scope`]). Set exactly
+    /// when relaxing that requirement would have let this check pass.
+    #[serde(default)]
+    pub requirement: Option<Relaxation>,
+    /// The user account the request acted for: who approved on the consent page (or the
+    /// first user, with auto-approve), whose grant a token response or a Bearer API call
+    /// belongs to, the first user for the native scheme. `None` when no user was involved.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// What else the request caused that a test may need to know, in the mock's words: a
+    /// grant evicted because the client reached
+    /// [`MAX_GRANTS_PER_CLIENT`](crate::limits::MAX_GRANTS_PER_CLIENT), for one. Values cut
+    /// for the journal's bounds end with `…[cut: N bytes]`; fields left out are summarised by
+    /// a last `("…", "N more not kept")` pair in `query`, `headers` or `params`.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 impl JournalEntry {

@@ -785,6 +785,7 @@ mod tests {
             client_auth: Some(ClientAuth::ClientSecretPost),
             status,
             auth_mode: None,
+            ..JournalEntry::default()
         }
     }
 

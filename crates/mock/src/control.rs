@@ -1,0 +1,140 @@
+//! Control endpoints for user accounts and relaxations: `/__handshake/users`, `records`,
+//! `grants`, `relax`, and `revoke` (all grants, or one user's). Bad input gets 400 with an
+//! RFC 6749-shaped error JSON, never a 5xx.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::params;
+use crate::server::{control_error, lock, Shared};
+use crate::types::Relaxation;
+
+/// The user named by `?user=NAME`: `Ok(None)` when the query names none; `Err` (the reason
+/// for a 400) for a malformed query, another parameter, or an unknown user.
+fn user_query(s: &Shared, uri: &Uri) -> Result<Option<usize>, String> {
+    let q = params::parse_urlencoded(uri.query().unwrap_or("").as_bytes())
+        .map_err(|e| format!("query string: {e}"))?;
+    q.reject_duplicates().map_err(|e| e.to_string())?;
+    if let Some((k, _)) = q.0.iter().find(|(k, _)| k != "user") {
+        let k: String = k.chars().take(40).collect();
+        return Err(format!("unknown parameter {k:?}; the only one is user"));
+    }
+    // `?user=` names the empty user, which does not exist: not the same as no `user`.
+    match q
+        .0
+        .iter()
+        .find(|(k, _)| k == "user")
+        .map(|(_, v)| v.as_str())
+    {
+        None => Ok(None),
+        Some(name) => s
+            .user_index(name)
+            .map(Some)
+            .ok_or_else(|| unknown_user(s, name)),
+    }
+}
+
+fn unknown_user(s: &Shared, name: &str) -> String {
+    let name: String = name.chars().take(40).collect();
+    format!(
+        "unknown user {name:?}; the users are {}",
+        s.users.join(", ")
+    )
+}
+
+/// `GET /__handshake/users`: `{"users": ["alice", "bob"]}`.
+pub(crate) async fn users(State(s): State<Arc<Shared>>) -> Response {
+    axum::Json(json!({ "users": s.users })).into_response()
+}
+
+/// `GET /__handshake/records?user=bob`: every record the API lists for that user's grants
+/// (the first user's without `user`).
+pub(crate) async fn records(State(s): State<Arc<Shared>>, uri: Uri) -> Response {
+    match user_query(&s, &uri) {
+        Ok(user) => axum::Json(s.records_of(user.unwrap_or(0))).into_response(),
+        Err(reason) => control_error(reason),
+    }
+}
+
+/// `GET /__handshake/grants?user=bob`: `{"live": N}`, that user's live grants (every
+/// user's without `user`).
+pub(crate) async fn grants(State(s): State<Arc<Shared>>, uri: Uri) -> Response {
+    match user_query(&s, &uri) {
+        Ok(user) => {
+            let live = lock(&s.store).live_grants(user, s.now());
+            axum::Json(json!({ "live": live })).into_response()
+        }
+        Err(reason) => control_error(reason),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    #[serde(default)]
+    user: Option<String>,
+}
+
+/// `POST /__handshake/revoke`: every grant, or with `{"user": "bob"}` that user's only.
+pub(crate) async fn revoke(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let blank = body.iter().all(u8::is_ascii_whitespace);
+    let b: RevokeBody = if blank {
+        RevokeBody { user: None }
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(b) => b,
+            Err(e) => {
+                return control_error(format!("expected no body or {{\"user\": \"NAME\"}}: {e}"))
+            }
+        }
+    };
+    match b.user {
+        None => lock(&s.store).revoke_all(),
+        Some(name) => match s.user_index(&name) {
+            Some(i) => {
+                lock(&s.store).revoke_user(i);
+            }
+            None => return control_error(unknown_user(&s, &name)),
+        },
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RelaxBody {
+    requirement: Relaxation,
+}
+
+fn relaxed_list(s: &Shared) -> Response {
+    axum::Json(json!({ "relaxed": s.relaxed.list() })).into_response()
+}
+
+/// `GET /__handshake/relax`: `{"relaxed": ["pkce", ...]}`.
+pub(crate) async fn relaxed(State(s): State<Arc<Shared>>) -> Response {
+    relaxed_list(&s)
+}
+
+/// `POST /__handshake/relax` `{"requirement": "pkce"}`: lifts that requirement; answers the
+/// relaxed list.
+pub(crate) async fn relax(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<RelaxBody>(&body) {
+        Ok(b) => {
+            s.relaxed.add(b.requirement);
+            relaxed_list(&s)
+        }
+        Err(e) => {
+            let names: Vec<&str> = Relaxation::ALL.iter().map(|r| r.as_str()).collect();
+            control_error(format!(
+                "expected {{\"requirement\": \"{}\"}}: {e}",
+                names.join("\" | \"")
+            ))
+        }
+    }
+}

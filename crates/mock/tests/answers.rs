@@ -1,0 +1,210 @@
+//! Every refusal has a body in the endpoint's language: RFC 6749 error JSON on the OAuth
+//! endpoints (405 with `Allow`, 404 below them, 413), the CRM's own shape on the API.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use handshake_mock::MockProvider;
+use handshake_profile::Profile;
+use serde_json::Value;
+use tower::ServiceExt;
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+async fn send(router: &axum::Router, req: Request<Body>) -> Answer {
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap()
+        .to_vec();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn request(method: &Method, path: &str, body: Vec<u8>) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+/// An RFC 6749 error JSON with `error` and `error_description`, not cached.
+#[track_caller]
+fn assert_oauth_error(a: &Answer, what: &str) -> Value {
+    let v: Value = serde_json::from_slice(&a.body).unwrap_or_else(|_| {
+        panic!(
+            "{what}: body is not JSON: {:?}",
+            String::from_utf8_lossy(&a.body)
+        )
+    });
+    assert!(v["error"].is_string(), "{what}: {v}");
+    assert!(v["error_description"].is_string(), "{what}: {v}");
+    assert_eq!(a.headers["content-type"], "application/json", "{what}");
+    assert_eq!(a.headers["cache-control"], "no-store", "{what}");
+    v
+}
+
+#[tokio::test]
+async fn wrong_methods_on_oauth_endpoints_get_405_with_allow_and_an_error_json() {
+    for p in Profile::builtins() {
+        let id = p.id.clone();
+        let router = MockProvider::builder(p.clone()).into_router().unwrap();
+        let mut post_only = vec![p.oauth.token_path.clone()];
+        post_only.extend(p.oauth.revoke_paths.clone());
+        for path in &post_only {
+            for m in [
+                Method::GET,
+                Method::PUT,
+                Method::DELETE,
+                Method::PATCH,
+                Method::OPTIONS,
+            ] {
+                let a = send(&router, request(&m, path, Vec::new())).await;
+                let what = format!("{id} {m} {path}");
+                assert_eq!(a.status, 405, "{what}");
+                assert_eq!(a.headers["allow"], "POST", "{what}");
+                let v = assert_oauth_error(&a, &what);
+                assert_eq!(v["error"], "invalid_request", "{what}");
+                assert!(
+                    v["error_description"]
+                        .as_str()
+                        .unwrap()
+                        .contains("use POST"),
+                    "{what}: {v}"
+                );
+            }
+        }
+        for m in [Method::PUT, Method::DELETE, Method::PATCH] {
+            let a = send(&router, request(&m, &p.oauth.authorize_path, Vec::new())).await;
+            let what = format!("{id} {m} authorize");
+            assert_eq!(a.status, 405, "{what}");
+            let allow = a.headers["allow"].to_str().unwrap();
+            assert!(
+                allow.contains("GET") && allow.contains("POST"),
+                "{what}: {allow}"
+            );
+            assert_oauth_error(&a, &what);
+        }
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_below_the_oauth_endpoints_get_404_with_an_error_json() {
+    let p = Profile::builtin("insightly").unwrap();
+    let router = MockProvider::builder(p.clone()).into_router().unwrap();
+    for path in [
+        format!("{}/extra", p.oauth.token_path),
+        format!("{}x", p.oauth.authorize_path),
+        "/v3.1/oauth2/nothing".to_owned(),
+        "/".to_owned(),
+        "/__handshake/nothing".to_owned(),
+    ] {
+        let a = send(
+            &router,
+            request(&Method::POST, &path, b"grant_type=x".to_vec()),
+        )
+        .await;
+        assert_eq!(a.status, 404, "{path}");
+        let v = assert_oauth_error(&a, &path);
+        assert_eq!(v["error"], "invalid_request", "{path}");
+        assert!(
+            v["error_description"].as_str().unwrap().contains(&path),
+            "{v}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn api_refusals_from_the_router_speak_the_crm_shape() {
+    for p in Profile::builtins() {
+        let id = p.id.clone();
+        let router = MockProvider::builder(p.clone()).into_router().unwrap();
+        let e = &p.errors;
+
+        let path = format!("{}/1/nested", p.api.path);
+        let a = send(&router, request(&Method::GET, &path, Vec::new())).await;
+        assert_eq!(a.status, 404, "{id}");
+        let want = e.render(
+            &e.not_found_body,
+            "not_found",
+            &format!("no endpoint at {path}"),
+        );
+        assert_eq!(String::from_utf8_lossy(&a.body), want, "{id}");
+
+        let a = send(&router, request(&Method::DELETE, &p.api.path, Vec::new())).await;
+        assert_eq!(a.status, 405, "{id}");
+        assert_eq!(a.headers["allow"], "GET,HEAD", "{id}");
+        let want = e.render(
+            &e.bad_request_body,
+            "invalid_request",
+            &format!(
+                "method DELETE is not allowed at {}; use GET,HEAD",
+                p.api.path
+            ),
+        );
+        assert_eq!(String::from_utf8_lossy(&a.body), want, "{id}");
+
+        let big = vec![b'a'; handshake_mock::limits::BODY_LIMIT + 1];
+        let a = send(&router, request(&Method::POST, &p.api.path, big)).await;
+        assert_eq!(a.status, 413, "{id}");
+        let want = e.render(
+            &e.bad_request_body,
+            "invalid_request",
+            &format!(
+                "request body exceeds {} bytes",
+                handshake_mock::limits::BODY_LIMIT
+            ),
+        );
+        assert_eq!(String::from_utf8_lossy(&a.body), want, "{id}");
+    }
+}
+
+#[tokio::test]
+async fn oversized_bodies_on_oauth_endpoints_get_413_with_an_error_json_and_a_journal_line() {
+    let p = Profile::builtin("capsule").unwrap();
+    let mock = MockProvider::start(p).await;
+    let big = "a=".to_owned() + &"x".repeat(100 * 1024);
+    let resp = reqwest::Client::new()
+        .post(mock.token_url())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    let a = Answer {
+        status: resp.status(),
+        headers: resp.headers().clone(),
+        body: resp.bytes().await.unwrap().to_vec(),
+    };
+    assert_eq!(a.status, 413);
+    assert_oauth_error(&a, "413");
+    let last = mock.journal().pop().unwrap();
+    assert_eq!(last.status, 413);
+    assert_eq!(last.error.as_deref(), Some("invalid_request"));
+}
+
+#[tokio::test]
+async fn the_journal_records_completed_refusals() {
+    let p = Profile::builtin("redtail").unwrap();
+    let mock = MockProvider::start(p).await;
+    let resp = reqwest::Client::new()
+        .get(mock.token_url())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    let last = mock.journal().pop().unwrap();
+    assert_eq!((last.method.as_str(), last.status), ("GET", 405));
+    assert_eq!(last.error.as_deref(), Some("invalid_request"));
+    assert!(last.error_description.unwrap().contains("use POST"));
+}
