@@ -34,9 +34,16 @@ pids=(); tmpfiles=()
 cleanup() {
   local p
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  rm -f "${tmpfiles[@]}"
+  rm -rf "${tmpfiles[@]}"
 }
 trap cleanup EXIT
+
+# Provider mode runs as a user's installed binary would: from an empty directory, with
+# nothing of this checkout but the files named on its command line.
+root=$(pwd)
+cargo build -q -p handshake
+empty=$(mktemp -d); tmpfiles+=("$empty")
+conformance() { (cd "$empty" && "$root/target/debug/handshake" conformance "$@"); }
 
 failed=()
 echo "== interop 1: third-party clients against every mock CRM"
@@ -63,10 +70,10 @@ if $node_ok; then
     failed+=("oauth2-mock-server did not start")
   else
     mkdir -p target/reports
-    cargo run -q -p handshake -- conformance \
-      --profile interop/profiles/oauth2-mock-server.toml --base-url "$base" \
-      --expected-failures interop/oauth2-mock-server.expected-failures.toml \
-      --format json --output target/reports/interop-oauth2-mock-server.json \
+    conformance \
+      --profile "$root/interop/profiles/oauth2-mock-server.toml" --base-url "$base" \
+      --expected-failures "$root/interop/oauth2-mock-server.expected-failures.toml" \
+      --format json --output "$root/target/reports/interop-oauth2-mock-server.json" \
       || failed+=("conformance runner vs oauth2-mock-server")
   fi
 fi
@@ -90,9 +97,9 @@ if $py_ok; then
     else
       mkdir -p target/reports
       # The server logs method, path and status only (never a query, code or token).
-      cargo run -q -p handshake -- conformance \
-        --profile interop/profiles/authlib.toml --base-url "$base" \
-        --format json --output "target/reports/interop-authlib-$mode.json" \
+      conformance \
+        --profile "$root/interop/profiles/authlib.toml" --base-url "$base" \
+        --format json --output "$root/target/reports/interop-authlib-$mode.json" \
         || { tail -n 40 "$alog" >&2; failed+=("conformance runner vs Authlib AuthorizationServer ($mode)"); }
     fi
     kill "$authlib_pid" 2>/dev/null; wait "$authlib_pid" 2>/dev/null
@@ -118,9 +125,9 @@ if $node_ok; then
     # The runner's browser signs in on its development login page with the profile's
     # [browser] form_fields (any login, any non-empty password) and continues on its consent
     # page. No expected-failures file: it deviates from none of the scenarios that apply.
-    cargo run -q -p handshake -- conformance \
-      --profile interop/profiles/oidc-provider.toml --base-url "$base" \
-      --format json --output target/reports/interop-oidc-provider.json \
+    conformance \
+      --profile "$root/interop/profiles/oidc-provider.toml" --base-url "$base" \
+      --format json --output "$root/target/reports/interop-oidc-provider.json" \
       || { tail -n 40 "$olog" >&2; failed+=("conformance runner vs oidc-provider"); }
   fi
   kill "$oidc_pid" 2>/dev/null; wait "$oidc_pid" 2>/dev/null

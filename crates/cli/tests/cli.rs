@@ -571,3 +571,91 @@ fn providers_json_into_a_closed_pipe_is_not_a_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(out.status.success(), "{err}");
 }
+
+// ---- check-client --app-cmd: exit codes and expected failures -----------------------------------
+
+/// `check-client --app-cmd` on the Python fixture app: the exit code and the JSON report.
+fn check_with_app_cmd(flaw: &str, extra: &[&str]) -> (Option<i32>, String, String) {
+    let app_port = free_port();
+    let base = format!("http://127.0.0.1:{app_port}");
+    let apps = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/apps/python");
+    let out = Command::new(BIN)
+        .args(["check-client", "--provider", "capsule"])
+        .args(["--app-cmd", "python3 app.py"])
+        .arg("--app-dir")
+        .arg(&apps)
+        .args(["--app-env", &format!("FLAW={flaw}")])
+        .args(["--login-url", &format!("{base}/login")])
+        .args(["--api-url", &format!("{base}/api")])
+        .args(["--logout-url", &format!("{base}/logout")])
+        .args(["--format", "json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_client_app_cmd_exit_codes() {
+    // A correct app: 0, with no port to agree on (the app gets the mock's URLs).
+    let (code, stdout, stderr) = check_with_app_cmd("", &[]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let survives = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["scenario"] == "app-survives")
+        .unwrap();
+    assert_eq!(survives["status"], "passed");
+    // A flawed app: 1.
+    let (code, stdout, _) = check_with_app_cmd("code_in_url", &[]);
+    assert_eq!(code, Some(1), "{stdout}");
+    // The same, with its flaw accepted as a known deviation: 0.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("expected.toml");
+    std::fs::write(
+        &file,
+        "[[expected_failure]]\nprovider = \"capsule\"\nscenario = \"code-referer-leak\"\nwhy = \"fixed in #42\"\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = check_with_app_cmd(
+        "code_in_url",
+        &["--expected-failures", file.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("fixed in #42"), "{stdout}");
+}
+
+#[test]
+fn check_client_on_an_app_that_is_not_running_is_a_setup_error() {
+    let port = free_port();
+    let out = Command::new(BIN)
+        .args(["check-client", "--provider", "capsule"])
+        .args(["--mock-port", &free_port().to_string()])
+        .args(["--login-url", &format!("http://127.0.0.1:{port}/login")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "the app is not reachable at http://127.0.0.1:{port}/login"
+        )),
+        "{err}"
+    );
+    // An --app-cmd that exits at once is a setup error too, with its output.
+    let out = Command::new(BIN)
+        .args(["check-client", "--provider", "capsule"])
+        .args(["--app-cmd", "echo no config here >&2; exit 3"])
+        .args(["--login-url", &format!("http://127.0.0.1:{port}/login")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("exited (exit status 3)"), "{err}");
+}

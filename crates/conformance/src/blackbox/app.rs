@@ -261,6 +261,8 @@ pub(crate) struct AppProcess {
     port: u16,
     child: Option<Child>,
     output: Arc<Mutex<VecDeque<String>>>,
+    /// Hides the secrets the app was given, in what it printed before a run knows more.
+    redactor: Redactor,
     /// How often it was started.
     pub(crate) starts: u32,
 }
@@ -282,6 +284,19 @@ impl AppProcess {
             env.push(("PORT".to_owned(), port.to_string()));
         }
         env.extend(spec.env.iter().cloned());
+        // Values of variables whose names say they are secret.
+        let secret_name = |k: &str| {
+            let k = k.to_ascii_uppercase();
+            ["SECRET", "TOKEN", "KEY", "PASSWORD"]
+                .iter()
+                .any(|w| k.contains(w))
+        };
+        let redactor = Redactor::new(
+            std::iter::empty(),
+            env.iter()
+                .filter(|(k, _)| secret_name(k))
+                .map(|(_, v)| v.clone()),
+        );
         let mut app = AppProcess {
             spec: spec.clone(),
             env,
@@ -289,6 +304,7 @@ impl AppProcess {
             port,
             child: None,
             output: Arc::new(Mutex::new(VecDeque::new())),
+            redactor,
             starts: 0,
         };
         app.spawn().await?;
@@ -330,8 +346,16 @@ impl AppProcess {
         let deadline = Instant::now() + self.spec.ready_timeout;
         loop {
             if let Some(status) = self.exit_status() {
+                // Let the output readers catch up with what it said before dying.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let tail = self.tail(8, &self.redactor);
+                let said = if tail.is_empty() {
+                    String::new()
+                } else {
+                    format!("; its last output:\n  {}", tail.join("\n  "))
+                };
                 return Err(format!(
-                    "the app exited ({status}) before it listened on port {}",
+                    "the app exited ({status}) before it listened on port {}{said}",
                     self.port
                 ));
             }
@@ -535,12 +559,14 @@ mod tests {
 
     #[tokio::test]
     async fn an_app_that_exits_before_listening_is_a_clear_error() {
-        let spec = AppCommand::new("echo boom >&2; exit 3");
+        let spec = AppCommand::new("echo boom $OAUTH_CLIENT_SECRET >&2; exit 3");
         let login = Url::parse("http://127.0.0.1:9/login").unwrap();
-        let err = AppProcess::start(&spec, Vec::new(), &login)
-            .await
-            .err()
-            .unwrap();
+        let env = vec![("OAUTH_CLIENT_SECRET".to_owned(), "s3cret-xyz".to_owned())];
+        let err = AppProcess::start(&spec, env, &login).await.err().unwrap();
         assert!(err.contains("exited (exit status 3)"), "{err}");
+        assert!(
+            err.contains("boom [redacted]"),
+            "its output, redacted: {err}"
+        );
     }
 }
