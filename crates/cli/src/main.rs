@@ -73,8 +73,8 @@ struct ServeArgs {
     /// Port to listen on; 0 picks any free port.
     #[arg(long, default_value_t = 0)]
     port: u16,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
+    /// Address to listen on: an IP address, or a name that resolves to loopback (localhost).
+    #[arg(long, default_value = "127.0.0.1", value_parser = listen_host)]
     host: IpAddr,
     /// Registered client id.
     #[arg(long, default_value = RegisteredClient::DEFAULT_ID)]
@@ -189,6 +189,32 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(2)
         }
     }
+}
+
+/// `--host`: an IP address, or a host name that resolves to loopback (`localhost`), which
+/// then listens on the first loopback address it resolves to.
+fn listen_host(value: &str) -> Result<IpAddr, String> {
+    if let Ok(ip) = value.parse::<IpAddr>() {
+        return Ok(ip);
+    }
+    let addrs: Vec<IpAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(value, 0))
+        .map_err(|e| {
+            format!("{value:?} is neither an IP address nor a host name that resolves ({e})")
+        })?
+        .map(|a| a.ip())
+        .collect();
+    // Prefer IPv4: `localhost` URLs in apps most often mean 127.0.0.1.
+    addrs
+        .iter()
+        .copied()
+        .filter(IpAddr::is_loopback)
+        .min_by_key(|a| !a.is_ipv4())
+        .ok_or_else(|| {
+            format!(
+                "{value:?} resolves to {}, not to a loopback address: give an IP address to listen elsewhere",
+                addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            )
+        })
 }
 
 /// Prints to stdout; a reader that went away (`handshake providers --json | head -1`) ends

@@ -553,6 +553,89 @@ fn conformance_bad_input_is_a_usage_error() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
+    for (value, why) in [
+        ("0/3", "K must be between 1 and N (3)"),
+        ("4/3", "K must be between 1 and N (3)"),
+        ("1/0", "N must be at least 1"),
+        ("x/3", "is not a whole number"),
+        ("2", "expected K/N"),
+    ] {
+        let out = Command::new(BIN)
+            .args(["conformance", "--partition", value])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "--partition {value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(why) && err.contains(value),
+            "--partition {value}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "nothing ran for --partition {value}");
+    }
+}
+
+/// `--partition K/N`: each job's JUnit file holds its share, skipped cases included, and the
+/// N files together hold every case of the matrix exactly once.
+#[test]
+fn conformance_partitions_write_junit_files_that_together_cover_the_matrix() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], file: &str| {
+        let path = dir.path().join(file);
+        let out = Command::new(BIN)
+            .args([
+                "conformance",
+                "--provider",
+                "redtail",
+                "--provider",
+                "capsule",
+            ])
+            .args(["--scenario", "happy-path", "--scenario", "pkce-s256"])
+            .args([
+                "--scenario",
+                "logout-revokes",
+                "--format",
+                "junit",
+                "--output",
+            ])
+            .arg(&path)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let xml = std::fs::read_to_string(&path).unwrap();
+        let mut cases: Vec<String> = xml
+            .split("<testcase ")
+            .skip(1)
+            .map(|tc| {
+                let attr = |name: &str| {
+                    // " name=" with its space, not the end of " classname=".
+                    let start = tc.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+                    tc[start..][..tc[start..].find('"').unwrap()].to_owned()
+                };
+                format!("{} {}", attr("classname"), attr("name"))
+            })
+            .collect();
+        cases.sort();
+        (cases, xml.matches("<skipped").count())
+    };
+    let (whole, whole_skipped) = run(&[], "whole.xml");
+    assert_eq!(whole.len(), 6, "{whole:?}");
+    assert!(whole_skipped > 0, "pkce-s256 is skipped on redtail");
+    let mut union = Vec::new();
+    let mut skipped = 0;
+    for k in 1..=3 {
+        let (share, s) = run(&["--partition", &format!("{k}/3")], &format!("{k}.xml"));
+        assert_eq!(share.len(), 2, "{k}/3: {share:?}");
+        union.extend(share);
+        skipped += s;
+    }
+    union.sort();
+    assert_eq!(union, whole);
+    assert_eq!(skipped, whole_skipped);
 }
 
 #[test]
@@ -658,4 +741,24 @@ fn check_client_on_an_app_that_is_not_running_is_a_setup_error() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("exited (exit status 3)"), "{err}");
+}
+
+#[tokio::test]
+async fn serve_host_takes_a_name_that_resolves_to_loopback() {
+    let (_server, lines) = serve(&["capsule", "--host", "localhost", "--port", "0"]);
+    let base = lines[0].rsplit(' ').next().unwrap().to_owned();
+    assert!(
+        base.starts_with("http://127.0.0.1:") || base.starts_with("http://[::1]:"),
+        "{base}"
+    );
+    let health = reqwest::get(format!("{base}/__handshake/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let out = Command::new(BIN)
+        .args(["serve", "capsule", "--host", "no-such-host.invalid"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-host.invalid"));
 }

@@ -62,11 +62,23 @@ impl ProfileError {
         text: &str,
         e: serde_path_to_error::Error<toml::de::Error>,
     ) -> Self {
-        let path = e.path().to_string();
+        let mut path = e.path().to_string();
         let inner = e.into_inner();
-        let line = inner
+        let mut line = inner
             .span()
             .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        // serde reports an unknown key at its table (the `[oauth]` header line): point at the
+        // key's own line instead, where the typo is.
+        if let (Some(name), Some(table_line)) = (unknown_field(inner.message()), line) {
+            if let Some(own) = key_line(text, table_line, name) {
+                line = Some(own);
+                path = if path == "." || path.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{path}.{name}")
+                };
+            }
+        }
         ProfileError {
             file: file.to_owned(),
             key: (path != "." && !path.is_empty()).then_some(path),
@@ -101,4 +113,31 @@ impl ProfileError {
             source: None,
         }
     }
+}
+
+/// The key of a serde "unknown field `name`, expected ..." message.
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next()
+}
+
+/// The 1-based line, at or after `from` and before the next table header, where `name` is
+/// assigned (`name = ...`, or `name = ` inside an inline table on that line).
+fn key_line(text: &str, from: usize, name: &str) -> Option<usize> {
+    let assigns = |l: &str| {
+        l.split([',', '{']).map(str::trim_start).any(|part| {
+            part.strip_prefix(name)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        })
+    };
+    for (i, l) in text.lines().enumerate().skip(from.saturating_sub(1)) {
+        let t = l.trim_start();
+        if i + 1 > from && t.starts_with('[') {
+            return None;
+        }
+        if assigns(t) {
+            return Some(i + 1);
+        }
+    }
+    None
 }

@@ -691,3 +691,31 @@ fn the_reference_documents_minimal_example_parses() {
     assert_eq!(p.browser.form_fields.len(), 2);
     assert_eq!(p.oauth.origin.provenance, Provenance::Assumed);
 }
+
+/// A typo is reported at the line of the misspelt key, not at its table's header.
+#[test]
+fn unknown_key_is_reported_at_its_own_line() {
+    let text = MINIMAL.replacen(
+        "[oauth]\n",
+        "[oauth]\n# a comment\nrevokepath = \"/r\"\n",
+        1,
+    );
+    let header = text.lines().position(|l| l == "[oauth]").unwrap() + 1;
+    let err = Profile::from_toml_str(&text, "typo.toml").unwrap_err();
+    assert_eq!(err.line, Some(header + 2), "{err}");
+    assert_eq!(err.key.as_deref(), Some("oauth.revokepath"), "{err}");
+    // Inside an inline table too.
+    let text = MINIMAL.replacen(
+        "[oauth]\n",
+        "[browser]\nform_fields = { login = \"a\" }\n\n[oauth]\n",
+        1,
+    );
+    let text = text.replacen("form_fields = {", "form_fieldz = {", 1);
+    let err = Profile::from_toml_str(&text, "typo.toml").unwrap_err();
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("form_fieldz"))
+        .unwrap()
+        + 1;
+    assert_eq!(err.line, Some(line), "{err}");
+}
