@@ -13,6 +13,8 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("conformance") => conformance::run(rest),
         Some("bench") => bench::run(rest),
+        // Internal: the bare axum process `bench` measures the mock against.
+        Some("bench-baseline") => bench::baseline(rest),
         _ => {
             eprintln!("usage: cargo xtask <conformance|bench> [options]\n\n  conformance  run every scenario against every mock CRM\n  bench        measure the mock token endpoint against a bare axum baseline");
             return ExitCode::from(2);

@@ -13,11 +13,12 @@ use handshake_mock::RegisteredClient;
 /// Arguments of `handshake check-client`.
 #[derive(Args)]
 pub(crate) struct CheckClientArgs {
-    /// Built-in provider the app is configured for.
+    /// Built-in provider the app is configured for (with --mock-url: optional, the running
+    /// mock says which; if given, it must be the mock's).
     #[arg(
         long = "provider",
         value_name = "PROVIDER",
-        required_unless_present = "profile",
+        required_unless_present_any = ["profile", "mock_url"],
         conflicts_with = "profile"
     )]
     provider: Option<String>,
@@ -27,8 +28,13 @@ pub(crate) struct CheckClientArgs {
     /// Port the mock CRM listens on: the one in your app's .env (from `handshake serve
     /// --port`). With --app-cmd it is optional: the app gets the mock's URLs in its
     /// environment, so any free port does.
-    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..), required_unless_present = "app_cmd")]
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..), required_unless_present_any = ["app_cmd", "mock_url"])]
     mock_port: Option<u16>,
+    /// Use the `handshake serve` mock already running at this URL (its control API,
+    /// /__handshake/*) instead of starting one: the provider, client id and redirect URI
+    /// are the mock's. It is not reset; only requests after the run starts are judged.
+    #[arg(long, value_name = "URL", value_parser = http_url, conflicts_with_all = ["mock_port", "client_id", "redirect_uri"])]
+    mock_url: Option<url::Url>,
     /// Start the app yourself: check-client runs this shell command with the mock's settings
     /// in its environment (the names `handshake serve` prints, e.g. OAUTH_TOKEN_URL), waits
     /// until it listens on the login URL's port, restarts it when a request kills it, and
@@ -63,7 +69,8 @@ pub(crate) struct CheckClientArgs {
     /// Client id your app is configured with.
     #[arg(long, default_value = RegisteredClient::DEFAULT_ID)]
     client_id: String,
-    /// Client secret your app is configured with.
+    /// Client secret your app is configured with (with --mock-url: the one the mock was
+    /// started with; it is not served).
     #[arg(long, env = "HANDSHAKE_CLIENT_SECRET", hide_env_values = true, default_value = RegisteredClient::DEFAULT_SECRET)]
     client_secret: String,
     /// Redirect URI your app is configured with (default: the login URL's origin +
@@ -74,6 +81,15 @@ pub(crate) struct CheckClientArgs {
     /// answer longer fails app-survives.
     #[arg(long = "app-timeout", alias = "timeout-secs", value_name = "SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
     app_timeout: u64,
+    /// Serve the mock over HTTPS, with the CA `handshake serve --tls` keeps (in --tls-dir);
+    /// an app started with --app-cmd gets its file as NODE_EXTRA_CA_CERTS, SSL_CERT_FILE
+    /// and REQUESTS_CA_BUNDLE.
+    #[arg(long, conflicts_with = "mock_url")]
+    tls: bool,
+    /// Where --tls keeps its CA (default: as `handshake serve --tls`, in the user's cache
+    /// directory).
+    #[arg(long, value_name = "DIR", requires = "tls")]
+    tls_dir: Option<PathBuf>,
     /// Report format: pretty, json or junit.
     #[arg(long, default_value = "pretty")]
     format: ReportFormat,
@@ -105,11 +121,16 @@ fn http_url(value: &str) -> Result<url::Url, String> {
 
 /// Runs the checks; `Ok(false)` when a check failed.
 pub(crate) async fn run(args: CheckClientArgs) -> Result<bool> {
-    let profile = crate::ProviderArg {
-        provider: args.provider,
-        profile: args.profile,
-    }
-    .load()?;
+    let profile = match (&args.provider, &args.profile) {
+        (None, None) => None,
+        _ => Some(
+            crate::ProviderArg {
+                provider: args.provider,
+                profile: args.profile,
+            }
+            .load()?,
+        ),
+    };
     let expected = match &args.expected_failures {
         Some(path) => Some(ExpectedFailures::from_file(path)?),
         None => None,
@@ -119,7 +140,17 @@ pub(crate) async fn run(args: CheckClientArgs) -> Result<bool> {
         (None, Some(_)) => format!("{}/callback", args.login_url.origin().ascii_serialization()),
         (None, None) => RegisteredClient::DEFAULT_REDIRECT_URI.to_owned(),
     };
-    let mut cfg = ClientCheckConfig::new(profile, args.mock_port.unwrap_or(0), args.login_url);
+    let mut cfg = match (args.mock_url, profile) {
+        (Some(url), profile) => {
+            let mut cfg = ClientCheckConfig::remote(url, args.login_url);
+            cfg.profile = profile;
+            cfg
+        }
+        (None, Some(profile)) => {
+            ClientCheckConfig::new(profile, args.mock_port.unwrap_or(0), args.login_url)
+        }
+        (None, None) => anyhow::bail!("name a provider (--provider NAME) or pass --profile FILE"),
+    };
     if let Some(cmd) = &args.app_cmd {
         let mut app = AppCommand::new(cmd.clone());
         if let Some(dir) = &args.app_dir {
@@ -138,6 +169,10 @@ pub(crate) async fn run(args: CheckClientArgs) -> Result<bool> {
     cfg.client_secret = args.client_secret;
     cfg.redirect_uri = redirect_uri;
     cfg.timeout = Duration::from_secs(args.app_timeout);
+    cfg.tls = args.tls;
+    if args.tls {
+        cfg.tls_dir = Some(args.tls_dir.unwrap_or_else(crate::default_tls_dir));
+    }
     let mut report = check_client(cfg).await?;
     if let Some(expected) = &expected {
         expected.apply(&mut report);

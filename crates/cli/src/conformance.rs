@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use handshake_conformance::{
-    ExpectedFailures, ReferenceClient, Registration, Report, ReportFormat, Runner, Scenario,
-    Secret, Target, DEFAULT_FILE_NAME,
+    ExpectedFailures, Partition, ReferenceClient, Registration, Report, ReportFormat, Runner,
+    Scenario, Secret, Target, DEFAULT_FILE_NAME,
 };
 use handshake_profile::Profile;
 
@@ -67,6 +67,15 @@ pub(crate) struct ConformanceArgs {
     /// Cases run at once.
     #[arg(long, default_value_t = 32)]
     jobs: usize,
+    /// Run only share K of N of the matrix, for one of N CI jobs (e.g. `--partition 2/3`):
+    /// cases are dealt round-robin in plan order, skipped ones included, so the N reports
+    /// together hold every case exactly once.
+    #[arg(long, value_name = "K/N", value_parser = parse_partition)]
+    partition: Option<Partition>,
+}
+
+fn parse_partition(s: &str) -> Result<Partition, String> {
+    s.parse::<Partition>().map_err(|e| e.reason)
 }
 
 fn parse_form_field(s: &str) -> Result<(String, String), String> {
@@ -146,6 +155,7 @@ pub(crate) async fn run(args: ConformanceArgs) -> Result<bool> {
         .targets(targets)
         .expected_failures(expected)
         .concurrency(args.jobs)
+        .partition(args.partition.unwrap_or_default())
         .run()
         .await;
     write_report(&report, args.format, args.output.as_ref())?;

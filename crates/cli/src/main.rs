@@ -8,9 +8,12 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use handshake_mock::{MockProvider, NativeCredentials, RegisteredClient};
 use handshake_profile::{PkceMethod, Profile};
+use log::{EnvLine, LogFormat};
 
 mod check;
 mod conformance;
+mod explore;
+mod log;
 mod providers;
 
 #[derive(Parser)]
@@ -33,6 +36,9 @@ enum Command {
     /// Run the conformance scenarios against every mock CRM, or against your own
     /// authorization server (`--profile FILE --base-url URL`).
     Conformance(Box<conformance::ConformanceArgs>),
+    /// Property-test a client: random OAuth lives against hostile mocks, every property
+    /// checked after every step, a violation shrunk to a scenario file.
+    Explore(Box<explore::ExploreArgs>),
     /// List the built-in provider profiles, with where each behaviour comes from.
     Providers {
         /// Print JSON instead of a table.
@@ -92,9 +98,22 @@ struct ServeArgs {
     /// `oauth.iss_parameter = true` does.
     #[arg(long)]
     iss_parameter: bool,
-    /// Serve HTTPS with a certificate generated at start (its PEM path is printed).
+    /// Serve HTTPS, with a certificate signed by a CA kept in --tls-dir (its PEM path is
+    /// printed: trust it once, it stays the same across restarts).
     #[arg(long)]
     tls: bool,
+    /// Where --tls keeps its CA (ca.pem, ca-key.pem); default: $XDG_CACHE_HOME/handshake/tls,
+    /// else ~/.cache/handshake/tls.
+    #[arg(long, value_name = "DIR", requires = "tls")]
+    tls_dir: Option<PathBuf>,
+    /// How the request log is printed: text (coloured on a terminal unless NO_COLOR is set)
+    /// or json (one JSON object per line, the first `{"event":"ready",...}` with the URL and
+    /// the .env values).
+    #[arg(long, value_enum, default_value = "text", value_name = "FORMAT")]
+    log_format: log::LogFormat,
+    /// Print no request log (the ready lines still are).
+    #[arg(long, short = 'q')]
+    quiet: bool,
     #[command(flatten)]
     native: NativeArgs,
     /// Seed of the generated data set the API serves: the same seed gives the same records.
@@ -165,7 +184,7 @@ async fn main() -> std::process::ExitCode {
     // The conformance scenarios provoke the reference client's warnings on purpose (forged
     // state, denied consent); they are the report's business, not the terminal's.
     let default_filter = match cli.command {
-        Command::Conformance(_) => "error",
+        Command::Conformance(_) | Command::Explore(_) => "error",
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -180,6 +199,7 @@ async fn main() -> std::process::ExitCode {
         Command::Providers { json } => providers::list(json),
         Command::CheckClient(args) => check::run(*args).await,
         Command::Conformance(args) => conformance::run(*args).await,
+        Command::Explore(args) => explore::run(*args).await,
     };
     match result {
         Ok(true) => std::process::ExitCode::SUCCESS,
@@ -252,6 +272,13 @@ async fn serve(args: ServeArgs) -> Result<bool> {
         .tls(args.tls)
         .native_credentials(args.native.credentials())
         .seed(args.seed);
+    if args.tls {
+        let dir = match &args.tls_dir {
+            Some(dir) => dir.clone(),
+            None => default_tls_dir(),
+        };
+        builder = builder.tls_dir(dir);
+    }
     if args.iss_parameter {
         builder = builder.iss_parameter(true);
     }
@@ -275,6 +302,8 @@ async fn serve(args: ServeArgs) -> Result<bool> {
         )
     })?;
 
+    // Subscribed before the ready lines: every request after them is logged.
+    let live = (!args.quiet).then(|| mock.subscribe());
     let flow = if profile.oauth_documented() {
         "vendor-documented OAuth flow".to_owned()
     } else {
@@ -283,29 +312,22 @@ async fn serve(args: ServeArgs) -> Result<bool> {
             profile.oauth.origin.provenance
         )
     };
-    println!(
-        "handshake: {} mock ({}; {flow}) ready at {}",
-        profile.id,
-        profile.name,
-        mock.uri()
-    );
-    if let Some(pem) = mock.ca_cert_pem() {
-        let path = std::env::temp_dir().join(format!(
-            "handshake-{}-{}.pem",
-            profile.id,
-            mock.addr().port()
+    let mut lines = Vec::new();
+    if let Some(path) = mock.ca_cert_path() {
+        let dir = path.parent().unwrap_or(path);
+        lines.push(EnvLine::Comment(format!(
+            "TLS: the mock's CA, kept in {} so it stays the same across restarts (--tls-dir); trust it in your app:",
+            dir.display()
+        )));
+        lines.push(EnvLine::var(
+            "NODE_EXTRA_CA_CERTS",
+            path.display().to_string(),
         ));
-        std::fs::write(&path, pem).with_context(|| format!("cannot write {}", path.display()))?;
-        println!(
-            "# TLS certificate (trust it in your app, e.g. NODE_EXTRA_CA_CERTS): {}",
-            path.display()
-        );
-        println!("NODE_EXTRA_CA_CERTS={}", path.display());
     }
-    println!(
-        "# .env for your app (handshake serve {} --help for options)",
+    lines.push(EnvLine::Comment(format!(
+        ".env for your app (handshake serve {} --help for options)",
         profile.id
-    );
+    )));
     for (key, value) in env_lines(
         &mock,
         &profile,
@@ -313,21 +335,56 @@ async fn serve(args: ServeArgs) -> Result<bool> {
         &args.client_secret,
         &redirect_uris[0],
     ) {
-        println!("{key}={value}");
+        lines.push(EnvLine::var(key, value));
     }
-    for line in native_lines(&mock) {
-        println!("{line}");
+    lines.extend(native_lines(&mock));
+    let base = mock.uri();
+    lines.push(EnvLine::Comment(format!(
+        "control API: {base}/__handshake/metadata, native, journal, faults, expire, revoke, reset, clock, healthz"
+    )));
+    lines.push(EnvLine::Comment(format!(
+        "live page: {base}/__handshake/ (every request and refusal as it happens, with control buttons)"
+    )));
+    if !args.quiet {
+        lines.push(EnvLine::Comment(
+            "request log below, one line per request (--quiet: none; --log-format json: JSON lines)"
+                .to_owned(),
+        ));
     }
-    println!(
-        "# control API: {}/__handshake/metadata, native, journal, faults, expire, revoke, reset, clock, healthz",
-        mock.uri()
-    );
-    println!("# press Ctrl-C to stop");
+    lines.push(EnvLine::Comment("press Ctrl-C to stop".to_owned()));
+    match args.log_format {
+        LogFormat::Text => print_stdout(&log::text_header(
+            &format!(
+                "handshake: {} mock ({}; {flow}) ready at {base}",
+                profile.id, profile.name
+            ),
+            &lines,
+        ))?,
+        LogFormat::Json => print_stdout(&format!("{}\n", log::ready_line(&mock, &lines)))?,
+    }
+    if let Some(live) = live {
+        log::start(live, args.log_format)?;
+    }
 
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;
     Ok(true)
+}
+
+/// Where `--tls` keeps its CA without `--tls-dir`: the user's cache directory
+/// (`$XDG_CACHE_HOME`, else `~/.cache`), `handshake/tls` in it.
+pub(crate) fn default_tls_dir() -> PathBuf {
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .and_then(absolute)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .and_then(absolute)
+                .map(|h| h.join(".cache"))
+        })
+        .unwrap_or_else(std::env::temp_dir);
+    cache.join("handshake").join("tls")
 }
 
 /// The `.env` lines a Node/Express (or any) app needs to talk to the mock.
@@ -354,10 +411,7 @@ fn env_lines(
         ("OAUTH_AUTHORIZE_URL", mock.authorize_url()),
         ("OAUTH_TOKEN_URL", mock.token_url()),
         ("OAUTH_REVOKE_URL", mock.revoke_url().unwrap_or_default()),
-        (
-            "OAUTH_SCOPES",
-            format!("\"{}\"", profile.scopes.join(&profile.scopes.default)),
-        ),
+        ("OAUTH_SCOPES", profile.scopes.join(&profile.scopes.default)),
         (
             "OAUTH_TOKEN_AUTH_METHOD",
             profile
@@ -374,7 +428,7 @@ fn env_lines(
 
 /// The CRM's native scheme as `.env` lines (`CRM_AUTH_SCHEME`, then each credential it uses),
 /// after a comment saying where the scheme comes from and how the data and limits are set.
-fn native_lines(mock: &MockProvider) -> Vec<String> {
+fn native_lines(mock: &MockProvider) -> Vec<EnvLine> {
     let profile = mock.profile();
     let meta = mock.metadata();
     let mut lines = Vec::new();
@@ -387,31 +441,34 @@ fn native_lines(mock: &MockProvider) -> Vec<String> {
         }
         _ => "none".to_owned(),
     };
-    lines.push(format!(
-        "# API data: {} records (seed {}); rate limit: {limit}",
+    lines.push(EnvLine::Comment(format!(
+        "API data: {} records (seed {}); rate limit: {limit}",
         mock.dataset().len(),
         mock.seed()
-    ));
+    )));
     let Some(native) = &profile.native_auth else {
         return lines;
     };
-    lines.push(format!(
-        "# {}'s own scheme (provenance: {}), beside OAuth on CRM_API_URL: {}",
+    lines.push(EnvLine::Comment(format!(
+        "{}'s own scheme (provenance: {}), beside OAuth on CRM_API_URL: {}",
         profile.name,
         native.origin.provenance,
         meta["native_auth"]["authorization"]
             .as_str()
             .unwrap_or_default()
-    ));
-    lines.push(format!("CRM_AUTH_SCHEME={}", native.scheme.as_str()));
+    )));
+    lines.push(EnvLine::var("CRM_AUTH_SCHEME", native.scheme.as_str()));
     if let Some(url) = mock.exchange_url() {
-        lines.push(format!("CRM_AUTHENTICATION_URL={url}"));
+        lines.push(EnvLine::var("CRM_AUTHENTICATION_URL", url));
     }
     for (field, value) in mock.native_credentials().fields_for(native.scheme) {
-        lines.push(format!("CRM_{}={value}", field.to_ascii_uppercase()));
+        lines.push(EnvLine::var(
+            format!("CRM_{}", field.to_ascii_uppercase()),
+            value,
+        ));
     }
     if let Some(header) = &native.client_id_header {
-        lines.push(format!("CRM_CLIENT_ID_HEADER={header}"));
+        lines.push(EnvLine::var("CRM_CLIENT_ID_HEADER", header.clone()));
     }
     lines
 }

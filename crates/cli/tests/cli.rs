@@ -156,7 +156,13 @@ async fn serve_registers_the_given_client() {
 
 #[tokio::test]
 async fn serve_tls_prints_a_certificate_that_reqwest_trusts() {
-    let (_server, lines) = serve(&["insightly", "--tls"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, lines) = serve(&[
+        "insightly",
+        "--tls",
+        "--tls-dir",
+        dir.path().to_str().unwrap(),
+    ]);
     let base = lines[0].rsplit(' ').next().unwrap().to_owned();
     assert!(base.starts_with("https://"), "{}", lines[0]);
     let pem_path = env_value(&lines, "NODE_EXTRA_CA_CERTS");
@@ -761,4 +767,91 @@ async fn serve_host_takes_a_name_that_resolves_to_loopback() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-host.invalid"));
+}
+
+// ---- check-client --mock-url: a running `serve` ----------------------------------------------------
+
+/// No "serve, read the .env, stop, start check-client on the same port": check-client drives
+/// the running `serve` through its control API, and starts the app with its settings.
+#[tokio::test]
+async fn check_client_drives_a_running_serve_by_url() {
+    let app_port = free_port();
+    let app = format!("http://127.0.0.1:{app_port}");
+    let (_serve, lines) = serve(&[
+        "capsule",
+        "--port",
+        "0",
+        "--redirect-uri",
+        &format!("{app}/callback"),
+    ]);
+    let base = lines[0].rsplit(' ').next().unwrap().to_owned();
+    let apps = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/apps/python");
+    let out = Command::new(BIN)
+        .args(["check-client", "--mock-url", &base])
+        .args(["--app-cmd", "python3 app.py"])
+        .arg("--app-dir")
+        .arg(&apps)
+        .args(["--login-url", &format!("{app}/login")])
+        .args(["--api-url", &format!("{app}/api")])
+        .args(["--logout-url", &format!("{app}/logout")])
+        .args(["--list-url", &format!("{app}/contacts")])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cases = report["cases"].as_array().unwrap();
+    assert!(
+        cases
+            .iter()
+            .all(|c| c["status"] == "passed" && c["provider"] == "capsule"),
+        "{report:#}"
+    );
+    // The mock is still running, and kept its journal.
+    let journal: Vec<serde_json::Value> = reqwest::get(format!("{base}/__handshake/journal"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(journal.len() > 20, "{journal:?}");
+}
+
+#[test]
+fn check_client_mock_url_where_nothing_answers_is_a_setup_error() {
+    let port = free_port();
+    let out = Command::new(BIN)
+        .args([
+            "check-client",
+            "--mock-url",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .args(["--login-url", "http://127.0.0.1:3000/login"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("no handshake mock at http://127.0.0.1:{port}/")),
+        "{err}"
+    );
+    // It names where a mock comes from, and --mock-port cannot be given with it.
+    assert!(err.contains("handshake serve"), "{err}");
+    let out = Command::new(BIN)
+        .args([
+            "check-client",
+            "--mock-url",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .args([
+            "--mock-port",
+            "8080",
+            "--login-url",
+            "http://127.0.0.1:3000/login",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
 }

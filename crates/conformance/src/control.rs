@@ -26,6 +26,40 @@ pub(crate) struct JournalLine {
     pub(crate) auth_mode: Option<String>,
     /// The name of a query parameter that carried a credential (never its value).
     pub(crate) url_credential: Option<String>,
+    /// The names of every query parameter that carried a credential or a tagged value
+    /// (a PKCE `code_challenge` is one, and is public by design).
+    pub(crate) url_credentials: Vec<String>,
+    /// The mock's tags (`[redacted:1a2b3c4d]`: 4 bytes of a SHA-256, never the value) of the
+    /// codes and tokens the request presented, by parameter name (`code`, `refresh_token`,
+    /// `token`, `code_challenge`), and `bearer` for an `Authorization: Bearer` header. Two
+    /// requests with the same tag presented the same code or token.
+    pub(crate) tags: Vec<(String, String)>,
+    /// Values of parameters that are never secret: `code_challenge_method`,
+    /// `response_type`, `token_type_hint`.
+    pub(crate) plain: Vec<(String, String)>,
+    /// A refusal's error code, as the mock journaled it.
+    pub(crate) error: Option<String>,
+    /// Why the mock refused the request, in its own words (never a secret);
+    /// `injected fault` for a fault's answer.
+    pub(crate) error_description: Option<String>,
+}
+
+impl JournalLine {
+    /// The tag of the code or token presented as `name` (`refresh_token`, `bearer`, ...).
+    pub(crate) fn tag(&self, name: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of a non-secret parameter (`code_challenge_method`, ...).
+    pub(crate) fn plain(&self, name: &str) -> Option<&str> {
+        self.plain
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 impl JournalLine {

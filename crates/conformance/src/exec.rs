@@ -44,8 +44,11 @@ pub(crate) struct Env<'a> {
     pub(crate) native: Option<NativeCredentials>,
 }
 
+/// What the executor remembers between the steps of one case (callbacks received and
+/// delivered, raw codes, saved tokens). One per case; `run_steps` and the explorer keep it
+/// across [`play_step`] calls.
 #[derive(Default)]
-struct State {
+pub(crate) struct State {
     /// Callback URLs the browser received from the provider, in order.
     callbacks: Vec<String>,
     /// The callback delivered last (for `replay`).
@@ -56,9 +59,21 @@ struct State {
     saved: HashMap<String, (String, Option<String>)>,
 }
 
-struct Outcome {
-    name: String,
-    detail: Option<String>,
+/// What a step came to: an outcome name a scenario can expect (`ok`, `state_mismatch`,
+/// `http_503`, ...) and what the client or provider said.
+pub(crate) struct Outcome {
+    pub(crate) name: String,
+    pub(crate) detail: Option<String>,
+    /// For several calls in parallel: each call's outcome, in order.
+    pub(crate) calls: Vec<String>,
+}
+
+impl State {
+    /// The callback URL the last `callback` step delivered to the client (it carries a code:
+    /// keep it in memory, never print it).
+    pub(crate) fn last_delivered(&self) -> Option<&str> {
+        self.delivered.last().map(String::as_str)
+    }
 }
 
 impl Outcome {
@@ -66,12 +81,14 @@ impl Outcome {
         Outcome {
             name: "ok".to_owned(),
             detail: None,
+            calls: Vec::new(),
         }
     }
     fn named(name: impl Into<String>, detail: impl Into<String>) -> Self {
         Outcome {
             name: name.into(),
             detail: Some(detail.into()),
+            calls: Vec::new(),
         }
     }
     fn describe(&self) -> String {
@@ -95,19 +112,13 @@ pub(crate) async fn run_steps(
             .control
             .map(|c| c.journal().last().map_or(0, |e| e.seq))
             .unwrap_or(0);
-        let outcome =
-            match tokio::time::timeout(STEP_TIMEOUT, run_step(step, env, client, &mut state)).await
-            {
-                Ok(Ok(o)) => o,
-                Ok(Err(failure)) => {
-                    let f = Failure::at_step(index, step.action.name(), "the step to run", failure);
-                    return Err(f.with_journal(journal_since(env, before)));
-                }
-                Err(_) => Outcome::named(
-                    "step_timeout",
-                    format!("did not finish within {}s", STEP_TIMEOUT.as_secs()),
-                ),
-            };
+        let outcome = match play_step(step, env, client, &mut state).await {
+            Ok(o) => o,
+            Err(failure) => {
+                let f = Failure::at_step(index, step.action.name(), "the step to run", failure);
+                return Err(f.with_journal(journal_since(env, before)));
+            }
+        };
         if !step.expect.is_empty() && !step.expect.contains(&outcome.name) {
             let expected = step.expect.join(" or ");
             return Err(
@@ -135,6 +146,25 @@ pub(crate) async fn run_steps(
         }
     }
     Ok(())
+}
+
+/// Plays one step as every case does (the scenario runner and `handshake explore`): its
+/// outcome, `step_timeout` when it does not finish within the step limit, or why the step
+/// could not be played at all (no callback to deliver, no mock to control, ...). Checks
+/// nothing: expectations are the caller's business.
+pub(crate) async fn play_step(
+    step: &Step,
+    env: &Env<'_>,
+    client: &dyn ClientUnderTest,
+    state: &mut State,
+) -> Result<Outcome, String> {
+    match tokio::time::timeout(STEP_TIMEOUT, run_step(step, env, client, state)).await {
+        Ok(result) => result,
+        Err(_) => Ok(Outcome::named(
+            "step_timeout",
+            format!("did not finish within {}s", STEP_TIMEOUT.as_secs()),
+        )),
+    }
 }
 
 fn journal_since(env: &Env<'_>, before: u64) -> Vec<String> {
@@ -330,11 +360,23 @@ async fn run_step(
             state.delivered.push(url.clone());
             client_outcome(client.callback(url).await.map(|_| ()))
         }
-        Action::ApiCall => match client.api_get().await {
-            Ok(r) if (200..300).contains(&r.status) => Outcome::ok(),
-            Ok(r) => Outcome::named(format!("http_{}", r.status), "the API answered"),
-            Err(f) => Outcome::named(f.outcome, f.message),
-        },
+        Action::ApiCall => api_outcome(client.api_get().await),
+        Action::ParallelApiCalls { calls } => {
+            // All at once on this task: the client sees them in flight together, as an app
+            // serving several requests of one user does.
+            let results = futures::future::join_all((0..*calls).map(|_| client.api_get())).await;
+            let outcomes: Vec<Outcome> = results.into_iter().map(api_outcome).collect();
+            let all: Vec<String> = outcomes.iter().map(|o| o.name.clone()).collect();
+            let mut outcome = match outcomes.iter().find(|o| o.name != "ok") {
+                None => Outcome::ok(),
+                Some(first) => Outcome::named(
+                    first.name.clone(),
+                    format!("{} parallel calls: {}", calls, all.join(", ")),
+                ),
+            };
+            outcome.calls = all;
+            outcome
+        }
         Action::Refresh => client_outcome(client.refresh().await),
         Action::Logout => client_outcome(client.logout().await),
         Action::ExpireTokens => {
@@ -842,6 +884,14 @@ fn judge_error(profile: &Profile, status: u16, body: &[u8], crm_error: bool) -> 
         }
     }
     Outcome::named(format!("http_{status}"), "the API answered")
+}
+
+fn api_outcome(r: Result<crate::cut::ApiReply, ClientFailure>) -> Outcome {
+    match r {
+        Ok(r) if (200..300).contains(&r.status) => Outcome::ok(),
+        Ok(r) => Outcome::named(format!("http_{}", r.status), "the API answered"),
+        Err(f) => Outcome::named(f.outcome, f.message),
+    }
 }
 
 fn client_outcome(r: Result<(), crate::cut::ClientFailure>) -> Outcome {

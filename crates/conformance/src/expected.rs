@@ -122,15 +122,27 @@ impl ExpectedFailures {
 
     /// Marks listed cases in a report, notes entries that match no case, and recounts.
     pub fn apply(&self, report: &mut Report) {
+        self.apply_within(report, &[]);
+    }
+
+    /// [`apply`](Self::apply) for a report of one partition of a matrix: an entry matching
+    /// none of the report's cases is noted only if it matches none of `matrix` either, the
+    /// `(provider, scenario)` pairs of the whole matrix (the other partitions run the rest).
+    pub(crate) fn apply_within(&self, report: &mut Report, matrix: &[(String, String)]) {
         for c in &mut report.cases {
             if let Some(e) = self.find(&c.provider, &c.scenario) {
                 c.expected_failure = Some(e.why.clone());
             }
         }
+        let matches = |e: &ExpectedFailure, provider: &str, scenario: &str| {
+            scenario == e.scenario && (e.provider == "*" || provider == e.provider)
+        };
         for e in &self.entries {
-            let used = report.cases.iter().any(|c| {
-                c.scenario == e.scenario && (e.provider == "*" || c.provider == e.provider)
-            });
+            let used = report
+                .cases
+                .iter()
+                .any(|c| matches(e, &c.provider, &c.scenario))
+                || matrix.iter().any(|(p, s)| matches(e, p, s));
             if !used {
                 report.notes.push(format!(
                     "expected-failures entry {} / {} matches no case that ran",

@@ -6,27 +6,32 @@
 //! parallel, and returns a [`Report`] (pretty, JSON, JUnit).
 
 pub mod blackbox;
+pub mod broken;
 mod browser;
 mod control;
 mod cut;
 mod error;
 mod exec;
 mod expected;
+pub mod explore;
 mod mockctl;
+mod partition;
 mod plan;
 mod reference;
 pub mod report;
 mod runner;
 mod scenario;
+pub mod strategies;
 mod target;
 
 pub use blackbox::{
     app_env, check_client, AppCommand, ClientCheck, ClientCheckConfig, ClientCheckError,
-    ClientCheckId,
+    ClientCheckId, RemoteMock, RemoteMockBuilder,
 };
 pub use cut::{ApiReply, ClientFactory, ClientFailure, ClientSettings, ClientUnderTest, CrmError};
 pub use error::{ExpectedFailuresError, ReportError, ScenarioError, ScenarioErrorKind};
 pub use expected::{ExpectedFailure, ExpectedFailures, DEFAULT_FILE_NAME};
+pub use partition::{Partition, PartitionError};
 pub use plan::{plan, skip_reason, PlannedCase};
 pub use reference::{failure as reference_failure, ReferenceClient, ReferenceSession};
 pub use report::{CaseReport, Failure, Report, ReportFormat, Status, Summary};

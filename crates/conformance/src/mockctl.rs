@@ -160,14 +160,21 @@ fn native_secrets(m: &handshake_mock::NativeCredentials) -> Vec<String> {
 /// The name of the first query parameter that carries a credential: named like one, holding
 /// a value the mock redacted as a token, or holding one of the native secrets.
 fn url_credential(query: &[(String, String)], secrets: &[String]) -> Option<String> {
+    url_credentials(query, secrets).into_iter().next()
+}
+
+/// The names of every query parameter that carries a credential, as [`url_credential`]
+/// judges one.
+fn url_credentials(query: &[(String, String)], secrets: &[String]) -> Vec<String> {
     query
         .iter()
-        .find(|(k, v)| {
+        .filter(|(k, v)| {
             is_credential_param(k)
                 || v.starts_with("[redacted")
                 || secrets.iter().any(|s| v.contains(s.as_str()))
         })
         .map(|(k, _)| k.clone())
+        .collect()
 }
 
 fn line(e: &JournalEntry, profile: &Profile, secrets: &[String]) -> JournalLine {
@@ -186,6 +193,24 @@ fn line(e: &JournalEntry, profile: &Profile, secrets: &[String]) -> JournalLine 
     } else {
         e.endpoint.map(endpoint_name)
     };
+    let mut tags: Vec<(String, String)> = Vec::new();
+    let mut plain: Vec<(String, String)> = Vec::new();
+    for (k, v) in e.query.iter().chain(e.params.iter()) {
+        if TAGGED_PARAMS.contains(&k.as_str()) && v.starts_with("[redacted:") {
+            tags.push((k.clone(), v.clone()));
+        } else if PLAIN_PARAMS.contains(&k.as_str()) {
+            plain.push((k.clone(), v.clone()));
+        }
+    }
+    if let Some(bearer) = e.header("authorization").and_then(|h| {
+        let (scheme, rest) = h.split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| rest.trim().to_owned())
+            .filter(|t| t.starts_with("[redacted:"))
+    }) {
+        tags.push(("bearer".to_owned(), bearer));
+    }
     JournalLine {
         seq: e.seq,
         endpoint,
@@ -197,8 +222,19 @@ fn line(e: &JournalEntry, profile: &Profile, secrets: &[String]) -> JournalLine 
         status: e.status,
         auth_mode: e.auth_mode.clone(),
         url_credential: url_credential(&e.query, secrets),
+        url_credentials: url_credentials(&e.query, secrets),
+        tags,
+        plain,
+        error: e.error.clone(),
+        error_description: e.error_description.clone(),
     }
 }
+
+/// Parameters whose values the mock journals as tags (`[redacted:xxxxxxxx]`).
+const TAGGED_PARAMS: &[&str] = &["code", "refresh_token", "access_token", "token", "code_challenge"];
+
+/// Parameters whose values are never secret, kept as they are.
+const PLAIN_PARAMS: &[&str] = &["code_challenge_method", "response_type", "token_type_hint"];
 
 impl Control for MockProvider {
     fn arm_fault<'a>(&'a self, spec: &'a FaultSpec) -> BoxFuture<'a, Result<(), String>> {
@@ -212,6 +248,11 @@ impl Control for MockProvider {
                 b.with_status(s)
             } else if let Some(ms) = spec.delay_ms {
                 b.with_delay(Duration::from_millis(ms))
+            } else if let Some(secs) = spec.retry_after_secs {
+                if spec.endpoint != EndpointName::Api {
+                    return Err("the CRM's 429 (retry_after_secs) applies to the api only".into());
+                }
+                b.rate_limited(Duration::from_secs(secs))
             } else {
                 b.drop_connection()
             };

@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use handshake_client::{
     ApiErrorDetail, ClientConfig, ClientError, ClientSecret, ListOptions, NativeClient,
-    NativeCredentials, OAuthClient, SessionId,
+    NativeCredentials, OAuthClient, SessionId, TokenStore,
 };
 use handshake_profile::Profile;
 
@@ -61,6 +61,24 @@ impl std::fmt::Debug for ReferenceSession {
 impl ReferenceSession {
     /// A reference client configured as the runner says, with one session.
     pub fn new(profile: &Profile, settings: &ClientSettings) -> Result<Self, ClientFailure> {
+        Self::build(profile, settings, None)
+    }
+
+    /// The same, keeping its tokens in `store` (for adapters that read or change what the
+    /// client stored, as the deliberately broken clients of [`crate::broken`] do).
+    pub fn with_store(
+        profile: &Profile,
+        settings: &ClientSettings,
+        store: Arc<dyn TokenStore>,
+    ) -> Result<Self, ClientFailure> {
+        Self::build(profile, settings, Some(store))
+    }
+
+    fn build(
+        profile: &Profile,
+        settings: &ClientSettings,
+        store: Option<Arc<dyn TokenStore>>,
+    ) -> Result<Self, ClientFailure> {
         let config = ClientConfig::new(
             settings.base_url.clone(),
             settings.client_id.clone(),
@@ -74,6 +92,9 @@ impl ReferenceSession {
             .with_list_options(list_options(settings));
         if let Some(t) = settings.timeout {
             client = client.with_timeout(t);
+        }
+        if let Some(store) = store {
+            client = client.with_store(store);
         }
         Ok(ReferenceSession {
             client,

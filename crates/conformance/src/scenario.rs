@@ -52,11 +52,13 @@ pub(crate) fn builtin_expected_failures() -> Option<&'static str> {
 /// ```
 ///
 /// **Actions.** Client steps (the runner plays the browser in between): `authorize`,
-/// `callback` (`tamper`, or `error = "access_denied"`), `api_call`, `refresh`, `logout`.
-/// Mock control (skipped against an external server): `expire_tokens`, `revoke_grant`,
-/// `advance_clock` (`seconds = N` or `past = "code_lifetime" | "access_token_lifetime"`),
-/// `fault` (`endpoint`, exactly one of `error` / `status` / `delay_ms` / `drop_connection`,
-/// `times`). The runner's own requests, for server-side checks: `raw_authorize` (`pkce =
+/// `callback` (`tamper`, or `error = "access_denied"`), `api_call` (`parallel = N`: N calls
+/// in flight at once; the outcome is `ok` when all succeed, else the first failure's),
+/// `refresh`, `logout`. Mock control (skipped against an external server): `expire_tokens`,
+/// `revoke_grant`, `advance_clock` (`seconds = N` or `past = "code_lifetime" |
+/// "access_token_lifetime"`), `fault` (`endpoint`, exactly one of `error` / `status` /
+/// `delay_ms` / `drop_connection` / `retry_after_secs` (the CRM's own 429 for that long,
+/// `api` only), `times`). The runner's own requests, for server-side checks: `raw_authorize` (`pkce =
 /// "best" | "s256" | "none"`, `redirect_uri = "registered" | "unregistered"`),
 /// `raw_token_request` (`grant`, `code = "last" | "bogus"`, `refresh_token = "<label>"`,
 /// `redirect_uri`, `code_verifier = "match" | "wrong" | "omit"`, `client_secret = "correct" |
@@ -416,6 +418,10 @@ pub struct FaultSpec {
     /// Close the connection without answering.
     #[serde(default)]
     pub drop_connection: bool,
+    /// API only: the CRM's own rate limit trips, answering its 429 (body and headers as the
+    /// profile describes) for this many seconds of the mock's clock.
+    #[serde(default)]
+    pub retry_after_secs: Option<u64>,
     /// How many requests the fault applies to.
     #[serde(default = "one")]
     pub times: u32,
@@ -437,6 +443,9 @@ impl FaultSpec {
         }
         if self.drop_connection {
             parts.push("a dropped connection".to_owned());
+        }
+        if let Some(secs) = self.retry_after_secs {
+            parts.push(format!("the CRM's 429 for {secs} s"));
         }
         let mut s = parts.join(", ");
         if self.times != 1 {
@@ -471,6 +480,11 @@ pub enum Action {
     },
     /// The client calls the API resource.
     ApiCall,
+    /// The client makes several API calls at once (`api_call` with `parallel = N`, N ≥ 2).
+    ParallelApiCalls {
+        /// How many calls are in flight together.
+        calls: u32,
+    },
     /// The client refreshes its access token.
     Refresh,
     /// The client logs out (RFC 7009 revocation).
@@ -577,7 +591,7 @@ impl Action {
         match self {
             Action::Authorize { .. } => "authorize",
             Action::Callback { .. } => "callback",
-            Action::ApiCall => "api_call",
+            Action::ApiCall | Action::ParallelApiCalls { .. } => "api_call",
             Action::Refresh => "refresh",
             Action::Logout => "logout",
             Action::ExpireTokens => "expire_tokens",
@@ -755,6 +769,13 @@ struct CallbackArgs {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct NoArgs {}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ApiCallArgs {
+    #[serde(default)]
+    parallel: Option<u32>,
+}
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -1235,10 +1256,22 @@ fn parse_step(file: &str, index: usize, mut table: toml::Table) -> Result<Step, 
                 error: a.error,
             }
         }
-        "api_call" | "refresh" | "logout" | "expire_tokens" | "revoke_grant" => {
+        "api_call" => {
+            let a: ApiCallArgs = args(rest, &err)?;
+            match a.parallel {
+                None | Some(1) => Action::ApiCall,
+                Some(0) => {
+                    return Err(err(
+                        ScenarioErrorKind::Invalid,
+                        "`parallel` must be at least 1",
+                    ))
+                }
+                Some(calls) => Action::ParallelApiCalls { calls },
+            }
+        }
+        "refresh" | "logout" | "expire_tokens" | "revoke_grant" => {
             let _: NoArgs = args(rest, &err)?;
             match action_name.as_str() {
-                "api_call" => Action::ApiCall,
                 "refresh" => Action::Refresh,
                 "logout" => Action::Logout,
                 "expire_tokens" => Action::ExpireTokens,
@@ -1273,6 +1306,7 @@ fn parse_step(file: &str, index: usize, mut table: toml::Table) -> Result<Step, 
                 f.status.is_some(),
                 f.delay_ms.is_some(),
                 f.drop_connection,
+                f.retry_after_secs.is_some(),
             ]
             .iter()
             .filter(|b| **b)
@@ -1280,8 +1314,21 @@ fn parse_step(file: &str, index: usize, mut table: toml::Table) -> Result<Step, 
             if kinds != 1 {
                 return Err(err(
                     ScenarioErrorKind::Invalid,
-                    "a fault needs exactly one of `error`, `status`, `delay_ms` or `drop_connection`",
+                    "a fault needs exactly one of `error`, `status`, `delay_ms`, `drop_connection` or `retry_after_secs`",
                 ));
+            }
+            match f.retry_after_secs {
+                Some(0) => {
+                    return Err(err(
+                        ScenarioErrorKind::Invalid,
+                        "`retry_after_secs` must be at least 1",
+                    ))
+                }
+                Some(_) if f.endpoint != EndpointName::Api => return Err(err(
+                    ScenarioErrorKind::Invalid,
+                    "`retry_after_secs` (the CRM's own 429) applies to `endpoint = \"api\"` only",
+                )),
+                _ => {}
             }
             if let Some(s) = f.status {
                 if !(100..=599).contains(&s) {

@@ -13,7 +13,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use handshake_conformance::{
-    check_client, AppCommand, ClientCheck, ClientCheckConfig, ClientCheckId, Report, Status,
+    check_client, AppCommand, ClientCheck, ClientCheckConfig, ClientCheckError, ClientCheckId,
+    RemoteMock, Report, Status,
 };
 use handshake_mock::{MockProvider, RegisteredClient};
 use handshake_profile::{PkceMethod, Profile, TokenEncoding};
@@ -729,7 +730,7 @@ async fn check_blog(flaw: &str, provider: &str) -> Option<Report> {
     Some(report)
 }
 
-fn reason<'a>(report: &'a Report, id: ClientCheckId) -> &'a str {
+fn reason(report: &Report, id: ClientCheckId) -> &str {
     case(report, id).reason.as_deref().unwrap_or("")
 }
 
@@ -873,6 +874,265 @@ async fn an_app_that_is_not_running_is_a_setup_error() {
         msg.starts_with(&format!(
             "the app is not reachable at http://127.0.0.1:{port}/login"
         )),
+        "{msg}"
+    );
+}
+
+// ---- --mock-url: a running mock, driven through its control API ---------------------------------
+
+/// Stands in for `handshake serve PROVIDER --redirect-uri http://127.0.0.1:PORT/callback`: a
+/// mock the check reaches only by URL. A request with a credential in its URL is in the
+/// journal before the run: a run that judged it would fail `credentials-in-headers`.
+async fn running_mock(provider: &str, app_port: u16) -> MockProvider {
+    let mock = MockProvider::builder(Profile::builtin(provider).unwrap())
+        .redirect_uri(format!("http://127.0.0.1:{app_port}/callback"))
+        .start()
+        .await
+        .expect("mock starts");
+    let before = reqwest::get(format!(
+        "{}?access_token=from-before-the-run",
+        mock.api_url()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(before.status(), 401);
+    mock
+}
+
+fn remote_url(mock: &MockProvider) -> url::Url {
+    mock.uri().parse().unwrap()
+}
+
+/// The Python app against a running mock, checked by URL (`ClientCheck::run_remote`).
+async fn check_python_remote(flaw: &str) -> Report {
+    let port = free_port();
+    let mock = running_mock("capsule", port).await;
+    let redirect = format!("http://127.0.0.1:{port}/callback");
+    let app = start_app(
+        Lang::Python,
+        flaw,
+        app_env(&mock.uri(), mock.profile(), &redirect),
+        port,
+    )
+    .await;
+    let remote = RemoteMock::connect(remote_url(&mock))
+        .await
+        .expect("the running mock answers its control API");
+    assert_eq!(remote.profile().id, "capsule");
+    assert_eq!(remote.client().redirect_uris, [redirect]);
+    let report = ClientCheck::new(format!("{}/login", app.base).parse().unwrap())
+        .api_url(format!("{}/api", app.base).parse().unwrap())
+        .logout_url(format!("{}/logout", app.base).parse().unwrap())
+        .list_url(format!("{}/contacts", app.base).parse().unwrap())
+        .run_remote(&remote)
+        .await
+        .expect("the check runs");
+    println!(
+        "--- Python app, FLAW={flaw:?}, remote capsule ---\n{}",
+        report.to_pretty()
+    );
+    // Not reset: what came before the run is still in the journal.
+    let journal = mock.journal();
+    assert_eq!(journal[0].seq, 1, "the journal was reset");
+    assert!(journal[0].query_param("access_token").is_some());
+    report
+}
+
+#[tokio::test]
+async fn a_running_mock_driven_by_url_gives_the_local_verdicts() {
+    let report = check_python_remote("").await;
+    assert_outcome(&report, &[], &[]);
+    assert_eq!(case(&report, C::SessionIsolation).status, Status::Passed);
+    assert_eq!(case(&report, C::PagingComplete).status, Status::Passed);
+    // A flawed build fails its own check, and the same checks as with a mock of its own.
+    let remote = check_python_remote("code_in_url").await;
+    assert_outcome(&remote, &[C::CodeRefererLeak], &[]);
+    let local = check(Lang::Python, "code_in_url", "capsule", Routes::All)
+        .await
+        .unwrap();
+    let statuses = |r: &Report| -> Vec<(String, Status)> {
+        r.cases
+            .iter()
+            .map(|c| (c.scenario.clone(), c.status))
+            .collect()
+    };
+    assert_eq!(statuses(&remote), statuses(&local));
+}
+
+/// `--app-cmd` against a running mock: the app's environment comes from the mock's metadata
+/// (and the client secret given), and the blocker is relaxed over the control API.
+async fn check_blog_remote(flaw: &str, provider: &str) -> Option<(Report, MockProvider)> {
+    if let Some(why) = unavailable(Lang::Blog) {
+        eprintln!("\n!!! SKIPPED: blog-express app (FLAW={flaw:?}) not run: {why}\n");
+        return None;
+    }
+    let port = free_port();
+    let mock = running_mock(provider, port).await;
+    let remote = RemoteMock::builder(remote_url(&mock))
+        .client_secret(RegisteredClient::DEFAULT_SECRET)
+        .profile(Profile::builtin(provider).unwrap())
+        .connect()
+        .await
+        .expect("the running mock answers");
+    let debug = format!("{remote:?}");
+    assert!(!debug.contains(RegisteredClient::DEFAULT_SECRET), "{debug}");
+    let base = format!("http://127.0.0.1:{port}");
+    let report = ClientCheck::new(format!("{base}/login").parse().unwrap())
+        .api_url(format!("{base}/api").parse().unwrap())
+        .logout_url(format!("{base}/logout").parse().unwrap())
+        .app(
+            AppCommand::new("node src/server.js")
+                .dir(apps_dir().join("blog-express"))
+                .env("FLAW", flaw),
+        )
+        .run_remote(&remote)
+        .await
+        .expect("the check runs");
+    println!(
+        "--- blog-express app, FLAW={flaw:?}, remote {provider} ---\n{}",
+        report.to_pretty()
+    );
+    Some((report, mock))
+}
+
+#[tokio::test]
+async fn app_cmd_on_a_running_mock_is_judged_past_the_blocker_and_for_isolation() {
+    let Some((report, mock)) = check_blog_remote("no_pkce", "connectwise").await else {
+        return;
+    };
+    assert_outcome(&report, &[C::AuthzPkce], &[]);
+    assert!(reason(&report, C::ExpiryRefresh).contains("[mock relaxed on: PKCE"));
+    // The relaxation outlives the run at a running mock, and the report says so.
+    assert_eq!(mock.relaxed(), [handshake_mock::Relaxation::Pkce]);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("stays relaxed on pkce")),
+        "{:?}",
+        report.notes
+    );
+    // Whose data each browser got is read through the control API too.
+    let Some((report, _mock)) = check_blog_remote("process_wide_tokens", "capsule").await else {
+        return;
+    };
+    assert_outcome(&report, &[C::SessionIsolation], &[]);
+}
+
+#[tokio::test]
+async fn a_running_mock_already_relaxed_is_named_in_the_notes() {
+    let port = free_port();
+    let mock = running_mock("connectwise", port).await;
+    mock.relax(handshake_mock::Relaxation::BodyEncoding);
+    let redirect = format!("http://127.0.0.1:{port}/callback");
+    let app = start_app(
+        Lang::Python,
+        "",
+        app_env(&mock.uri(), mock.profile(), &redirect),
+        port,
+    )
+    .await;
+    let remote = RemoteMock::connect(remote_url(&mock)).await.unwrap();
+    let report = ClientCheck::new(format!("{}/login", app.base).parse().unwrap())
+        .run_remote(&remote)
+        .await
+        .unwrap();
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("already relaxed on body_encoding")),
+        "{:?}",
+        report.notes
+    );
+}
+
+#[tokio::test]
+async fn a_mock_url_where_no_handshake_mock_answers_is_a_setup_error() {
+    // Nothing listens.
+    let port = free_port();
+    let url: url::Url = format!("http://127.0.0.1:{port}").parse().unwrap();
+    let err = RemoteMock::connect(url.clone()).await.unwrap_err();
+    assert!(
+        matches!(err, ClientCheckError::MockUnreachable { .. }),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!("no handshake mock at http://127.0.0.1:{port}/")),
+        "{msg}"
+    );
+    // Something else listens: the Python app is no mock.
+    let mock = running_mock("capsule", port).await;
+    let redirect = format!("http://127.0.0.1:{port}/callback");
+    let app = start_app(
+        Lang::Python,
+        "",
+        app_env(&mock.uri(), mock.profile(), &redirect),
+        port,
+    )
+    .await;
+    let msg = RemoteMock::connect(app.base.parse().unwrap())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("GET /__handshake/metadata answered 404")
+            && msg.contains("not a handshake mock"),
+        "{msg}"
+    );
+    // A mock of another provider than the profile given.
+    let err = RemoteMock::builder(remote_url(&mock))
+        .profile(Profile::builtin("redtail").unwrap())
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientCheckError::MockProfile { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("it serves provider \"capsule\", but the profile given is \"redtail\""),
+        "{err}"
+    );
+    // check_client with mock_url goes the same way.
+    let config = ClientCheckConfig::remote(url, format!("{}/login", app.base).parse().unwrap());
+    let err = check_client(config).await.unwrap_err();
+    assert!(
+        matches!(err, ClientCheckError::MockUnreachable { .. }),
+        "{err:?}"
+    );
+}
+
+/// A mock that goes away mid-run: no report (its verdicts would be about the mock), an
+/// error naming the URL.
+#[tokio::test]
+async fn a_running_mock_that_stops_mid_run_is_an_error_not_a_report() {
+    let port = free_port();
+    let mock = running_mock("capsule", port).await;
+    let redirect = format!("http://127.0.0.1:{port}/callback");
+    let app = start_app(
+        Lang::Python,
+        "",
+        app_env(&mock.uri(), mock.profile(), &redirect),
+        port,
+    )
+    .await;
+    let url = remote_url(&mock);
+    let remote = RemoteMock::connect(url.clone()).await.unwrap();
+    let check = ClientCheck::new(format!("{}/login", app.base).parse().unwrap())
+        .api_url(format!("{}/api", app.base).parse().unwrap());
+    let run = check.run_remote(&remote);
+    let stop = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(mock);
+    };
+    let (result, ()) = tokio::join!(run, stop);
+    let err = result.expect_err("no report once the mock is gone");
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!("no handshake mock at {url}")) && msg.contains("during the run"),
         "{msg}"
     );
 }

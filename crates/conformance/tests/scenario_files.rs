@@ -94,7 +94,7 @@ fn malformed_scenarios_name_file_step_and_reason() {
     );
     check_error(
         &format!("{HEAD}[[steps]]\naction = \"fault\"\nendpoint = \"token\"\n"),
-        "scenarios/bad.toml: step 1 (fault): a fault needs exactly one of `error`, `status`, `delay_ms` or `drop_connection`",
+        "scenarios/bad.toml: step 1 (fault): a fault needs exactly one of `error`, `status`, `delay_ms`, `drop_connection` or `retry_after_secs`",
     );
     check_error(
         &format!(

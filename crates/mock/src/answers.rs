@@ -22,13 +22,15 @@ use crate::server::{self, Shared};
 /// Middleware: completes bodiless or plain-text error answers (see the module doc).
 pub(crate) async fn complete(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let method = req.method().clone();
-    let api = is_api_path(&s, req.uri().path());
-    let path: String = req.uri().path().chars().take(200).collect();
+    // Cheap clones (shared bytes): the work below is for refusals only.
+    let uri = req.uri().clone();
     let resp = next.run(req).await;
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) || has_own_body(&resp) {
         return resp;
     }
+    let api = is_api_path(&s, uri.path());
+    let path: String = uri.path().chars().take(200).collect();
     let description = match status {
         StatusCode::METHOD_NOT_ALLOWED => {
             let allow = resp

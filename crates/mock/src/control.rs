@@ -1,6 +1,7 @@
 //! Control endpoints for user accounts and relaxations: `/__handshake/users`, `records`,
-//! `grants`, `relax`, and `revoke` (all grants, or one user's). Bad input gets 400 with an
-//! RFC 6749-shaped error JSON, never a 5xx.
+//! `grants`, `relax`, and `revoke` (all grants, or one user's); the journal
+//! (`journal?since=N`), the live feed (`events`) and the armed faults (`GET faults`). Bad
+//! input gets 400 with an RFC 6749-shaped error JSON, never a 5xx.
 
 use std::sync::Arc;
 
@@ -62,16 +63,69 @@ pub(crate) async fn records(State(s): State<Arc<Shared>>, uri: Uri) -> Response 
     }
 }
 
-/// `GET /__handshake/grants?user=bob`: `{"live": N}`, that user's live grants (every
-/// user's without `user`).
+/// `GET /__handshake/grants?user=bob`: `{"live": N}`, that user's live grants; without
+/// `user`, every user's, plus `"by_user": {"alice": N, ...}`.
 pub(crate) async fn grants(State(s): State<Arc<Shared>>, uri: Uri) -> Response {
     match user_query(&s, &uri) {
-        Ok(user) => {
-            let live = lock(&s.store).live_grants(user, s.now());
+        Ok(Some(user)) => {
+            let live = lock(&s.store).live_grants(Some(user), s.now());
             axum::Json(json!({ "live": live })).into_response()
+        }
+        Ok(None) => {
+            let now = s.now();
+            let store = lock(&s.store);
+            let live = store.live_grants(None, now);
+            let by_user: serde_json::Map<String, serde_json::Value> = s
+                .users
+                .iter()
+                .enumerate()
+                .map(|(i, name)| (name.clone(), json!(store.live_grants(Some(i), now))))
+                .collect();
+            drop(store);
+            axum::Json(json!({ "live": live, "by_user": by_user })).into_response()
         }
         Err(reason) => control_error(reason),
     }
+}
+
+/// `GET /__handshake/journal`: every entry kept; `?since=N`: those whose `seq` is greater
+/// than N (entries are recorded when they complete, so a slow request can appear after a
+/// later one: the live feed, `events`, has them in completion order).
+pub(crate) async fn journal(State(s): State<Arc<Shared>>, uri: Uri) -> Response {
+    let q = match params::parse_urlencoded(uri.query().unwrap_or("").as_bytes()) {
+        Ok(q) => q,
+        Err(e) => return control_error(format!("query string: {e}")),
+    };
+    if let Err(e) = q.reject_duplicates() {
+        return control_error(e.to_string());
+    }
+    if let Some((k, _)) = q.0.iter().find(|(k, _)| k != "since") {
+        let k: String = k.chars().take(40).collect();
+        return control_error(format!("unknown parameter {k:?}; the only one is since"));
+    }
+    let since = match q.get("since").map(str::parse::<u64>) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => {
+            return control_error("since must be a journal seq: a whole number ≥ 0".to_owned())
+        }
+    };
+    axum::Json(s.journal_since(since)).into_response()
+}
+
+/// `GET /__handshake/faults`: `{"faults": [...], "rate_limited": ...}`: the faults armed,
+/// in the order they apply, each in the shape `POST /__handshake/faults` takes (with the
+/// `times` left), and the tripped `rate_limited` period while one runs
+/// (`{"secs_left": N, "refusals_left": M}`, else `null`).
+pub(crate) async fn faults(State(s): State<Arc<Shared>>) -> Response {
+    let (faults, period) = s.armed();
+    let period = period.map(|(left, refusals)| {
+        json!({
+            "secs_left": left.as_secs() + u64::from(left.subsec_nanos() > 0),
+            "refusals_left": refusals,
+        })
+    });
+    axum::Json(json!({ "faults": faults, "rate_limited": period })).into_response()
 }
 
 #[derive(Deserialize)]

@@ -112,6 +112,27 @@ impl Journal {
         out
     }
 
+    /// The entries kept whose `seq` is greater than `since`, oldest first, decoded and
+    /// redacted; only those are decoded.
+    pub(crate) fn entries_since(&self, since: u64, secrets: &[String]) -> Vec<JournalEntry> {
+        let copied: Vec<Recorded> = lock(&self.ring)
+            .entries
+            .iter()
+            .filter(|r| r.entry.seq > since)
+            .cloned()
+            .collect();
+        let mut out: Vec<JournalEntry> = copied
+            .into_iter()
+            .map(|r| {
+                let mut e = r.entry;
+                r.raw.fill(&mut e, secrets);
+                e
+            })
+            .collect();
+        out.sort_by_key(|e| e.seq);
+        out
+    }
+
     /// Bytes held, by the journal's own accounting (for tests of the bound).
     #[cfg(test)]
     fn bytes(&self) -> usize {
@@ -122,6 +143,14 @@ impl Journal {
         let old = std::mem::take(&mut *lock(&self.ring));
         drop(old);
     }
+}
+
+/// One entry decoded and redacted exactly as [`Journal::entries`] gives it, for the live
+/// feed (`live.rs`), which gets it before the journal keeps it.
+pub(crate) fn decoded(entry: &JournalEntry, raw: &Captured, secrets: &[String]) -> JournalEntry {
+    let mut e = entry.clone();
+    raw.fill(&mut e, secrets);
+    e
 }
 
 /// The entry of a request before its query, headers and body are decoded.

@@ -408,7 +408,10 @@ mod control;
 mod dataset;
 mod journal;
 pub mod limits;
+mod live;
+mod log;
 mod native;
+mod page;
 mod params;
 mod provider;
 mod relax;
@@ -420,6 +423,7 @@ mod types;
 mod users;
 
 pub use handshake_profile::{ClientAuth, NativeScheme, Profile};
+pub use log::LogStyle;
 pub use native::NativeCredentials;
 pub use provider::{ArmedFault, FaultBuilder, MockProvider, MockProviderBuilder};
 pub use types::{

@@ -34,6 +34,7 @@ pub struct MockProvider {
     addr: SocketAddr,
     handle: axum_server::Handle,
     ca_pem: Option<String>,
+    ca_path: Option<std::path::PathBuf>,
 }
 
 impl MockProvider {
@@ -60,6 +61,7 @@ impl MockProvider {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             tls: false,
+            tls_dir: None,
             native: NativeCredentials::default(),
             seed: MockProvider::DEFAULT_SEED,
             dataset_size: None,
@@ -235,6 +237,60 @@ impl MockProvider {
         self.shared.journal()
     }
 
+    /// Every journal entry from now on, as each request completes: decoded and redacted
+    /// exactly as [`MockProvider::journal`] gives it, in the order the requests completed
+    /// (so `seq` can go backwards after a slow request). `handshake serve` prints its
+    /// request log from this, and `GET /__handshake/events` streams it.
+    ///
+    /// While no receiver is alive, requests pay nothing for it. A receiver that falls more
+    /// than 1024 entries behind misses the oldest ones
+    /// ([`RecvError::Lagged`](tokio::sync::broadcast::error::RecvError::Lagged) says how
+    /// many; [`MockProvider::journal`] still has them).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use handshake_mock::{Endpoint, MockProvider};
+    ///
+    /// let mock = MockProvider::start(handshake_profile::Profile::builtin("capsule").unwrap()).await;
+    /// let mut live = mock.subscribe();
+    /// let resp = reqwest::Client::new()
+    ///     .post(mock.token_url())
+    ///     .basic_auth("handshake-client", Some("handshake-secret"))
+    ///     .form(&[("grant_type", "authorization_code"), ("code", "made-up")])
+    ///     .send()
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(resp.status(), 400);
+    /// let entry = live.recv().await.unwrap();
+    /// assert_eq!(entry.endpoint, Some(Endpoint::Token));
+    /// assert_eq!(entry.error.as_deref(), Some("invalid_grant"));
+    /// assert_eq!(entry.header("authorization"), Some("Basic [redacted]"));
+    /// assert_eq!(entry, mock.journal()[0]);
+    /// # }
+    /// ```
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<JournalEntry> {
+        self.shared.live.subscribe()
+    }
+
+    /// The faults armed and not yet used up, in the order they apply, each with the `times`
+    /// it has left (`GET /__handshake/faults`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use handshake_mock::{Endpoint, MockProvider, OAuthError};
+    ///
+    /// let mock = MockProvider::start(handshake_profile::Profile::builtin("capsule").unwrap()).await;
+    /// mock.fail_next(Endpoint::Token).with(OAuthError::InvalidGrant).times(2).mount();
+    /// assert_eq!(mock.faults().len(), 1);
+    /// assert_eq!(mock.faults()[0].times, 2);
+    /// mock.clear_faults();
+    /// assert!(mock.faults().is_empty());
+    /// # }
+    /// ```
+    pub fn faults(&self) -> Vec<Fault> {
+        self.shared.armed().0
+    }
+
     /// Expires every access token now, as if its lifetime had passed.
     pub fn expire_access_tokens(&self) {
         let now = self.shared.now();
@@ -337,6 +393,13 @@ impl MockProvider {
     pub fn ca_cert_pem(&self) -> Option<&str> {
         self.ca_pem.as_deref()
     }
+
+    /// Where the CA certificate is kept, when the mock serves HTTPS with a
+    /// [`MockProviderBuilder::tls_dir`]: the file to give an app to trust
+    /// (`NODE_EXTRA_CA_CERTS`, `SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`).
+    pub fn ca_cert_path(&self) -> Option<&std::path::Path> {
+        self.ca_path.as_deref()
+    }
 }
 
 impl Drop for MockProvider {
@@ -383,6 +446,7 @@ pub struct MockProviderBuilder {
     host: IpAddr,
     port: u16,
     tls: bool,
+    tls_dir: Option<std::path::PathBuf>,
     native: NativeCredentials,
     seed: u64,
     dataset_size: Option<u32>,
@@ -400,6 +464,7 @@ impl fmt::Debug for MockProviderBuilder {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("tls", &self.tls)
+            .field("tls_dir", &self.tls_dir)
             .field("native", &self.native)
             .field("seed", &self.seed)
             .field("dataset_size", &self.dataset_size)
@@ -496,9 +561,40 @@ impl MockProviderBuilder {
         self
     }
 
-    /// Serve HTTPS with a certificate generated at start; see [`MockProvider::ca_cert_pem`].
+    /// Serve HTTPS with a certificate generated at start, signed by a CA the client must
+    /// trust ([`MockProvider::ca_cert_pem`]). The CA is made at start too, unless
+    /// [`MockProviderBuilder::tls_dir`] keeps it.
     pub fn tls(mut self, yes: bool) -> Self {
         self.tls = yes;
+        self
+    }
+
+    /// With [`tls`](MockProviderBuilder::tls): keep the CA in `dir` (`ca.pem`, and
+    /// `ca-key.pem` readable by its owner only; the directory is created) and reuse it at
+    /// every start, so a client that trusts `ca.pem` keeps working when the mock restarts.
+    /// Only the server's leaf certificate is new at each start.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use handshake_mock::MockProvider;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let start = || {
+    ///     MockProvider::builder(handshake_profile::Profile::builtin("capsule").unwrap())
+    ///         .tls(true)
+    ///         .tls_dir(dir.path())
+    ///         .start()
+    /// };
+    /// let first = start().await.unwrap();
+    /// let trusted = first.ca_cert_pem().unwrap().to_owned();
+    /// assert_eq!(first.ca_cert_path().unwrap(), dir.path().join("ca.pem"));
+    /// drop(first);
+    /// let second = start().await.unwrap();
+    /// assert_eq!(second.ca_cert_pem().unwrap(), trusted);
+    /// # }
+    /// ```
+    pub fn tls_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.tls_dir = Some(dir.into());
         self
     }
 
@@ -749,13 +845,18 @@ impl MockProviderBuilder {
             local
         };
         let scheme = if self.tls { "https" } else { "http" };
-        let tls = self.tls;
+        let ca = match (self.tls, &self.tls_dir) {
+            (false, _) => None,
+            (true, None) => Some(crate::tls::Ca::throwaway()?),
+            (true, Some(dir)) => Some(crate::tls::Ca::in_dir(dir)?),
+        };
         let conn = self.conn;
         let shared = Arc::new(Shared::new(self.settings(format!("{scheme}://{shown}"))));
         let app = server::app(shared.clone());
         let handle = axum_server::Handle::new();
-        let ca_pem = if tls {
-            let (pem, config) = crate::tls::server_config(local.ip())?;
+        let ca_path = ca.as_ref().and_then(|ca| ca.path.clone());
+        let ca_pem = if let Some(ca) = ca {
+            let config = ca.server_config(local.ip())?;
             let mut server =
                 axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(config))
                     .map(|tls| tls.acceptor(conn.acceptor(false)))
@@ -766,7 +867,7 @@ impl MockProviderBuilder {
                     tracing::error!(error = %e, "handshake-mock server stopped");
                 }
             });
-            Some(pem)
+            Some(ca.pem)
         } else {
             let mut server = axum_server::from_tcp(listener)
                 .acceptor(conn.acceptor(true))
@@ -784,6 +885,7 @@ impl MockProviderBuilder {
             addr: local,
             handle,
             ca_pem,
+            ca_path,
         })
     }
 }

@@ -5,9 +5,11 @@
 // the rare path, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::header::{
@@ -74,12 +76,27 @@ fn json_body(status: StatusCode, body: String) -> Response {
 fn bearer_challenge(s: &Shared, error: Option<(&str, &str)>, scope: Option<&str>) -> HeaderValue {
     let mut v = format!("Bearer realm=\"{}\"", s.profile.id);
     if let Some((e, d)) = error {
+        let d = challenge_text(d);
         v.push_str(&format!(", error=\"{e}\", error_description=\"{d}\""));
     }
     if let Some(sc) = scope {
         v.push_str(&format!(", scope=\"{sc}\""));
     }
     HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+}
+
+/// A description as a challenge may carry it (RFC 6750 §3: `%x20-21 / %x23-5B / %x5D-7E`):
+/// `§` spelled out, other characters outside the set dropped.
+fn challenge_text(d: &str) -> String {
+    let mut out = String::with_capacity(d.len());
+    for c in d.chars() {
+        match c {
+            '§' => out.push_str("section "),
+            ' '..='~' if c != '"' && c != '\\' => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("section  ", "section ")
 }
 
 /// The challenge of the native scheme, if it is not Bearer.
@@ -135,7 +152,67 @@ fn decode_basic(cred: &str) -> Option<String> {
     String::from_utf8(raw).ok()
 }
 
-fn authorize(s: &Shared, headers: &HeaderMap) -> Result<Caller, Response> {
+/// Where a request without an `Authorization` header put its credential instead, if it did:
+/// an access token in the query string (RFC 6750 §2.3) or in a form body (§2.2), or one of
+/// the native scheme's keys in the query string. The journal redacts the value either way.
+fn misplaced_credential(s: &Shared, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    const TOKEN_NAMES: [&str; 2] = ["access_token", "token"];
+    const KEY_NAMES: [&str; 4] = ["api_key", "apikey", "user_key", "personal_access_token"];
+    let query = params::parse_urlencoded(uri.query().unwrap_or("").as_bytes()).ok();
+    let in_query = |names: &[&str]| {
+        query
+            .as_ref()
+            .and_then(|q| q.0.iter().find(|(k, _)| names.contains(&k.as_str())))
+            .map(|(k, _)| k.clone())
+    };
+    let fix = "send it as Authorization: Bearer <token>";
+    if let Some(k) = in_query(&TOKEN_NAMES) {
+        return Some(format!(
+            "the access token was sent in the query string (?{k}=), which this API does not read: {fix} (RFC 6750 §2.1); a token in a URL ends up in logs, history and Referer headers (RFC 6750 §2.3, §5.3)"
+        ));
+    }
+    let form = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.trim_start()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if form {
+        if let Some((k, _)) = params::parse_urlencoded(body).ok().and_then(|p| {
+            p.0.into_iter()
+                .find(|(k, _)| TOKEN_NAMES.contains(&k.as_str()))
+        }) {
+            return Some(format!(
+                "the access token was sent in the form body ({k}=), which this API does not read: {fix} (RFC 6750 §2.1, §2.2)"
+            ));
+        }
+    }
+    let native = s.profile.native_auth.as_ref()?;
+    let k = in_query(&KEY_NAMES)?;
+    let send = authorization_of(native.scheme);
+    Some(format!(
+        "a credential was sent in the query string (?{k}=), which this API does not read: send it as Authorization: {send}; a key in a URL ends up in logs and history (RFC 6750 §5.3)"
+    ))
+}
+
+/// What the native scheme's `Authorization` header holds (also in the metadata's
+/// `native_auth.authorization`).
+pub(crate) fn authorization_of(scheme: NativeScheme) -> &'static str {
+    match scheme {
+        NativeScheme::BearerToken => "Bearer <personal_access_token>",
+        NativeScheme::BasicApiKey => "Basic base64(api_key:)",
+        NativeScheme::BasicEmailApiKey => "Basic base64(email:api_key)",
+        NativeScheme::RedtailUserKey => "UserKeyAuth base64(api_key:user_key)",
+        NativeScheme::ConnectwiseMemberKey => "Basic base64(company_id+public_key:private_key)",
+    }
+}
+
+fn authorize(
+    s: &Shared,
+    headers: &HeaderMap,
+    misplaced: impl FnOnce() -> Option<String>,
+) -> Result<Caller, Response> {
     let mut all = headers.get_all(AUTHORIZATION).iter();
     let first = all.next();
     if all.next().is_some() {
@@ -149,19 +226,22 @@ fn authorize(s: &Shared, headers: &HeaderMap) -> Result<Caller, Response> {
             WWW_AUTHENTICATE,
             bearer_challenge(s, Some(("invalid_request", d)), None),
         );
-        return Err(resp);
+        return Err(refused(resp, Some("invalid_request"), d));
     }
     let native = native_scheme(s);
     let Some(value) = first else {
         // RFC 6750 §3.1: no credentials ⇒ no error attribute in the challenge.
         let mut challenges = vec![bearer_challenge(s, None, None)];
         challenges.extend(native_challenge(s));
-        let d = if native == Some(NativeScheme::RedtailUserKey) {
-            REDTAIL_MISSING
-        } else {
-            "an access token is required (Authorization: Bearer)"
+        let redtail = native == Some(NativeScheme::RedtailUserKey);
+        let d = match (misplaced(), redtail) {
+            // Redtail's documented words first, then what the mock saw.
+            (Some(m), true) => format!("{REDTAIL_MISSING}: {m}"),
+            (Some(m), false) => format!("no Authorization header: {m}"),
+            (None, true) => REDTAIL_MISSING.to_owned(),
+            (None, false) => "an access token is required (Authorization: Bearer)".to_owned(),
         };
-        return Err(unauthorized(s, "invalid_token", d, &challenges));
+        return Err(unauthorized(s, "invalid_token", &d, &challenges));
     };
     let text = String::from_utf8_lossy(value.as_bytes());
     let (scheme, cred) = text.split_once(' ').unwrap_or((&text, ""));
@@ -234,12 +314,21 @@ fn bearer(s: &Shared, token: &str) -> Result<Caller, Response> {
     let lookup = lock(&s.store).lookup_access(token, now);
     let (grant, scope, user) = match lookup {
         AccessLookup::Valid { grant, scope, user } => (grant, scope, user),
-        AccessLookup::Expired { grant, scope, user } if !sec.check_expiry => (grant, scope, user),
-        AccessLookup::Expired { .. } => {
-            return Err(tagged(
-                invalid("The access token expired"),
-                Some(MODE_OAUTH),
-            ))
+        AccessLookup::Expired {
+            grant, scope, user, ..
+        } if !sec.check_expiry => (grant, scope, user),
+        AccessLookup::Expired { ago, .. } => {
+            let fix = if s.profile.tokens.refresh_tokens {
+                "refresh it (grant_type=refresh_token, RFC 6749 §6) and retry"
+            } else {
+                "this provider issues no refresh tokens: send the user through the login again"
+            };
+            let d = format!(
+                "The access token expired {} ago (access tokens live {} s); {fix}",
+                ago_text(ago),
+                s.profile.tokens.access_token_lifetime_secs
+            );
+            return Err(tagged(invalid(&d), Some(MODE_OAUTH)));
         }
         AccessLookup::Unknown => {
             return Err(tagged(
@@ -269,6 +358,17 @@ fn bearer(s: &Shared, token: &str) -> Result<Caller, Response> {
         grant: Some(grant),
         user,
     })
+}
+
+/// `0 s`, `42 s`, `3 min 5 s`, `2 h 10 min`, `3 d 4 h`: how long ago, for a refusal.
+fn ago_text(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min {} s", s / 60, s % 60),
+        3600..=86_399 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        _ => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
+    }
 }
 
 fn basic(s: &Shared, headers: &HeaderMap, cred: &str) -> Result<Caller, Response> {
@@ -359,7 +459,15 @@ fn rate(s: &Shared, caller: &Caller) -> Result<HeaderMap, Response> {
     if let Some(l) = s.take_rate_limited() {
         // An injected trip answers exactly like a used-up window.
         let headers = rate_headers(s, configured, 0, l.reset_at);
-        return Err(too_many_requests(s, ceil_secs(l.retry_after), headers));
+        let left = ceil_secs(l.retry_after);
+        let why = format!(
+            "the rate limit is tripped (an armed rate_limited fault); retry in {left} s (RFC 6585 §4)"
+        );
+        let mut resp = too_many_requests(s, left, headers, &why);
+        resp.extensions_mut().insert(crate::journal::Note(format!(
+            "fault fired: rate_limited ({left} s left)"
+        )));
+        return Err(resp);
     }
     let Some((limit, window)) = s.rate_limit else {
         return Ok(HeaderMap::new());
@@ -379,7 +487,11 @@ fn rate(s: &Shared, caller: &Caller) -> Result<HeaderMap, Response> {
     if allowed {
         Ok(headers)
     } else {
-        Err(too_many_requests(s, reset_secs, headers))
+        let why = format!(
+            "the rate limit of {limit} requests per {} s is used up; the window resets in {reset_secs} s (RFC 6585 §4)",
+            ceil_secs(window)
+        );
+        Err(too_many_requests(s, reset_secs, headers, &why))
     }
 }
 
@@ -407,7 +519,7 @@ fn rate_headers(s: &Shared, limit: Option<u32>, remaining: u32, reset_at: u64) -
 }
 
 /// The CRM's 429: its body, `Retry-After` when it sends one, and the rate-limit headers.
-fn too_many_requests(s: &Shared, retry_after_secs: u64, headers: HeaderMap) -> Response {
+fn too_many_requests(s: &Shared, retry_after_secs: u64, headers: HeaderMap, why: &str) -> Response {
     let rl = &s.profile.rate_limit;
     let mut resp = json_body(StatusCode::TOO_MANY_REQUESTS, rl.body.clone());
     if rl.retry_after {
@@ -415,7 +527,8 @@ fn too_many_requests(s: &Shared, retry_after_secs: u64, headers: HeaderMap) -> R
             .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
     }
     resp.headers_mut().extend(headers);
-    resp
+    // The CRM's 429 body names no OAuth error code; the journal says why.
+    refused(resp, None, why)
 }
 
 /// The effective limit: the builder's override, else the profile's.
@@ -444,8 +557,13 @@ fn finish(s: &Shared, mut resp: Response, mode: Option<&'static str>) -> Respons
 }
 
 /// Authenticates and rate-limits; `Err` is the finished refusal.
-fn admit(s: &Shared, headers: &HeaderMap) -> Result<(Caller, HeaderMap), Response> {
-    let caller = match authorize(s, headers) {
+fn admit(
+    s: &Shared,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: &[u8],
+) -> Result<(Caller, HeaderMap), Response> {
+    let caller = match authorize(s, headers, || misplaced_credential(s, uri, headers, body)) {
         Ok(c) => c,
         Err(r) => return Err(finish(s, r, None)),
     };
@@ -456,8 +574,13 @@ fn admit(s: &Shared, headers: &HeaderMap) -> Result<(Caller, HeaderMap), Respons
 }
 
 /// `GET {api.path}`: a page of records.
-pub(crate) async fn list(State(s): State<Arc<Shared>>, headers: HeaderMap, uri: Uri) -> Response {
-    let (caller, rate_headers) = match admit(&s, &headers) {
+pub(crate) async fn list(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let (caller, rate_headers) = match admit(&s, &headers, &uri, &body) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -475,8 +598,10 @@ pub(crate) async fn item(
     State(s): State<Arc<Shared>>,
     id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
 ) -> Response {
-    let (caller, rate_headers) = match admit(&s, &headers) {
+    let (caller, rate_headers) = match admit(&s, &headers, &uri, &body) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -492,12 +617,16 @@ pub(crate) async fn item(
         None if s.profile.api.not_found_status == 204 => StatusCode::NO_CONTENT.into_response(),
         None => {
             let shown: String = id.chars().take(40).collect();
-            let body = s.profile.errors.render(
-                &s.profile.errors.not_found_body,
-                "not_found",
-                &format!("no record with id {shown}"),
-            );
-            json_body(StatusCode::NOT_FOUND, body)
+            let d = format!("no record with id {shown}");
+            let body = s
+                .profile
+                .errors
+                .render(&s.profile.errors.not_found_body, "not_found", &d);
+            refused(
+                json_body(StatusCode::NOT_FOUND, body),
+                Some("not_found"),
+                &d,
+            )
         }
     };
     resp.headers_mut().extend(rate_headers);
@@ -556,10 +685,11 @@ const REDTAIL_USER_ID: u64 = 1;
 
 // ---------------------------------------------------------------- paging
 
-/// One page, ready to render.
+/// One page, ready to render. Its records are borrowed from the data set unless the page
+/// had to change them (Agile's `count` and `cursor` fields).
 #[derive(Debug, Default)]
-struct Page {
-    records: Vec<Value>,
+struct Page<'a> {
+    records: Cow<'a, [Value]>,
     links: Vec<(&'static str, String)>,
     has_more: Option<bool>,
     total_header: Option<u64>,
@@ -588,10 +718,15 @@ fn raw<'a>(q: &'a Params, name: &str) -> Option<&'a str> {
 }
 
 /// A page of `all` (the caller's data set), as the profile pages.
-fn page(s: &Shared, all: &[Value], headers: &HeaderMap, uri: &Uri) -> Result<Page, String> {
+fn page<'a>(
+    s: &Shared,
+    all: &'a [Value],
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<Page<'a>, String> {
     let Some(p) = &s.profile.api.paging else {
         return Ok(Page {
-            records: all.to_vec(),
+            records: Cow::Borrowed(all),
             ..Page::default()
         });
     };
@@ -615,10 +750,10 @@ fn page(s: &Shared, all: &[Value], headers: &HeaderMap, uri: &Uri) -> Result<Pag
     }
     let size = page_size(p, headers, &q)?;
     let total = all.len() as u64;
-    let slice = |start: u64| -> Vec<Value> {
+    let slice = |start: u64| -> Cow<'a, [Value]> {
         let start = usize::try_from(start).unwrap_or(usize::MAX).min(all.len());
         let end = start.saturating_add(size as usize).min(all.len());
-        all[start..end].to_vec()
+        Cow::Borrowed(&all[start..end])
     };
     let mut out = Page::default();
     match p.style {
@@ -711,13 +846,13 @@ fn page(s: &Shared, all: &[Value], headers: &HeaderMap, uri: &Uri) -> Result<Pag
             };
             out.records = slice(start);
             let next = start + out.records.len() as u64;
-            if let Some(Value::Object(first)) = out.records.first_mut() {
+            if let Some(Value::Object(first)) = out.records.to_mut().first_mut() {
                 // Agile CRM: "Count of the contacts will be in the first contact".
                 first.insert("count".into(), Value::from(total));
             }
             if next < total {
                 let cursor = encode_cursor(s, next);
-                if let Some(Value::Object(last)) = out.records.last_mut() {
+                if let Some(Value::Object(last)) = out.records.to_mut().last_mut() {
                     last.insert("cursor".into(), Value::String(cursor));
                 }
             }
@@ -784,14 +919,20 @@ fn page_size(p: &Paging, headers: &HeaderMap, q: &Params) -> Result<u64, String>
 /// An absolute URL to the list with `set` replacing those query parameters; other
 /// parameters (filters) are kept.
 fn link(s: &Shared, uri: &Uri, q: &Params, set: &[(&str, String)]) -> String {
-    let mut pairs: Vec<(String, String)> =
-        q.0.iter()
-            .filter(|(k, _)| !set.iter().any(|(n, _)| n == k))
-            .cloned()
-            .collect();
-    pairs.extend(set.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
-    let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-    format!("{}{}?{query}", s.base_url, uri.path())
+    let mut url = String::with_capacity(s.base_url.len() + uri.path().len() + 48);
+    url.push_str(&s.base_url);
+    url.push_str(uri.path());
+    url.push('?');
+    let start = url.len();
+    // Encoded as serde_urlencoded does (it uses this serializer), without the copies.
+    let mut query = url::form_urlencoded::Serializer::for_suffix(url, start);
+    for (k, v) in q.0.iter().filter(|(k, _)| !set.iter().any(|(n, _)| n == k)) {
+        query.append_pair(k, v);
+    }
+    for (k, v) in set {
+        query.append_pair(k, v);
+    }
+    query.finish()
 }
 
 fn cursor_tag(s: &Shared, index: u64) -> String {
@@ -836,7 +977,7 @@ fn wants_xml(s: &Shared, headers: &HeaderMap) -> bool {
     s.profile.api.format == BodyFormat::XmlUnlessAcceptJson && !accepts_json(headers)
 }
 
-fn render_list(s: &Shared, headers: &HeaderMap, p: Page) -> Response {
+fn render_list(s: &Shared, headers: &HeaderMap, p: Page<'_>) -> Response {
     let api = &s.profile.api;
     let mut resp = if p.records.is_empty() && api.empty_status == 204 {
         StatusCode::NO_CONTENT.into_response()
@@ -844,16 +985,11 @@ fn render_list(s: &Shared, headers: &HeaderMap, p: Page) -> Response {
         let root = list_element(s);
         xml_response(xml_list(&root, &item_element(s, &root), &p.records))
     } else {
-        let records = Value::Array(p.records);
-        let body = match (&api.envelope, p.meta) {
-            (Some(key), Some((total_records, total_pages))) => json!({
-                key: records,
-                "meta": { "total_records": total_records, "total_pages": total_pages },
-            }),
-            (Some(key), None) => json!({ key: records }),
-            (None, _) => records,
-        };
-        axum::Json(body).into_response()
+        let body = list_json(api.envelope.as_deref(), &p.records, p.meta);
+        let mut resp = body.into_response();
+        resp.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        resp
     };
     let h = resp.headers_mut();
     if !p.links.is_empty() {
@@ -882,6 +1018,42 @@ fn render_list(s: &Shared, headers: &HeaderMap, p: Page) -> Response {
         }
     }
     resp
+}
+
+/// A list's JSON body, written straight from the borrowed records: byte for byte what
+/// `json!({envelope: records, "meta": {...}})` gives (object keys in sorted order).
+fn list_json(envelope: Option<&str>, records: &[Value], meta: Option<(u64, u64)>) -> Vec<u8> {
+    // Writing JSON into a Vec cannot fail.
+    let Some(key) = envelope else {
+        let mut out = Vec::with_capacity(2 + records.len() * 256);
+        let _ = serde_json::to_writer(&mut out, records);
+        return out;
+    };
+    let mut fields: Vec<(&str, Vec<u8>)> = Vec::with_capacity(2);
+    let meta = meta.map(|(total_records, total_pages)| {
+        format!(r#""meta":{{"total_pages":{total_pages},"total_records":{total_records}}}"#)
+    });
+    if !(key == "meta" && meta.is_some()) {
+        let mut list = Vec::with_capacity(16 + records.len() * 256);
+        let _ = serde_json::to_writer(&mut list, key);
+        list.push(b':');
+        let _ = serde_json::to_writer(&mut list, records);
+        fields.push((key, list));
+    }
+    if let Some(m) = meta {
+        fields.push(("meta", m.into_bytes()));
+    }
+    fields.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out = Vec::with_capacity(2 + fields.iter().map(|f| f.1.len() + 1).sum::<usize>());
+    out.push(b'{');
+    for (i, (_, f)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(f);
+    }
+    out.push(b'}');
+    out
 }
 
 fn render_item(s: &Shared, headers: &HeaderMap, record: &Value) -> Response {

@@ -20,6 +20,7 @@ use handshake_profile::{
 use serde_json::{json, Value};
 
 use crate::journal::{self, Captured, Journal};
+use crate::live::Live;
 use crate::native::NativeCredentials;
 use crate::params::{self, Params};
 use crate::relax::Relaxed;
@@ -27,7 +28,7 @@ use crate::store::{AuthRequest, Clock, Issued, Redeem, RefreshLookup, Store};
 use crate::types::{
     Endpoint, Fault, FaultKind, JournalEntry, OAuthError, RegisteredClient, Relaxation,
 };
-use crate::{control, dataset, resource, users};
+use crate::{control, dataset, page, resource, users};
 
 /// Largest request body accepted; larger ones get 413.
 pub(crate) const BODY_LIMIT: usize = crate::limits::BODY_LIMIT;
@@ -64,6 +65,8 @@ pub(crate) struct Shared {
     /// The period of a tripped `rate_limited` fault, while it lasts.
     limited: Mutex<Option<LimitedPeriod>>,
     journal: Journal,
+    /// Entries as they happen, for subscribers (`MockProvider::subscribe`).
+    pub(crate) live: Live,
     pub(crate) seq: AtomicU64,
 }
 
@@ -136,6 +139,7 @@ impl Shared {
             faults: Mutex::new(Vec::new()),
             limited: Mutex::new(None),
             journal: Journal::default(),
+            live: Live::default(),
             seq: AtomicU64::new(0),
         }
     }
@@ -256,7 +260,25 @@ impl Shared {
         self.journal.entries(&self.secrets)
     }
 
+    /// The journal entries whose `seq` is greater than `since`, oldest first.
+    pub(crate) fn journal_since(&self, since: u64) -> Vec<JournalEntry> {
+        self.journal.entries_since(since, &self.secrets)
+    }
+
+    /// The faults armed, in the order they apply, and the tripped rate-limit period, if one
+    /// is running: (time left, refusals left).
+    pub(crate) fn armed(&self) -> (Vec<Fault>, Option<(Duration, u32)>) {
+        let faults = lock(&self.faults).clone();
+        let now = self.now();
+        let period = lock(&self.limited)
+            .as_ref()
+            .filter(|p| now < p.until)
+            .map(|p| (p.until.saturating_duration_since(now), p.left));
+        (faults, period)
+    }
+
     fn record(&self, entry: JournalEntry, raw: Captured) {
+        self.live.publish(&entry, &raw, &self.secrets);
         self.journal.record(entry, raw);
     }
 
@@ -312,10 +334,15 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
     }
     let r = r
         .route("/__handshake/metadata", get(control_metadata))
-        .route("/__handshake/journal", get(control_journal))
+        .route("/__handshake/", get(page::page))
+        .route("/__handshake", get(page::redirect))
+        .route("/__handshake/events", get(page::events))
+        .route("/__handshake/journal", get(control::journal))
         .route(
             "/__handshake/faults",
-            post(control_faults).delete(control_clear_faults),
+            get(control::faults)
+                .post(control_faults)
+                .delete(control_clear_faults),
         )
         .route("/__handshake/expire", post(control_expire))
         .route("/__handshake/revoke", post(control::revoke))
@@ -380,21 +407,22 @@ pub(crate) fn served_paths(p: &Profile) -> Vec<(&'static str, String)> {
 struct Injected(OAuthError);
 
 async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
+    let uri = req.uri().clone(); // shared bytes, no copy
+    let path = uri.path();
     if path.starts_with("/__handshake/") {
         // Control calls are not part of the conversation under test.
         return next.run(req).await;
     }
     let seq = s.seq.fetch_add(1, Ordering::Relaxed) + 1;
-    let endpoint = s.endpoint_of(&path);
+    let endpoint = s.endpoint_of(path);
     let (mut parts, body) = req.into_parts();
     // Copied and cut now, decoded and redacted when the journal is read (journal.rs).
-    let mut entry = journal::entry(seq, endpoint, parts.method.as_str(), &path);
+    let mut entry = journal::entry(seq, endpoint, parts.method.as_str(), path);
     let mut raw = Captured::request(&parts.uri, &parts.headers, &s.secrets);
     let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
         Ok(b) => b,
         Err(_) => {
-            let resp = crate::answers::payload_too_large(&s, &path);
+            let resp = crate::answers::payload_too_large(&s, path);
             entry.status = resp.status().as_u16();
             note_outcome(&s, &mut entry, &resp);
             s.record(entry, raw);
@@ -408,6 +436,9 @@ async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Resp
     }
 
     let fault = endpoint.and_then(|e| s.take_fault(e));
+    if let Some(kind) = &fault {
+        entry.notes.push(fault_note(kind));
+    }
     let resp = match fault {
         Some(FaultKind::Drop) => {
             entry.status = 0;
@@ -461,6 +492,20 @@ async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Resp
     resp
 }
 
+/// The journal note of a fault that fired on the request (`fault fired: status 429`).
+pub(crate) fn fault_note(kind: &FaultKind) -> String {
+    let what = match kind {
+        FaultKind::OauthError { error } => format!("oauth_error {error}"),
+        FaultKind::Status { status } => format!("status {status}"),
+        FaultKind::Delay { delay_ms } => format!("delay {delay_ms} ms"),
+        FaultKind::Drop => "drop (connection closed without an answer)".to_owned(),
+        FaultKind::RateLimited { retry_after_secs } => {
+            format!("rate_limited for {retry_after_secs} s")
+        }
+    };
+    format!("fault fired: {what}")
+}
+
 /// Why a request was refused, for the journal: a response extension set where the refusal
 /// is made, read by the journal middleware. Never holds a secret.
 #[derive(Debug, Clone)]
@@ -474,8 +519,8 @@ pub(crate) struct Refusal {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct UserUsed(pub(crate) usize);
 
-/// Longest `error_description` the journal keeps.
-const JOURNAL_DESCRIPTION_LEN: usize = 300;
+/// Longest `error_description` the journal keeps, in characters; a longer one ends with `…`.
+const JOURNAL_DESCRIPTION_LEN: usize = 600;
 
 /// Marks `resp` as a refusal with this error code (`None` for an HTML page) and reason.
 pub(crate) fn refused(mut resp: Response, error: Option<&str>, description: &str) -> Response {
@@ -505,13 +550,15 @@ fn with_user(mut resp: Response, user: usize) -> Response {
 fn note_outcome(s: &Shared, entry: &mut JournalEntry, resp: &Response) {
     if let Some(r) = resp.extensions().get::<Refusal>() {
         entry.error = r.error.clone();
-        let mut d = [(
-            String::new(),
-            r.description
-                .chars()
-                .take(JOURNAL_DESCRIPTION_LEN)
-                .collect(),
-        )];
+        let mut kept: String = r
+            .description
+            .chars()
+            .take(JOURNAL_DESCRIPTION_LEN)
+            .collect();
+        if kept.len() < r.description.len() {
+            kept.push('…');
+        }
+        let mut d = [(String::new(), kept)];
         scrub(&mut d, &s.secrets);
         let [(_, d)] = d;
         entry.error_description = Some(d);
@@ -558,12 +605,12 @@ fn oauth_error(error: OAuthError, description: &str) -> Response {
     oauth_json(status, error.as_str(), description)
 }
 
-fn no_store(h: &mut HeaderMap) {
+pub(crate) fn no_store(h: &mut HeaderMap) {
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
-fn html_escape(s: &str) -> String {
+pub(crate) fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -578,7 +625,7 @@ fn html_escape(s: &str) -> String {
     out
 }
 
-fn html_headers(h: &mut HeaderMap) {
+pub(crate) fn html_headers(h: &mut HeaderMap) {
     h.insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
@@ -689,15 +736,15 @@ async fn authorize(
     }
     let redirect_uri = match q.get("redirect_uri") {
         Some(r) if s.redirect_allowed(r) => r.to_owned(),
-        Some(_) => return error_page(
-            &s,
-            "redirect_uri does not match any URI registered for this client (exact match required)",
-        ),
+        Some(r) => return error_page(&s, &redirect_mismatch(&s, r)),
         None if s.client.redirect_uris.len() == 1 => s.client.redirect_uris[0].clone(),
         None => {
             return error_page(
                 &s,
-                "redirect_uri is missing and the client has several registered",
+                &format!(
+                    "redirect_uri is missing and the client has several registered ({}): name one (RFC 6749 §3.1.2.3)",
+                    s.client.redirect_uris.join(", ")
+                ),
             )
         }
     };
@@ -749,8 +796,8 @@ async fn authorize(
     };
     let challenge = match validate_pkce(&s.profile, &q, s.relaxed.has(Relaxation::Pkce)) {
         Ok(c) => c,
-        Err((desc, None)) => return fail("invalid_request", desc),
-        Err((desc, Some(r))) => return blocked_by(fail("invalid_request", desc), r),
+        Err((desc, None)) => return fail("invalid_request", &desc),
+        Err((desc, Some(r))) => return blocked_by(fail("invalid_request", &desc), r),
     };
     let req = AuthRequest {
         client_id: client_id.to_owned(),
@@ -767,6 +814,21 @@ async fn authorize(
     }
     let consent_id = lock(&s.store).add_consent(req.clone(), now, CONSENT_TTL);
     consent_page(&s, &req, &consent_id)
+}
+
+/// The refusal of a `redirect_uri` that is not registered: which URIs are, and how to
+/// register this one.
+fn redirect_mismatch(s: &Shared, got: &str) -> String {
+    let shown: String = got.chars().take(200).collect();
+    let rule = if s.profile.security.exact_redirect_uri {
+        "exact match required, RFC 6749 §3.1.2.3"
+    } else {
+        "it must start with a registered URI"
+    };
+    format!(
+        "redirect_uri {shown:?} is not registered for this client ({rule}); registered: {}. To accept it, start the mock with --redirect-uri {shown} (repeatable)",
+        s.client.redirect_uris.join(", ")
+    )
 }
 
 /// The scopes to grant. `relaxed` ([`Relaxation::Scope`]): unsupported ones are dropped
@@ -797,7 +859,17 @@ fn validate_scope(p: &Profile, scope: Option<&str>, relaxed: bool) -> Result<Vec
 
 /// Why an authorization request's PKCE parameters were refused, and the [`Relaxation`] that
 /// would have let them pass, if any.
-type PkceRefusal = (&'static str, Option<Relaxation>);
+type PkceRefusal = (String, Option<Relaxation>);
+
+/// The PKCE methods a profile accepts, `S256 or plain`.
+fn pkce_methods(p: &Profile) -> String {
+    p.pkce
+        .methods
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
 
 /// The request's PKCE challenge, if any. `relaxed` ([`Relaxation::Pkce`]) makes PKCE
 /// optional with either method.
@@ -810,23 +882,48 @@ fn validate_pkce(
         // This provider ignores PKCE parameters, as real ones without PKCE do.
         return Ok(None);
     }
+    let best = p.pkce.best_method().map_or("S256", |m| m.as_str());
     match (q.get("code_challenge"), q.get("code_challenge_method")) {
-        (None, Some(_)) => Err(("code_challenge_method sent without code_challenge", None)),
+        (None, Some(_)) => Err((
+            "code_challenge_method sent without code_challenge (RFC 7636 §4.3)".to_owned(),
+            None,
+        )),
         (None, None) if p.pkce.mode == PkceMode::Required && !relaxed => Err((
-            "code_challenge is required (PKCE, RFC 7636)",
+            format!(
+                "code_challenge is required: {} requires PKCE (RFC 7636); send code_challenge with code_challenge_method={best} (accepted: {}), then the code_verifier at the token endpoint",
+                p.name,
+                pkce_methods(p)
+            ),
             Some(Relaxation::Pkce),
         )),
         (None, None) => Ok(None),
         (Some(c), method) => {
             // RFC 7636 §4.3: the method defaults to plain.
-            let m = PkceMethod::parse(method.unwrap_or("plain"))
-                .ok_or(("code_challenge_method must be S256 or plain", None))?;
+            let m = PkceMethod::parse(method.unwrap_or("plain")).ok_or_else(|| {
+                (
+                    "code_challenge_method must be S256 or plain (RFC 7636 §4.3)".to_owned(),
+                    None,
+                )
+            })?;
             if !p.pkce.methods.contains(&m) && !relaxed {
-                return Err(("transform algorithm not supported", Some(Relaxation::Pkce)));
+                let sent = if method.is_some() {
+                    format!("code_challenge_method={}", m.as_str())
+                } else {
+                    "no code_challenge_method, which means plain,".to_owned()
+                };
+                return Err((
+                    format!(
+                        "transform algorithm not supported: the request sent {sent} and {} accepts {} (RFC 7636 §4.4.1)",
+                        p.name,
+                        pkce_methods(p)
+                    ),
+                    Some(Relaxation::Pkce),
+                ));
             }
             if !params::valid_pkce_value(c) {
                 return Err((
-                    "code_challenge must be 43-128 characters of [A-Za-z0-9-._~]",
+                    "code_challenge must be 43-128 characters of [A-Za-z0-9-._~] (RFC 7636 §4.2)"
+                        .to_owned(),
                     None,
                 ));
             }
@@ -992,20 +1089,44 @@ fn body_encoding(headers: &HeaderMap) -> Option<TokenEncoding> {
 fn read_body(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Params, Box<Response>> {
     let relaxed = s.relaxed.has(Relaxation::BodyEncoding);
     let accepted = &s.profile.token_request.encodings;
-    let names = accepted
-        .iter()
-        .map(|e| match e {
-            TokenEncoding::Form => "application/x-www-form-urlencoded",
-            TokenEncoding::Json => "application/json",
-        })
-        .collect::<Vec<_>>()
-        .join(" or ");
     let enc = match body_encoding(headers) {
         Some(e) if relaxed || accepted.contains(&e) => e,
         found => {
+            let names = accepted
+                .iter()
+                .map(|e| match e {
+                    TokenEncoding::Form => "application/x-www-form-urlencoded",
+                    TokenEncoding::Json => "application/json",
+                })
+                .collect::<Vec<_>>()
+                .join(" or ");
+            let sent = match found {
+                Some(TokenEncoding::Json) => "the body was sent as application/json".to_owned(),
+                Some(TokenEncoding::Form) => {
+                    "the body was sent form-encoded (application/x-www-form-urlencoded)".to_owned()
+                }
+                None => match headers.get(CONTENT_TYPE) {
+                    Some(ct) => format!(
+                        "the body was sent as {:?}",
+                        String::from_utf8_lossy(ct.as_bytes())
+                            .chars()
+                            .take(60)
+                            .collect::<String>()
+                    ),
+                    None => "the request has no Content-Type".to_owned(),
+                },
+            };
+            let fix = if accepted.contains(&TokenEncoding::Form) {
+                "send the parameters as form fields (RFC 6749 §4.1.3; most OAuth libraries' default)"
+            } else {
+                "send the parameters as one JSON object"
+            };
             let resp = oauth_error(
                 OAuthError::InvalidRequest,
-                &format!("this provider accepts request bodies as {names} only"),
+                &format!(
+                    "{sent}, but {} accepts request bodies as {names} only: {fix}",
+                    s.profile.name
+                ),
             );
             // Form or JSON would pass once relaxed; another content type would not.
             return Err(Box::new(match found {
@@ -1094,7 +1215,24 @@ fn authenticate(s: &Shared, headers: &HeaderMap, p: &Params) -> Result<String, B
                 p.get("client_secret").map(str::to_owned),
                 ClientAuth::ClientSecretPost,
             ),
-            None => return fail("client authentication is required"),
+            None => {
+                let how: Vec<&str> = allowed
+                    .iter()
+                    .map(|a| match a {
+                        ClientAuth::ClientSecretBasic => {
+                            "client_secret_basic (Authorization: Basic base64(client_id:client_secret))"
+                        }
+                        ClientAuth::ClientSecretPost => {
+                            "client_secret_post (client_id and client_secret in the body)"
+                        }
+                    })
+                    .collect();
+                return fail(&format!(
+                    "client authentication is required: {} accepts {} (RFC 6749 §2.3.1)",
+                    s.profile.name,
+                    how.join(" or ")
+                ));
+            }
         },
     };
     if !strict {
@@ -1201,8 +1339,17 @@ fn code_grant(s: &Shared, client_id: &str, p: &Params) -> Result<(Issued, usize)
     let mut store = lock(&s.store);
     let req = match store.redeem_code(code, now, sec.single_use_codes) {
         Redeem::Fresh(req) => req,
-        Redeem::Unknown => return Err(grant_err("authorization code is invalid")),
-        Redeem::Expired => return Err(grant_err("authorization code expired")),
+        Redeem::Unknown => {
+            return Err(grant_err(
+                "authorization code is invalid: this mock never issued it, or no longer knows it (a restart or a reset forgets every code); exchange the code of this login's callback, once",
+            ))
+        }
+        Redeem::Expired => {
+            return Err(grant_err(&format!(
+                "authorization code expired: codes are valid for {} s (RFC 6749 §4.1.2); exchange it as soon as the callback arrives",
+                s.profile.tokens.code_lifetime_secs
+            )))
+        }
         Redeem::Reused(grant) => {
             if sec.revoke_on_code_reuse {
                 if let Some(g) = grant {
@@ -1238,13 +1385,21 @@ fn code_grant(s: &Shared, client_id: &str, p: &Params) -> Result<(Issued, usize)
     if s.profile.pkce.mode != PkceMode::Unsupported && sec.verify_pkce {
         match (&req.challenge, p.get("code_verifier")) {
             (Some((m, c)), Some(v)) if !params::verify_pkce(*m, v, c) => {
-                return Err(grant_err("PKCE verification failed"));
+                let rule = match m {
+                    PkceMethod::S256 => "BASE64URL(SHA256(code_verifier))",
+                    PkceMethod::Plain => "the code_verifier itself",
+                };
+                return Err(grant_err(&format!(
+                    "code_verifier does not match the code_challenge (RFC 7636 §4.6): send the verifier this login's challenge was made from; with {} the challenge is {rule}",
+                    m.as_str()
+                )));
             }
             (Some(_), Some(_)) => {}
-            (Some(_), None) => {
-                return Err(grant_err(
-                    "code_verifier is required: the authorization request had a code_challenge",
-                ))
+            (Some((m, _)), None) => {
+                return Err(grant_err(&format!(
+                    "code_verifier is required: the authorization request had a code_challenge ({}); send the code_verifier it was made from (RFC 7636 §4.5)",
+                    m.as_str()
+                )))
             }
             (None, Some(_)) if sec.reject_pkce_downgrade => {
                 return Err(grant_err(
@@ -1346,27 +1501,50 @@ fn refresh_grant(s: &Shared, client_id: &str, p: &Params) -> Result<(Issued, usi
 
 fn token_response(s: &Shared, issued: Issued) -> Response {
     let t = &s.profile.tokens;
-    let mut body = serde_json::Map::new();
-    body.insert("access_token".into(), Value::String(issued.access_token));
-    body.insert("token_type".into(), Value::String(t.token_type.clone()));
-    body.insert(
-        "expires_in".into(),
-        Value::from(t.access_token_lifetime_secs),
-    );
-    if let Some(rt) = issued.refresh_token {
-        body.insert("refresh_token".into(), Value::String(rt));
+    // Written straight into one buffer, keys in sorted order: byte for byte the JSON object
+    // a `serde_json::Map` of the same fields gives, without building one per response.
+    enum Field<'a> {
+        Str(&'a str),
+        Num(u64),
+        Json(&'a Value),
+    }
+    let scope = (!issued.scope.is_empty()).then(|| s.profile.scopes.join(&issued.scope));
+    let mut fields: Vec<(&str, Field<'_>)> = Vec::with_capacity(5 + t.extra_fields.len());
+    fields.push(("access_token", Field::Str(&issued.access_token)));
+    fields.push(("token_type", Field::Str(&t.token_type)));
+    fields.push(("expires_in", Field::Num(t.access_token_lifetime_secs)));
+    if let Some(rt) = &issued.refresh_token {
+        fields.push(("refresh_token", Field::Str(rt)));
     }
     // An empty string is not a scope (RFC 6749 §3.3): with nothing granted, say nothing.
-    if !issued.scope.is_empty() {
-        body.insert(
-            "scope".into(),
-            Value::String(s.profile.scopes.join(&issued.scope)),
-        );
+    if let Some(scope) = &scope {
+        fields.push(("scope", Field::Str(scope)));
     }
     for (k, v) in &t.extra_fields {
-        body.insert(k.clone(), v.clone());
+        // A profile's extra field replaces a standard one of the same name.
+        fields.retain(|(f, _)| f != k);
+        fields.push((k, Field::Json(v)));
     }
-    let mut resp = (StatusCode::OK, axum::Json(Value::Object(body))).into_response();
+    fields.sort_by(|a, b| a.0.cmp(b.0));
+    let mut body = Vec::with_capacity(256);
+    body.push(b'{');
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        // Writing JSON into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut body, k);
+        body.push(b':');
+        let _ = match v {
+            Field::Str(v) => serde_json::to_writer(&mut body, v),
+            Field::Num(n) => serde_json::to_writer(&mut body, n),
+            Field::Json(v) => serde_json::to_writer(&mut body, v),
+        };
+    }
+    body.push(b'}');
+    let mut resp = (StatusCode::OK, body).into_response();
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if s.profile.security.no_store {
         no_store(resp.headers_mut());
     }
@@ -1546,13 +1724,7 @@ pub(crate) fn native_info(s: &Shared) -> Value {
     let Some(n) = &s.profile.native_auth else {
         return Value::Null;
     };
-    let authorization = match n.scheme {
-        NativeScheme::BearerToken => "Bearer <personal_access_token>",
-        NativeScheme::BasicApiKey => "Basic base64(api_key:)",
-        NativeScheme::BasicEmailApiKey => "Basic base64(email:api_key)",
-        NativeScheme::RedtailUserKey => "UserKeyAuth base64(api_key:user_key)",
-        NativeScheme::ConnectwiseMemberKey => "Basic base64(company_id+public_key:private_key)",
-    };
+    let authorization = resource::authorization_of(n.scheme);
     let credentials: serde_json::Map<String, Value> = s
         .native
         .public_parts(n.scheme)
@@ -1612,10 +1784,6 @@ async fn control_metadata(State(s): State<Arc<Shared>>) -> Response {
 
 async fn control_native(State(s): State<Arc<Shared>>) -> Response {
     axum::Json(native_info(&s)).into_response()
-}
-
-async fn control_journal(State(s): State<Arc<Shared>>) -> Response {
-    axum::Json(s.journal()).into_response()
 }
 
 pub(crate) fn control_error(description: String) -> Response {

@@ -175,6 +175,8 @@ pub(crate) enum AccessLookup {
         grant: u64,
         scope: Vec<String>,
         user: usize,
+        /// How long ago the token expired.
+        ago: Duration,
     },
     Unknown,
 }
@@ -518,6 +520,7 @@ impl Store {
                 grant: a.grant,
                 scope,
                 user: g.user,
+                ago: now.saturating_duration_since(a.expires_at),
             }
         } else {
             AccessLookup::Valid {

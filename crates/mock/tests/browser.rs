@@ -83,7 +83,7 @@ impl Driver {
                 "goog:chromeOptions": {
                     "binary": CHROMIUM,
                     "args": [
-                        "--headless", "--no-sandbox", "--disable-gpu",
+                        "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1280,900",
                         "--disable-background-networking", "--disable-component-update",
                         "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
                     ]
@@ -142,6 +142,43 @@ impl Driver {
         }
     }
 
+    /// Runs `script` (a function body) in the page and returns its value.
+    async fn script(&self, s: &str, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/session/{s}/execute/sync"),
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
+    }
+
+    /// The script's value once `done` says it is what the test waits for.
+    async fn wait_for(&self, s: &str, script: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let v = self.script(s, script).await;
+            if done(&v) || Instant::now() >= deadline {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The PNG of the viewport.
+    async fn screenshot(&self, s: &str) -> Vec<u8> {
+        use base64::Engine;
+        let v = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/session/{s}/screenshot"),
+                None,
+            )
+            .await;
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap()
+    }
+
     async fn title(&self, s: &str) -> String {
         let v = self
             .call(reqwest::Method::GET, &format!("/session/{s}/title"), None)
@@ -170,15 +207,23 @@ fn query(url: &url::Url, key: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// Whether Chromium and chromedriver are here; says loudly when they are not.
+fn browser_installed() -> bool {
+    if Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists() {
+        return true;
+    }
+    eprintln!(
+        "\n==================================================================\n\
+         SKIPPED: chromium not installed ({CHROMIUM}, {CHROMEDRIVER}).\n\
+         Install with: apt-get install -y chromium chromium-driver\n\
+         ==================================================================\n"
+    );
+    false
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consent_page_approve_and_deny_in_headless_chromium() {
-    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
-        eprintln!(
-            "\n==================================================================\n\
-             SKIPPED: chromium not installed ({CHROMIUM}, {CHROMEDRIVER}).\n\
-             Install with: apt-get install -y chromium chromium-driver\n\
-             ==================================================================\n"
-        );
+    if !browser_installed() {
         return;
     }
     let (redirect, _server) = callback_server().await;
@@ -237,6 +282,202 @@ async fn consent_page_approve_and_deny_in_headless_chromium() {
     let landed = driver.wait_for_url(&s, &redirect).await;
     assert_eq!(query(&landed, "error").as_deref(), Some("access_denied"));
     assert_eq!(query(&landed, "state").as_deref(), Some("deny-state"));
+
+    driver
+        .call(reqwest::Method::DELETE, &format!("/session/{s}"), None)
+        .await;
+}
+
+/// PNG width and height, from the IHDR chunk, and the bytes of all IDAT chunks (how much
+/// the image compresses: a blank page is a few hundred bytes).
+fn png_facts(png: &[u8]) -> (u32, u32, usize) {
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    assert_eq!(&png[12..16], b"IHDR");
+    let (w, h) = (be(&png[16..20]), be(&png[20..24]));
+    let mut idat = 0;
+    let mut at = 8;
+    while at + 8 <= png.len() {
+        let len = be(&png[at..at + 4]) as usize;
+        if &png[at + 4..at + 8] == b"IDAT" {
+            idat += len;
+        }
+        at += 12 + len;
+    }
+    (w, h, idat)
+}
+
+/// The live page in headless Chromium: a request's entry and its reason appear without a
+/// reload, a button arms a fault that the next token call meets, nothing secret is in the
+/// page, and a screenshot shows a legible page of the expected size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_page_shows_refusals_as_they_happen_in_headless_chromium() {
+    if !browser_installed() {
+        return;
+    }
+    let mock = MockProvider::builder(Profile::builtin("capsule").unwrap())
+        .auto_approve(true)
+        .start()
+        .await
+        .unwrap();
+    let driver = Driver::start().await;
+    let s = driver.new_session().await;
+
+    // A blank page first, to compare the screenshot with.
+    driver
+        .goto(&s, "data:text/html,<html><body></body></html>")
+        .await;
+    let blank = driver.screenshot(&s).await;
+
+    driver
+        .goto(&s, &format!("{}/__handshake/", mock.uri()))
+        .await;
+    assert!(driver.title(&s).await.contains("Capsule CRM"));
+    let feed = driver
+        .wait_for(
+            &s,
+            "return document.getElementById('feed').textContent;",
+            |v| v == "live",
+        )
+        .await;
+    assert_eq!(feed, "live", "the page's feed did not connect");
+    let empty = driver
+        .script(&s, "return document.getElementById('empty') !== null;")
+        .await;
+    assert_eq!(empty, true, "a fresh mock shows the empty journal row");
+
+    // A request the mock refuses: its row and its reason appear on the page by themselves.
+    let http = reqwest::Client::new();
+    let refused = http
+        .post(mock.token_url())
+        .basic_auth("handshake-client", Some("handshake-secret"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "a-code-nobody-issued"),
+            (
+                "code_verifier",
+                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let reason = driver
+        .wait_for(
+            &s,
+            "const r = document.querySelector('#entries tr.refused td.reason'); return r ? r.textContent : null;",
+            |v| v.is_string(),
+        )
+        .await;
+    let reason = reason.as_str().expect("the refusal's row appeared");
+    assert!(
+        reason.starts_with("invalid_grant: authorization code is invalid"),
+        "{reason}"
+    );
+
+    // The button arms a fault; the page lists it; the next token call meets it.
+    driver.click(&s, "#arm-invalid-grant").await;
+    let faults = driver
+        .wait_for(
+            &s,
+            "return document.getElementById('faults').textContent;",
+            |v| v.as_str().is_some_and(|t| t.contains("invalid_grant")),
+        )
+        .await;
+    assert_eq!(faults, "token: error invalid_grant (next 1)");
+    assert_eq!(
+        mock.faults().len(),
+        1,
+        "the button armed a fault on the mock"
+    );
+    let resp = http
+        .post(mock.token_url())
+        .basic_auth("handshake-client", Some("handshake-secret"))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "r")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let note = driver
+        .wait_for(
+            &s,
+            "const n = document.querySelector('#entries tr .note'); return n ? n.textContent : null;",
+            |v| v.is_string(),
+        )
+        .await;
+    assert_eq!(note, "fault fired: oauth_error invalid_grant");
+    let faults = driver
+        .wait_for(
+            &s,
+            "return document.getElementById('faults').textContent;",
+            |v| v == "none",
+        )
+        .await;
+    assert_eq!(faults, "none", "the fired fault left the list");
+
+    // Nothing secret reached the page.
+    let html = driver
+        .script(&s, "return document.documentElement.outerHTML;")
+        .await;
+    let html = html.as_str().unwrap();
+    for secret in [
+        "handshake-secret",
+        "a-code-nobody-issued",
+        "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+    ] {
+        assert!(!html.contains(secret), "the page shows {secret:?}");
+    }
+    assert!(
+        html.contains("code=[redacted:"),
+        "redacted as in the journal"
+    );
+
+    // Legible: text at a readable size, the reason not hidden, and a screenshot that is
+    // the viewport's size and far from blank.
+    let size = driver
+        .script(
+            &s,
+            "return parseFloat(getComputedStyle(document.querySelector('#entries td.reason')).fontSize);",
+        )
+        .await;
+    assert!(size.as_f64().unwrap() >= 12.0, "font size {size}");
+    let viewport = driver
+        .script(
+            &s,
+            "return [Math.round(innerWidth * devicePixelRatio), Math.round(innerHeight * devicePixelRatio)];",
+        )
+        .await;
+    let png = driver.screenshot(&s).await;
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("handshake-live-page.png");
+    std::fs::write(&path, &png).unwrap();
+    let (w, h, idat) = png_facts(&png);
+    assert_eq!(
+        json!([w, h]),
+        viewport,
+        "screenshot size ({})",
+        path.display()
+    );
+    assert!(w >= 1000 && h >= 600, "{w}x{h}");
+    let (bw, bh, blank_idat) = png_facts(&blank);
+    assert_eq!((bw, bh), (w, h));
+    assert!(
+        idat > 10 * blank_idat.max(1000),
+        "the screenshot looks blank: {idat} bytes of image data, a blank page has {blank_idat} ({})",
+        path.display()
+    );
+
+    // Reset from the page empties its journal and the mock's.
+    driver.click(&s, "#reset").await;
+    let rows = driver
+        .wait_for(
+            &s,
+            "return document.querySelectorAll('#entries tr').length;",
+            |v| v == 0,
+        )
+        .await;
+    assert_eq!(rows, 0);
+    assert!(mock.journal().is_empty());
 
     driver
         .call(reqwest::Method::DELETE, &format!("/session/{s}"), None)

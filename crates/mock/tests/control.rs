@@ -309,6 +309,50 @@ async fn tls_mock_is_trusted_with_its_ca() {
 }
 
 #[tokio::test]
+async fn a_client_that_trusts_the_kept_ca_keeps_working_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = |port: u16| {
+        MockProvider::builder(Profile::builtin("redtail").unwrap())
+            .tls(true)
+            .tls_dir(dir.path().join("tls"))
+            .port(port)
+            .start()
+    };
+    let first = start(0).await.unwrap();
+    let port = first.addr().port();
+    // The app trusts the file, as NODE_EXTRA_CA_CERTS would make it.
+    let path = first.ca_cert_path().unwrap().to_owned();
+    let pem = std::fs::read(&path).unwrap();
+    let app = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let healthz = format!("{}/__handshake/healthz", first.uri());
+    assert_eq!(app.get(&healthz).send().await.unwrap().status(), 200);
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let second = start(port).await.unwrap();
+    assert_eq!(second.ca_cert_path(), Some(path.as_path()));
+    assert_eq!(second.ca_cert_pem().unwrap().as_bytes(), pem.as_slice());
+    assert_eq!(app.get(&healthz).send().await.unwrap().status(), 200);
+
+    // A throwaway CA (no directory) is another CA at every start: the app would fail.
+    let other = MockProvider::builder(Profile::builtin("redtail").unwrap())
+        .tls(true)
+        .start()
+        .await
+        .unwrap();
+    assert!(other.ca_cert_path().is_none());
+    assert!(app
+        .get(format!("{}/__handshake/healthz", other.uri()))
+        .send()
+        .await
+        .is_err());
+}
+
+#[tokio::test]
 async fn drop_shuts_the_server_down() {
     let mock = mock("agilecrm").await;
     let url = format!("{}/__handshake/healthz", mock.uri());

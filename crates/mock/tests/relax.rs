@@ -295,10 +295,11 @@ async fn refusals_no_relaxation_lifts_carry_an_error_and_no_requirement() {
     let e = last(&mock);
     assert_eq!(e.requirement, None);
     assert_eq!(e.error.as_deref(), Some("invalid_grant"));
-    assert_eq!(
-        e.error_description.as_deref(),
-        Some("authorization code is invalid")
-    );
+    assert!(e
+        .error_description
+        .as_deref()
+        .unwrap()
+        .starts_with("authorization code is invalid"));
     let mut q = auth_params(mock.profile());
     set(&mut q, "response_type", Some("token"));
     assert_eq!(

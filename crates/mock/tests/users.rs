@@ -463,7 +463,10 @@ async fn control_users_records_grants_and_revoke_over_http() {
     tokens_as(&mock, Some("bob")).await;
     tokens_as(&mock, Some("alice")).await;
     assert_eq!(live("grants?user=bob").await, json!({"live": 1}));
-    assert_eq!(live("grants").await, json!({"live": 2}));
+    assert_eq!(
+        live("grants").await,
+        json!({"live": 2, "by_user": {"alice": 1, "bob": 1}})
+    );
 
     let resp = control(&mock, "POST", "revoke", Some(r#"{"user":"bob"}"#)).await;
     assert_eq!(resp.status(), 204);
@@ -471,7 +474,10 @@ async fn control_users_records_grants_and_revoke_over_http() {
     assert_eq!(live("grants?user=alice").await, json!({"live": 1}));
     let resp = control(&mock, "POST", "revoke", Some("{}")).await;
     assert_eq!(resp.status(), 204);
-    assert_eq!(live("grants").await, json!({"live": 0}));
+    assert_eq!(
+        live("grants").await,
+        json!({"live": 0, "by_user": {"alice": 0, "bob": 0}})
+    );
     // Control calls stay out of the journal.
     assert!(mock
         .journal()

@@ -16,6 +16,7 @@ use tokio::process::{Child, Command};
 use url::Url;
 
 use super::leak;
+use super::mock::MockHandle;
 
 /// Lines of the app's output kept (stdout and stderr together, in arrival order).
 const OUTPUT_LINES: usize = 200;
@@ -113,6 +114,12 @@ impl fmt::Debug for AppCommand {
 /// # }
 /// ```
 pub fn app_env(mock: &handshake_mock::MockProvider) -> Vec<(String, String)> {
+    env_for(MockHandle::Local(mock))
+}
+
+/// [`app_env`] for either kind of mock. A remote mock serves only the non-secret parts of
+/// its native credentials: the app gets those (the secret ones come with `--app-env`).
+pub(super) fn env_for(mock: MockHandle<'_>) -> Vec<(String, String)> {
     use handshake_profile::{PkceMethod, TokenEncoding};
     let profile = mock.profile();
     let client = mock.client();
@@ -162,11 +169,18 @@ pub fn app_env(mock: &handshake_mock::MockProvider) -> Vec<(String, String)> {
         if let Some(url) = mock.exchange_url() {
             env.push(("CRM_AUTHENTICATION_URL".to_owned(), url));
         }
-        for (field, value) in mock.native_credentials().fields_for(native.scheme) {
+        for (field, value) in mock.native_fields() {
             env.push((format!("CRM_{}", field.to_ascii_uppercase()), value));
         }
         if let Some(header) = &native.client_id_header {
             env.push(("CRM_CLIENT_ID_HEADER".to_owned(), header.clone()));
+        }
+    }
+    // A mock serving HTTPS: its CA, under the names Node, OpenSSL (Python, curl, PHP) and
+    // Python's requests read.
+    if let (_, Some(ca)) = mock.ca() {
+        for name in ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"] {
+            env.push((name.to_owned(), ca.display().to_string()));
         }
     }
     env

@@ -38,12 +38,17 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Against a mock you started yourself (tests), use [`ClientCheck::run`].
+//! Against a mock you started yourself (tests), use [`ClientCheck::run`]; against a
+//! `handshake serve` that is already running, [`ClientCheck::run_remote`] with a
+//! [`RemoteMock`] (or [`ClientCheckConfig::mock_url`]). A running mock is not reset: its
+//! journal keeps what came before, and the run judges only the requests that arrive after it
+//! starts.
 
 mod app;
 mod checks;
 
 mod leak;
+mod mock;
 mod run;
 
 use std::fmt;
@@ -58,6 +63,7 @@ use crate::report::Report;
 
 pub use app::{app_env, AppCommand};
 pub use checks::ClientCheckId;
+pub use mock::{RemoteMock, RemoteMockBuilder};
 
 /// A black-box check of one client app, run against a mock you started.
 ///
@@ -161,24 +167,67 @@ impl ClientCheck {
     ///
     /// Failures of the app are cases in the report, not errors.
     pub async fn run(&self, mock: &MockProvider) -> Result<Report, ClientCheckError> {
-        run::Runner::new(self, mock)?.run().await
+        run::Runner::new(self, mock::MockHandle::Local(mock))?
+            .run()
+            .await
+    }
+
+    /// Runs every check against the app, using a running `handshake serve` mock, driven
+    /// through its control API (`/__handshake/*`). The app's callback must be the mock's
+    /// first registered redirect URI (the `OAUTH_REDIRECT_URI` that `serve` prints).
+    ///
+    /// The mock is not reset first: its journal may hold requests from before (you may be
+    /// reading it), and only those that arrive after this run starts are judged. The run
+    /// changes the mock as a local run does: it expires and revokes every grant, arms and
+    /// then clears faults (yours too), and may relax a requirement the app is blocked on,
+    /// which lasts until `POST /__handshake/reset` (the report's notes say so). Nothing else
+    /// should use the mock meanwhile.
+    ///
+    /// A mock that stops answering its control API mid-run is an error
+    /// ([`ClientCheckError::MockUnreachable`]), not a report: the verdicts could not stand.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), handshake_conformance::ClientCheckError> {
+    /// use handshake_conformance::{ClientCheck, RemoteMock};
+    ///
+    /// let mock = RemoteMock::connect("http://127.0.0.1:8080".parse().unwrap()).await?;
+    /// let report = ClientCheck::new("http://127.0.0.1:3000/login".parse().unwrap())
+    ///     .api_url("http://127.0.0.1:3000/api".parse().unwrap())
+    ///     .run_remote(&mock)
+    ///     .await?;
+    /// assert!(report.is_success(), "{}", report.to_pretty());
+    /// # Ok(()) }
+    /// ```
+    pub async fn run_remote(&self, mock: &RemoteMock) -> Result<Report, ClientCheckError> {
+        run::Runner::new(self, mock::MockHandle::Remote(mock))?
+            .run()
+            .await
     }
 }
 
-/// Everything `handshake check-client` needs: the provider to mock, where to serve it, the
-/// registered client, and the app's routes.
+/// Everything `handshake check-client` needs: the provider to mock, where to serve it (or
+/// the running mock to use), the registered client, and the app's routes.
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct ClientCheckConfig {
-    /// Provider to emulate.
-    pub profile: Profile,
+    /// Provider to emulate. With [`mock_url`](Self::mock_url) it is optional: the running
+    /// mock's provider is judged by its built-in profile, or by this one (whose id must be
+    /// the mock's).
+    pub profile: Option<Profile>,
+    /// Use the `handshake serve` mock already running at this URL, through its control API,
+    /// instead of starting one ([`ClientCheck::run_remote`]). `mock_host`, `mock_port`,
+    /// `client_id` and `redirect_uri` are then the mock's own, and ignored here; give
+    /// `client_secret` as the mock was started with.
+    pub mock_url: Option<Url>,
     /// Address the mock listens on (default 127.0.0.1).
     pub mock_host: IpAddr,
     /// Port the mock listens on: the one in the app's `.env`.
     pub mock_port: u16,
     /// Registered `client_id` (default `handshake-client`).
     pub client_id: String,
-    /// Registered `client_secret` (default `handshake-secret`). Redacted in `Debug`.
+    /// Registered `client_secret` (default `handshake-secret`). Redacted in `Debug`. With
+    /// `mock_url`, it only goes into the app's environment (`--app-cmd`) and is redacted
+    /// from the app's output: the mock has its own.
     pub client_secret: String,
     /// Registered redirect URI: the app's callback (default `http://localhost:3000/callback`).
     pub redirect_uri: String,
@@ -196,13 +245,50 @@ pub struct ClientCheckConfig {
     pub negative_wait: Duration,
     /// Start (and restart) the app with this command (`--app-cmd`).
     pub app: Option<AppCommand>,
+    /// Serve the mock over HTTPS (`--tls`). The runner's browser trusts its CA, and an app
+    /// started with `app` gets the CA file as `NODE_EXTRA_CA_CERTS`, `SSL_CERT_FILE` and
+    /// `REQUESTS_CA_BUNDLE`.
+    pub tls: bool,
+    /// With `tls`: the directory the mock's CA is kept in across runs
+    /// ([`MockProviderBuilder::tls_dir`](handshake_mock::MockProviderBuilder::tls_dir)), so
+    /// an app started by hand that trusts it once keeps trusting it, and an app started
+    /// with `app` is told its file; `None`: a CA made for the run, which only the runner's
+    /// browser trusts.
+    pub tls_dir: Option<std::path::PathBuf>,
 }
 
 impl ClientCheckConfig {
     /// A configuration with the defaults `handshake serve` uses for the client.
     pub fn new(profile: Profile, mock_port: u16, login_url: Url) -> Self {
+        Self::with(Some(profile), None, mock_port, login_url)
+    }
+
+    /// A configuration that drives the `handshake serve` mock running at `mock_url`, with
+    /// the provider it serves and the default client secret.
+    ///
+    /// ```
+    /// use handshake_conformance::ClientCheckConfig;
+    ///
+    /// let config = ClientCheckConfig::remote(
+    ///     "http://127.0.0.1:8080".parse().unwrap(),
+    ///     "http://127.0.0.1:3000/login".parse().unwrap(),
+    /// );
+    /// assert!(config.profile.is_none());
+    /// assert!(!format!("{config:?}").contains("handshake-secret"));
+    /// ```
+    pub fn remote(mock_url: Url, login_url: Url) -> Self {
+        Self::with(None, Some(mock_url), 0, login_url)
+    }
+
+    fn with(
+        profile: Option<Profile>,
+        mock_url: Option<Url>,
+        mock_port: u16,
+        login_url: Url,
+    ) -> Self {
         ClientCheckConfig {
             profile,
+            mock_url,
             mock_host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             mock_port,
             client_id: RegisteredClient::DEFAULT_ID.to_owned(),
@@ -215,6 +301,8 @@ impl ClientCheckConfig {
             timeout: ClientCheck::DEFAULT_TIMEOUT,
             negative_wait: ClientCheck::DEFAULT_NEGATIVE_WAIT,
             app: None,
+            tls: false,
+            tls_dir: None,
         }
     }
 }
@@ -222,7 +310,8 @@ impl ClientCheckConfig {
 impl fmt::Debug for ClientCheckConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientCheckConfig")
-            .field("profile", &self.profile.id)
+            .field("profile", &self.profile.as_ref().map(|p| &p.id))
+            .field("mock_url", &self.mock_url.as_ref().map(Url::as_str))
             .field("mock_host", &self.mock_host)
             .field("mock_port", &self.mock_port)
             .field("client_id", &self.client_id)
@@ -235,23 +324,16 @@ impl fmt::Debug for ClientCheckConfig {
             .field("timeout", &self.timeout)
             .field("negative_wait", &self.negative_wait)
             .field("app", &self.app)
+            .field("tls", &self.tls)
+            .field("tls_dir", &self.tls_dir)
             .finish()
     }
 }
 
 /// Starts a mock of `config.profile` on `config.mock_host:config.mock_port` (consent page on)
-/// and checks the app against it; the mock stops when the run ends.
+/// and checks the app against it; the mock stops when the run ends. With
+/// `config.mock_url`, drives the mock running there instead ([`ClientCheck::run_remote`]).
 pub async fn check_client(config: ClientCheckConfig) -> Result<Report, ClientCheckError> {
-    let mock = MockProvider::builder(config.profile)
-        .host(config.mock_host)
-        .port(config.mock_port)
-        .client_id(config.client_id)
-        .client_secret(config.client_secret)
-        .redirect_uri(config.redirect_uri)
-        .auto_approve(false)
-        .start()
-        .await
-        .map_err(ClientCheckError::Mock)?;
     let mut check = ClientCheck::new(config.login_url)
         .timeout(config.timeout)
         .negative_wait(config.negative_wait);
@@ -259,6 +341,31 @@ pub async fn check_client(config: ClientCheckConfig) -> Result<Report, ClientChe
     check.logout_url = config.logout_url;
     check.list_url = config.list_url;
     check.app = config.app;
+    if let Some(url) = config.mock_url {
+        let mut remote = RemoteMock::builder(url).client_secret(config.client_secret);
+        if let Some(profile) = config.profile {
+            remote = remote.profile(profile);
+        }
+        return check.run_remote(&remote.connect().await?).await;
+    }
+    let profile = config.profile.ok_or_else(|| {
+        ClientCheckError::Config(
+            "no provider profile to mock: set `profile`, or `mock_url` for a running mock"
+                .to_owned(),
+        )
+    })?;
+    let mut builder = MockProvider::builder(profile)
+        .host(config.mock_host)
+        .port(config.mock_port)
+        .client_id(config.client_id)
+        .client_secret(config.client_secret)
+        .redirect_uri(config.redirect_uri)
+        .auto_approve(false)
+        .tls(config.tls);
+    if let (true, Some(dir)) = (config.tls, config.tls_dir) {
+        builder = builder.tls_dir(dir);
+    }
+    let mock = builder.start().await.map_err(ClientCheckError::Mock)?;
     check.run(&mock).await
 }
 
@@ -287,4 +394,22 @@ pub enum ClientCheckError {
     /// The app given with `--app-cmd` could not be started.
     #[error("cannot start the app: {0}")]
     App(String),
+    /// No handshake mock answers at the URL given (`--mock-url`): nothing listens there, or
+    /// something that is not a handshake mock; or the mock stopped answering its control
+    /// API during the run. A setup error, not a finding.
+    #[error("no handshake mock at {url}: {why}")]
+    MockUnreachable {
+        /// The mock URL tried.
+        url: String,
+        /// What happened.
+        why: String,
+    },
+    /// The running mock cannot be judged by the profile given, or by any built-in one.
+    #[error("the mock at {url} does not match: {why}")]
+    MockProfile {
+        /// The mock URL.
+        url: String,
+        /// The mismatch.
+        why: String,
+    },
 }

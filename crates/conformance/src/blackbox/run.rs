@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use handshake_mock::{Endpoint, JournalEntry, MockProvider, Relaxation};
+use handshake_mock::{Endpoint, JournalEntry, Relaxation};
 use handshake_profile::{PkceMethod, Profile, TokenEncoding};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -14,6 +14,7 @@ use url::Url;
 use super::app::{AppProcess, Redactor};
 use super::checks::{self, AuthzSeen, ClientCheckId as Id, Outcome};
 use super::leak;
+use super::mock::MockHandle;
 use super::{ClientCheck, ClientCheckError};
 use crate::browser::{
     AuthorizeError, Browser, Choice, Exchange, FormValues, Hit, HitLog, NoAnswer,
@@ -55,8 +56,11 @@ struct Completed {
 
 pub(super) struct Runner<'a> {
     check: &'a ClientCheck,
-    mock: &'a MockProvider,
+    mock: MockHandle<'a>,
     profile: &'a Profile,
+    /// The journal's last entry when the run started: a running mock's journal may hold
+    /// requests from before, which are not the app's doing in this run.
+    start_mark: u64,
     client_id: String,
     redirect_uri: Url,
     authorize_endpoint: Url,
@@ -124,7 +128,7 @@ fn carries_code(url: &Url, code: &str) -> bool {
 impl<'a> Runner<'a> {
     pub(super) fn new(
         check: &'a ClientCheck,
-        mock: &'a MockProvider,
+        mock: MockHandle<'a>,
     ) -> Result<Self, ClientCheckError> {
         let client = mock.client();
         let redirect = client.redirect_uris.first().ok_or_else(|| {
@@ -139,6 +143,7 @@ impl<'a> Runner<'a> {
             check,
             mock,
             profile: mock.profile(),
+            start_mark: 0,
             client_id: client.client_id.clone(),
             redirect_uri,
             authorize_endpoint,
@@ -156,7 +161,7 @@ impl<'a> Runner<'a> {
     }
 
     fn browser(&self) -> Result<Browser, ClientCheckError> {
-        Ok(Browser::new(self.check.timeout)
+        Ok(Browser::trusting(self.check.timeout, self.mock.ca().0)
             .map_err(ClientCheckError::Http)?
             .recording(std::sync::Arc::clone(&self.hits)))
     }
@@ -201,8 +206,8 @@ impl<'a> Runner<'a> {
         new
     }
 
-    fn redactor(&self) -> Redactor {
-        let tags = self.mock.journal().into_iter().flat_map(|e| {
+    async fn redactor(&self) -> Redactor {
+        let tags = self.mock.journal().await.into_iter().flat_map(|e| {
             e.params
                 .iter()
                 .chain(e.query.iter())
@@ -213,15 +218,7 @@ impl<'a> Runner<'a> {
         });
         let client = self.mock.client();
         let mut literals = vec![client.client_secret.secret().to_owned()];
-        if let Some(native) = &self.profile.native_auth {
-            literals.extend(
-                self.mock
-                    .native_credentials()
-                    .fields_for(native.scheme)
-                    .into_iter()
-                    .map(|(_, v)| v),
-            );
-        }
+        literals.extend(self.mock.native_fields().into_iter().map(|(_, v)| v));
         Redactor::new(tags, literals)
     }
 
@@ -231,7 +228,7 @@ impl<'a> Runner<'a> {
             .iter()
             .find(|h| h.answer.as_ref().is_err_and(NoAnswer::is_timeout))
             .cloned();
-        let redactor = self.redactor();
+        let redactor = self.redactor().await;
         let Some(app) = self.app.as_mut() else {
             // Not ours to restart: if the app no longer answers at all, say so once.
             let failed = hits.iter().rev().find(|h| h.answer.is_err()).cloned();
@@ -312,8 +309,8 @@ impl<'a> Runner<'a> {
     }
 
     /// The first refusal since `mark` caused by a requirement the mock can relax.
-    fn blocker_since(&self, mark: u64) -> Option<(Relaxation, String)> {
-        self.since(mark).into_iter().find_map(|e| {
+    async fn blocker_since(&self, mark: u64) -> Option<(Relaxation, String)> {
+        self.since(mark).await.into_iter().find_map(|e| {
             let r = e.requirement?;
             let why = e
                 .error_description
@@ -380,9 +377,10 @@ impl<'a> Runner<'a> {
     /// a run against nothing is a setup error, not sixteen failed checks.
     async fn start_app(&mut self) -> Result<(), ClientCheckError> {
         if let Some(spec) = &self.check.app {
-            let app = AppProcess::start(spec, super::app_env(self.mock), &self.check.login_url)
-                .await
-                .map_err(ClientCheckError::App)?;
+            let app =
+                AppProcess::start(spec, super::app::env_for(self.mock), &self.check.login_url)
+                    .await
+                    .map_err(ClientCheckError::App)?;
             self.app = Some(app);
         }
         let probe = Browser::new(self.check.timeout).map_err(ClientCheckError::Http)?;
@@ -390,7 +388,7 @@ impl<'a> Runner<'a> {
             Ok(_) => Ok(()),
             Err(e) => {
                 let tail = match self.app.as_ref() {
-                    Some(app) => app.tail(8, &self.redactor()).join("\n"),
+                    Some(app) => app.tail(8, &self.redactor().await).join("\n"),
                     None => String::new(),
                 };
                 Err(ClientCheckError::AppUnreachable {
@@ -407,13 +405,14 @@ impl<'a> Runner<'a> {
 
     // --- journal ---------------------------------------------------------------------------
 
-    fn mark(&self) -> u64 {
-        self.mock.journal().last().map_or(0, |e| e.seq)
+    async fn mark(&self) -> u64 {
+        self.mock.journal().await.last().map_or(0, |e| e.seq)
     }
 
-    fn since(&self, mark: u64) -> Vec<JournalEntry> {
+    async fn since(&self, mark: u64) -> Vec<JournalEntry> {
         self.mock
             .journal()
+            .await
             .into_iter()
             .filter(|e| e.seq > mark)
             .collect()
@@ -428,7 +427,7 @@ impl<'a> Runner<'a> {
     ) -> Vec<JournalEntry> {
         let deadline = Instant::now() + max;
         loop {
-            let entries = self.since(mark);
+            let entries = self.since(mark).await;
             if done(&entries) || Instant::now() >= deadline {
                 return entries;
             }
@@ -439,7 +438,7 @@ impl<'a> Runner<'a> {
     /// Entries since `mark` after the negative wait: for requests that must not come.
     async fn settle(&self, mark: u64) -> Vec<JournalEntry> {
         tokio::time::sleep(self.check.negative_wait).await;
-        self.since(mark)
+        self.since(mark).await
     }
 
     // --- browser steps ---------------------------------------------------------------------
@@ -524,7 +523,8 @@ impl<'a> Runner<'a> {
     /// A code issued to the app's client, but from an authorization the attacker started
     /// in their own browser (the login-CSRF setup of RFC 6749 §10.12).
     async fn attacker_code(&self) -> Result<String, String> {
-        let attacker = Browser::new(self.check.timeout).map_err(|e| e.to_string())?;
+        let attacker =
+            Browser::trusting(self.check.timeout, self.mock.ca().0).map_err(|e| e.to_string())?;
         let mut url = self.authorize_endpoint.clone();
         {
             let mut q = url.query_pairs_mut();
@@ -587,7 +587,7 @@ impl<'a> Runner<'a> {
         let Some(code) = query(&callback, "code") else {
             return Err(failed("the provider's redirect carried no code".to_owned()));
         };
-        let mark = self.mark();
+        let mark = self.mark().await;
         let chain = match self.visit(b, &callback).await {
             Ok(chain) => chain,
             Err(e) => return Err(failed(format!("the app's callback got no answer: {e}"))),
@@ -622,12 +622,57 @@ impl<'a> Runner<'a> {
 
     pub(super) async fn run(mut self) -> Result<Report, ClientCheckError> {
         let started = Instant::now();
+        self.start_mark = self.mark().await;
+        if let Some(url) = self.mock.remote_url() {
+            self.adopt_running_mock(url).await;
+            self.mock_lost()?;
+        }
         self.start_app().await?;
         let result = self.checks(started).await;
         if let Some(app) = self.app.as_mut() {
             app.stop().await;
         }
+        self.mock_lost()?;
+        if let Some(url) = self.mock.remote_url() {
+            if !self.blocked.is_empty() {
+                let names: Vec<&str> = self.blocked.iter().map(|(r, _)| r.as_str()).collect();
+                self.notes.push(format!(
+                    "the mock at {url} stays relaxed on {} after this run (POST /__handshake/reset ends it)",
+                    names.join(", ")
+                ));
+            }
+        }
         result.map(|()| self.report(started.elapsed()))
+    }
+
+    /// A remote mock whose control API failed: the run's verdicts cannot stand.
+    fn mock_lost(&self) -> Result<(), ClientCheckError> {
+        match (self.mock.remote_url(), self.mock.failure()) {
+            (Some(url), Some(why)) => Err(ClientCheckError::MockUnreachable {
+                url: url.to_string(),
+                why: format!(
+                    "its control API failed during the run, so no verdict can stand: {why}"
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// A mock that was running before the run (`--mock-url`) is not reset: its journal
+    /// stays (only entries after `start_mark` are judged). Faults armed before would fail
+    /// the app for reasons of their own, so they are disarmed; relaxations cannot be undone
+    /// without a reset, so the report says which were already on.
+    async fn adopt_running_mock(&mut self, url: &Url) {
+        self.mock.clear_faults().await;
+        let relaxed = self.mock.relaxed().await;
+        if !relaxed.is_empty() {
+            let names: Vec<&str> = relaxed.iter().map(|r| r.as_str()).collect();
+            self.notes.push(format!(
+                "the mock at {url} was already relaxed on {} before this run: the app was not held to {} (POST /__handshake/reset to judge it strictly)",
+                names.join(", "),
+                if relaxed.len() == 1 { "it" } else { "them" }
+            ));
+        }
     }
 
     async fn checks(&mut self, started: Instant) -> Result<(), ClientCheckError> {
@@ -645,19 +690,19 @@ impl<'a> Runner<'a> {
         //    fails, and the run goes on against the mock relaxed on exactly that.
         let t = Instant::now();
         let mut a = self.browser()?;
-        let mut mark = self.mark();
+        let mut mark = self.mark().await;
         let mut first = self.login(&a).await;
         while !matches!(&first, Ok(c) if c.logged_in) {
-            let Some((requirement, why)) = self.blocker_since(mark) else {
+            let Some((requirement, why)) = self.blocker_since(mark).await else {
                 break;
             };
-            if self.mock.relaxed().contains(&requirement) {
+            if self.mock.relaxed().await.contains(&requirement) {
                 break;
             }
             self.blocked.push((requirement, why));
-            self.mock.relax(requirement);
+            self.mock.relax(requirement).await;
             a = self.browser()?;
-            mark = self.mark();
+            mark = self.mark().await;
             first = self.login(&a).await;
         }
         let mut logins: Vec<AuthzSeen> = Vec::new();
@@ -824,12 +869,12 @@ impl<'a> Runner<'a> {
 
         // 6. Credentials in any URL the app sent to the CRM, over the whole run.
         let t = Instant::now();
-        let in_urls = checks::judge_credentials_in_urls(&self.mock.journal());
+        let in_urls = checks::judge_credentials_in_urls(&self.since(self.start_mark).await);
         self.record(Id::CredentialsInHeaders, in_urls, t).await;
 
         // 6. Tokens anywhere in what the browser got.
         let t = Instant::now();
-        let leak = self.judge_leaks();
+        let leak = self.judge_leaks().await;
         self.record(Id::TokenLeak, leak, t).await;
 
         // 7. A callback with this browser's own state and a code the provider never issued:
@@ -1166,7 +1211,7 @@ impl<'a> Runner<'a> {
         let mut params: Vec<(&str, &str)> = vec![("code", code.as_str())];
         params.extend_from_slice(extra);
         let url = self.callback_url(&params);
-        let mark = self.mark();
+        let mark = self.mark().await;
         let answer = self.deliver_once(b, &url).await;
         let entries = self.settle(mark).await;
         let tokens: Vec<&JournalEntry> = entries
@@ -1214,7 +1259,7 @@ impl<'a> Runner<'a> {
         if query(&callback, "error").as_deref() != Some("access_denied") {
             return Outcome::skip("the provider did not redirect with error=access_denied");
         }
-        let mark = self.mark();
+        let mark = self.mark().await;
         let answer = self.deliver_once(b, &callback).await;
         let entries = self.settle(mark).await;
         let tokens: Vec<&JournalEntry> = entries
@@ -1253,12 +1298,12 @@ impl<'a> Runner<'a> {
         // Each browser calls the API; the journal says whose token the app used.
         let mut shown = Vec::new();
         for (b, me, other) in [(&pa, &user_a, &user_b), (&pb, &user_b, &user_a)] {
-            let mark = self.mark();
+            let mark = self.mark().await;
             let answer = match self.api_call(b, api).await {
                 Ok(x) => x,
                 Err(e) => return Outcome::fail(format!("{me}'s API route got no answer: {e}")),
             };
-            let entries = self.since(mark);
+            let entries = self.since(mark).await;
             let calls: Vec<&JournalEntry> = entries
                 .iter()
                 .filter(|e| e.endpoint == Some(Endpoint::Api))
@@ -1279,7 +1324,9 @@ impl<'a> Runner<'a> {
                 ))
                 .with_journal(&calls);
             }
-            if self.shows_data_of(&answer.body, other) && !self.shows_data_of(&answer.body, me) {
+            if self.shows_data_of(&answer.body, other).await
+                && !self.shows_data_of(&answer.body, me).await
+            {
                 return Outcome::fail(format!("{me}'s API route shows {other}'s CRM records"))
                     .with_journal(&calls);
             }
@@ -1292,9 +1339,9 @@ impl<'a> Runner<'a> {
         };
         // A logs out: B stays logged in at the app and at the CRM.
         let _ = self.get_or_post(&pa, &logout).await;
-        let mark = self.mark();
+        let mark = self.mark().await;
         let answer = self.api_call(&pb, api).await;
-        let entries = self.since(mark);
+        let entries = self.since(mark).await;
         let calls: Vec<&JournalEntry> = entries
             .iter()
             .filter(|e| e.endpoint == Some(Endpoint::Api))
@@ -1314,7 +1361,7 @@ impl<'a> Runner<'a> {
                 ))
             }
         }
-        if self.mock.grants_of(&user_b) == 0 {
+        if self.mock.grants_of(&user_b).await == 0 {
             return Outcome::fail(format!(
                 "after {user_a} logged out, {user_b}'s grant at the CRM was revoked too: revoke only the tokens of the session that logs out"
             ));
@@ -1326,18 +1373,14 @@ impl<'a> Runner<'a> {
 
     /// Whether an answer of the app shows records of `user` (their ids or names), and of no
     /// one else's data set only.
-    fn shows_data_of(&self, body: &str, user: &str) -> bool {
-        let Some(records) = self.mock.records_for(user) else {
+    async fn shows_data_of(&self, body: &str, user: &str) -> bool {
+        let Some(records) = self.mock.records_for(user).await else {
             return false;
         };
-        let others: Vec<serde_json::Value> = self
-            .mock
-            .users()
-            .iter()
-            .filter(|u| u.as_str() != user)
-            .filter_map(|u| self.mock.records_for(u))
-            .flatten()
-            .collect();
+        let mut others: Vec<serde_json::Value> = Vec::new();
+        for u in self.mock.users().iter().filter(|u| u.as_str() != user) {
+            others.extend(self.mock.records_for(u).await.unwrap_or_default());
+        }
         let mut theirs = std::collections::BTreeSet::new();
         for r in &others {
             leaves(r, &mut theirs);
@@ -1372,12 +1415,12 @@ impl<'a> Runner<'a> {
 
     /// The app's list route must answer every record of the mock's data set, once each.
     async fn paging(&mut self, b: &Browser, list: &Url) -> Outcome {
-        let mark = self.mark();
+        let mark = self.mark().await;
         let ex = match self.api_call(b, list).await {
             Ok(ex) => ex,
             Err(e) => return Outcome::fail(format!("GET {} got no answer: {e}", list.path())),
         };
-        let entries = self.since(mark);
+        let entries = self.since(mark).await;
         let api: Vec<&JournalEntry> = entries
             .iter()
             .filter(|e| e.endpoint == Some(Endpoint::Api))
@@ -1395,6 +1438,7 @@ impl<'a> Runner<'a> {
         let expected: Vec<String> = self
             .mock
             .dataset()
+            .await
             .iter()
             .filter_map(|r| crate::mockctl::record_id(r, field))
             .collect();
@@ -1435,11 +1479,11 @@ impl<'a> Runner<'a> {
     }
 
     async fn expiry(&mut self, b: &Browser, api: &Url) -> Outcome {
-        let mark = self.mark();
+        let mark = self.mark().await;
         match self.api_call(b, api).await {
             Err(e) => return Outcome::fail(format!("the API route got no answer: {e}")),
             Ok(x) if !(200..300).contains(&x.status) => {
-                let entries = self.since(mark);
+                let entries = self.since(mark).await;
                 let refs: Vec<&JournalEntry> = entries.iter().collect();
                 return Outcome::fail(format!(
                     "the API route answered {} even before the token expired",
@@ -1449,10 +1493,10 @@ impl<'a> Runner<'a> {
             }
             Ok(_) => {}
         }
-        self.mock.expire_access_tokens();
-        let mark = self.mark();
+        self.mock.expire_access_tokens().await;
+        let mark = self.mark().await;
         let answer = self.api_call(b, api).await;
-        let entries = self.since(mark);
+        let entries = self.since(mark).await;
         let relevant: Vec<&JournalEntry> = entries
             .iter()
             .filter(|e| matches!(e.endpoint, Some(Endpoint::Api | Endpoint::Token)))
@@ -1534,18 +1578,16 @@ impl<'a> Runner<'a> {
             }
             Err(e) => return Outcome::skip(format!("the API route got no answer: {e}")),
         }
-        let mark = self.mark();
+        let mark = self.mark().await;
         self.mock
-            .fail_next(Endpoint::Api)
-            .rate_limited(RATE_LIMIT_HOLD)
-            .times(RATE_LIMIT_REFUSALS)
-            .mount();
+            .rate_limit(RATE_LIMIT_HOLD, RATE_LIMIT_REFUSALS)
+            .await;
         let started = Instant::now();
         let answer = self.api_call(b, api).await;
         let elapsed = started.elapsed();
         // Whatever the app did, the CRM is friendly again for the checks that follow.
-        self.mock.clear_faults();
-        let entries = self.since(mark);
+        self.mock.clear_faults().await;
+        let entries = self.since(mark).await;
         let calls: Vec<&JournalEntry> = entries
             .iter()
             .filter(|e| e.endpoint == Some(Endpoint::Api))
@@ -1582,8 +1624,8 @@ impl<'a> Runner<'a> {
             }
             Err(e) => return Outcome::skip(format!("the API route got no answer: {e}")),
         }
-        self.mock.revoke_grants();
-        let mark = self.mark();
+        self.mock.revoke_grants().await;
+        let mark = self.mark().await;
         let answer = self.api_call(b, api).await;
         let entries = self.settle(mark).await;
         let relevant: Vec<&JournalEntry> = entries
@@ -1623,7 +1665,7 @@ impl<'a> Runner<'a> {
     }
 
     async fn logout(&mut self, b: &Browser, url: &Url) -> Outcome {
-        let mark = self.mark();
+        let mark = self.mark().await;
         let mut answer = match b.get(url).await {
             Ok(a) => a,
             Err(e) => return Outcome::fail(format!("the logout route got no answer: {e}")),
@@ -1674,8 +1716,8 @@ impl<'a> Runner<'a> {
         // Access tokens are the ones the app presented as Bearer; anything else revoked is
         // (as far as the journal can tell) the refresh token.
         let access: Vec<String> = self
-            .mock
-            .journal()
+            .since(self.start_mark)
+            .await
             .iter()
             .filter(|e| e.endpoint == Some(Endpoint::Api))
             .filter_map(|e| e.header("authorization").and_then(leak::tag_in))
@@ -1697,9 +1739,9 @@ impl<'a> Runner<'a> {
         ))
     }
 
-    fn judge_leaks(&self) -> Outcome {
+    async fn judge_leaks(&self) -> Outcome {
         let mut known: BTreeMap<String, &'static str> = BTreeMap::new();
-        for e in self.mock.journal() {
+        for e in self.since(self.start_mark).await {
             match e.endpoint {
                 Some(Endpoint::Api) => {
                     if let Some(t) = e.header("authorization").and_then(leak::tag_in) {

@@ -172,12 +172,31 @@ impl Browser {
         Self::build(timeout, true)
     }
 
-    fn build(timeout: Duration, hermetic: bool) -> Result<Self, reqwest::Error> {
-        let mut builder = reqwest::Client::builder()
+    /// A browser that also trusts the CA certificate `ca_pem` (a mock serving HTTPS).
+    pub(crate) fn trusting(
+        timeout: Duration,
+        ca_pem: Option<&str>,
+    ) -> Result<Self, reqwest::Error> {
+        let mut builder = Self::builder(timeout);
+        if let Some(pem) = ca_pem {
+            builder = builder.add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes())?);
+        }
+        Ok(Browser {
+            client: builder.build()?,
+            log: None,
+        })
+    }
+
+    fn builder(timeout: Duration) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
             .cookie_provider(Arc::new(reqwest::cookie::Jar::default()))
             .redirect(Policy::none())
             .timeout(timeout)
-            .user_agent(concat!("handshake-browser/", env!("CARGO_PKG_VERSION")));
+            .user_agent(concat!("handshake-browser/", env!("CARGO_PKG_VERSION")))
+    }
+
+    fn build(timeout: Duration, hermetic: bool) -> Result<Self, reqwest::Error> {
+        let mut builder = Self::builder(timeout);
         if hermetic {
             builder = builder.no_proxy();
         }

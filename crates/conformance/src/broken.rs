@@ -1,0 +1,402 @@
+//! Deliberately broken clients: the reference client with one flaw each, to prove that a
+//! scenario or a property can fail, and to show what a finding looks like
+//! (`handshake explore --client no-state-check`).
+//!
+//! Each flaw is a mistake real integrations make. A broken client is the reference client
+//! ([`ReferenceSession`]) with that one behaviour changed, so that whatever fails, fails
+//! because of the flaw.
+//!
+//! ```
+//! use handshake_conformance::broken::{Broken, Flaw};
+//! use handshake_conformance::ClientFactory as _;
+//!
+//! let flaw: Flaw = "parallel-refresh".parse().unwrap();
+//! assert_eq!(flaw, Flaw::ParallelRefresh);
+//! assert_eq!(Broken(flaw).name(), "parallel-refresh");
+//! assert!("no-such-flaw".parse::<Flaw>().unwrap_err().to_string().contains("no-state-check"));
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use handshake_client::{
+    ClientError, Connection, ConnectionStatus, MemoryStore, NativeClient, NativeCredentials,
+    RefreshToken, TokenStore,
+};
+use handshake_profile::Profile;
+use url::Url;
+
+use crate::cut::{ApiReply, ClientFactory, ClientFailure, ClientSettings, ClientUnderTest};
+use crate::reference::{failure as reference_failure, ReferenceSession};
+use crate::scenario::AuthChoice;
+
+/// Which flaw a [`Broken`] client has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Flaw {
+    /// Accepts any callback: puts back the `state` it issued before handing the callback on
+    /// (RFC 6749 §10.12 CSRF).
+    NoStateCheck,
+    /// Strips the PKCE challenge from its authorization requests (RFC 7636).
+    NoPkce,
+    /// When the grant is gone, keeps hammering the token endpoint with its refresh token.
+    RefreshLoop,
+    /// Keeps the refresh token it got at login and refreshes with it every time, never the
+    /// rotated one the provider returned (RFC 9700 §4.14.2).
+    ReuseRotatedRefresh,
+    /// No single-flight refresh: every API call that meets a 401 refreshes on its own, as
+    /// an app that builds a new OAuth client per request over a shared token table does.
+    ParallelRefresh,
+    /// Logs out locally only, never revoking.
+    NoRevocation,
+    /// Also sends the native credential in the query string (`?api_key=...`).
+    CredentialsInUrl,
+    /// Returns the first page of a list as if it were the whole list.
+    FirstPageOnly,
+    /// Retries a 429 at once, again and again, ignoring Retry-After / X-RateLimit-Reset
+    /// (native calls).
+    Ignores429,
+}
+
+impl Flaw {
+    /// Every flaw, in a stable order.
+    pub const ALL: &'static [Flaw] = &[
+        Flaw::NoStateCheck,
+        Flaw::NoPkce,
+        Flaw::RefreshLoop,
+        Flaw::ReuseRotatedRefresh,
+        Flaw::ParallelRefresh,
+        Flaw::NoRevocation,
+        Flaw::CredentialsInUrl,
+        Flaw::FirstPageOnly,
+        Flaw::Ignores429,
+    ];
+
+    /// The flaw's name on the command line (`no-state-check`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flaw::NoStateCheck => "no-state-check",
+            Flaw::NoPkce => "no-pkce",
+            Flaw::RefreshLoop => "refresh-loop",
+            Flaw::ReuseRotatedRefresh => "reuse-rotated-refresh",
+            Flaw::ParallelRefresh => "parallel-refresh",
+            Flaw::NoRevocation => "no-revocation",
+            Flaw::CredentialsInUrl => "credentials-in-url",
+            Flaw::FirstPageOnly => "first-page-only",
+            Flaw::Ignores429 => "ignores-429",
+        }
+    }
+}
+
+impl fmt::Display for Flaw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is no [`Flaw`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown flaw {name:?} (one of {})", Flaw::ALL.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", "))]
+#[non_exhaustive]
+pub struct UnknownFlaw {
+    /// The name given.
+    pub name: String,
+}
+
+impl FromStr for Flaw {
+    type Err = UnknownFlaw;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Flaw::ALL
+            .iter()
+            .copied()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| UnknownFlaw { name: s.to_owned() })
+    }
+}
+
+/// Makes reference clients with one [`Flaw`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Broken(pub Flaw);
+
+impl ClientFactory for Broken {
+    fn name(&self) -> &str {
+        self.0.as_str()
+    }
+
+    fn create(
+        &self,
+        profile: &Profile,
+        settings: &ClientSettings,
+    ) -> Result<Box<dyn ClientUnderTest>, ClientFailure> {
+        let store: Arc<MemoryStore> = Arc::new(MemoryStore::new());
+        Ok(Box::new(BrokenSession {
+            flaw: self.0,
+            inner: ReferenceSession::with_store(profile, settings, store.clone())?,
+            store,
+            profile: profile.clone(),
+            settings: settings.clone(),
+            issued_state: Mutex::new(None),
+            refresh_token: Mutex::new(None),
+        }))
+    }
+}
+
+/// One session of a [`Broken`] client.
+struct BrokenSession {
+    flaw: Flaw,
+    inner: ReferenceSession,
+    /// Where the inner client keeps its tokens (the flaws read and write it).
+    store: Arc<MemoryStore>,
+    profile: Profile,
+    settings: ClientSettings,
+    issued_state: Mutex<Option<String>>,
+    /// The refresh token received at the last login.
+    refresh_token: Mutex<Option<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn param(url: &str, name: &str) -> Option<String> {
+    Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn with_params(url: &str, f: impl Fn(Vec<(String, String)>) -> Vec<(String, String)>) -> String {
+    let Ok(mut u) = Url::parse(url) else {
+        return url.to_owned();
+    };
+    let pairs = f(u.query_pairs().into_owned().collect());
+    u.set_query(None);
+    u.query_pairs_mut().extend_pairs(pairs);
+    u.to_string()
+}
+
+impl BrokenSession {
+    fn connection(&self) -> Option<Connection> {
+        self.store.get(self.inner.session()).ok().flatten()
+    }
+
+    /// [`Flaw::ReuseRotatedRefresh`]: puts the login's refresh token back in the store, as
+    /// an app that saves the refresh token only when the user logs in.
+    fn restore_login_refresh_token(&self) {
+        let Some(login) = lock(&self.refresh_token).clone() else {
+            return;
+        };
+        let Some(mut conn) = self.connection() else {
+            return;
+        };
+        if conn.status != ConnectionStatus::Active {
+            return;
+        }
+        if let Some(tokens) = conn.tokens.as_mut() {
+            tokens.refresh_token = Some(RefreshToken::new(login));
+            let _ = self.store.put(self.inner.session(), &conn);
+        }
+    }
+
+    /// [`Flaw::ParallelRefresh`]: a fresh OAuth client over the shared token store for
+    /// this one call, so its refresh does not queue behind anyone else's.
+    async fn api_get_with_own_client(&self) -> Result<ApiReply, ClientFailure> {
+        let own = ReferenceSession::with_store(&self.profile, &self.settings, self.store.clone())?;
+        own.api_get().await
+    }
+
+    /// [`Flaw::RefreshLoop`]: retries the refresh "in case it was transient", five times.
+    async fn hammer_refresh(&self) {
+        let rt = lock(&self.refresh_token).clone().unwrap_or_default();
+        let url = format!(
+            "{}{}",
+            self.settings.base_url, self.profile.oauth.token_path
+        );
+        let http = reqwest::Client::builder().no_proxy().build();
+        let Ok(http) = http else { return };
+        for _ in 0..5 {
+            let _ = http
+                .post(&url)
+                .basic_auth(
+                    &self.settings.client_id,
+                    Some(self.settings.client_secret.expose()),
+                )
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", rt.as_str()),
+                ])
+                .send()
+                .await;
+        }
+    }
+}
+
+impl ClientUnderTest for BrokenSession {
+    fn authorize(&self) -> BoxFuture<'_, Result<String, ClientFailure>> {
+        Box::pin(async move {
+            let url = self.inner.authorize().await?;
+            *lock(&self.issued_state) = param(&url, "state");
+            if self.flaw == Flaw::NoPkce {
+                return Ok(with_params(&url, |p| {
+                    p.into_iter()
+                        .filter(|(k, _)| !k.starts_with("code_challenge"))
+                        .collect()
+                }));
+            }
+            Ok(url)
+        })
+    }
+
+    fn callback(&self, url: String) -> BoxFuture<'_, Result<(), ClientFailure>> {
+        Box::pin(async move {
+            let url = if self.flaw == Flaw::NoStateCheck {
+                let issued = lock(&self.issued_state).clone().unwrap_or_default();
+                with_params(&url, |p| {
+                    let mut p: Vec<_> = p.into_iter().filter(|(k, _)| k != "state").collect();
+                    p.push(("state".into(), issued.clone()));
+                    p
+                })
+            } else {
+                url
+            };
+            self.inner.callback(url).await?;
+            if let Some(tokens) = self.connection().and_then(|c| c.tokens) {
+                *lock(&self.refresh_token) = tokens.refresh_token.map(|r| r.secret().clone());
+            }
+            Ok(())
+        })
+    }
+
+    fn api_get(&self) -> BoxFuture<'_, Result<ApiReply, ClientFailure>> {
+        Box::pin(async move {
+            match self.flaw {
+                Flaw::ParallelRefresh => return self.api_get_with_own_client().await,
+                Flaw::ReuseRotatedRefresh => self.restore_login_refresh_token(),
+                _ => {}
+            }
+            let result = self.inner.api_get().await;
+            if self.flaw == Flaw::RefreshLoop {
+                if let Err(f) = &result {
+                    if f.outcome == "reauthorization_required" {
+                        self.hammer_refresh().await;
+                    }
+                }
+            }
+            result
+        })
+    }
+
+    fn refresh(&self) -> BoxFuture<'_, Result<(), ClientFailure>> {
+        Box::pin(async move {
+            if self.flaw == Flaw::ReuseRotatedRefresh {
+                self.restore_login_refresh_token();
+            }
+            self.inner.refresh().await
+        })
+    }
+
+    fn logout(&self) -> BoxFuture<'_, Result<(), ClientFailure>> {
+        if self.flaw == Flaw::NoRevocation {
+            return Box::pin(async move {
+                let _ = self.store.delete(self.inner.session());
+                Ok(())
+            });
+        }
+        self.inner.logout()
+    }
+
+    fn native_get(
+        &self,
+        credentials: NativeCredentials,
+    ) -> BoxFuture<'_, Result<ApiReply, ClientFailure>> {
+        Box::pin(async move {
+            match self.flaw {
+                Flaw::CredentialsInUrl => {
+                    let client = self.inner.native_client(&credentials)?;
+                    let url = format!(
+                        "{}{}?api_key={}",
+                        self.settings.base_url,
+                        self.inner.api_path(),
+                        first_secret(&credentials)
+                    );
+                    client
+                        .get(&url)
+                        .await
+                        .map(|r| ApiReply::new(r.status))
+                        .map_err(|e| reference_failure(&e))
+                }
+                Flaw::Ignores429 => {
+                    // One attempt per call, and calls again at once while limited.
+                    let client = NativeClient::new(
+                        &self.profile,
+                        self.settings.base_url.clone(),
+                        credentials,
+                    )
+                    .map_err(|e| reference_failure(&e))?
+                    .with_max_attempts(1);
+                    let mut last = None;
+                    for _ in 0..8 {
+                        match client.get(self.inner.api_path()).await {
+                            Err(e @ ClientError::RateLimited { .. }) => last = Some(e),
+                            other => {
+                                return other
+                                    .map(|r| ApiReply::new(r.status))
+                                    .map_err(|e| reference_failure(&e))
+                            }
+                        }
+                    }
+                    Err(last.map_or_else(
+                        || ClientFailure::new("rate_limited", "rate limited"),
+                        |e| reference_failure(&e),
+                    ))
+                }
+                _ => self.inner.native_get(credentials).await,
+            }
+        })
+    }
+
+    fn list_all(
+        &self,
+        auth: AuthChoice,
+    ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, ClientFailure>> {
+        Box::pin(async move {
+            if self.flaw != Flaw::FirstPageOnly {
+                return self.inner.list_all(auth).await;
+            }
+            let page = match auth {
+                AuthChoice::Oauth => {
+                    let mut pages = self
+                        .inner
+                        .client()
+                        .pages(self.inner.session(), self.inner.api_path())
+                        .map_err(|e| reference_failure(&e))?;
+                    pages.next_page().await
+                }
+                AuthChoice::Native => {
+                    let client = self.inner.native_client(self.inner.native_credentials()?)?;
+                    let mut pages = client
+                        .pages(self.inner.api_path())
+                        .map_err(|e| reference_failure(&e))?;
+                    pages.next_page().await
+                }
+            };
+            page.map(Option::unwrap_or_default)
+                .map_err(|e| reference_failure(&e))
+        })
+    }
+}
+
+fn first_secret(c: &NativeCredentials) -> String {
+    match c {
+        NativeCredentials::PersonalAccessToken { token } => token.secret().to_owned(),
+        NativeCredentials::ApiKey { api_key }
+        | NativeCredentials::EmailApiKey { api_key, .. }
+        | NativeCredentials::Redtail { api_key, .. } => api_key.secret().to_owned(),
+        NativeCredentials::ConnectWise { private_key, .. } => private_key.secret().to_owned(),
+        _ => String::new(),
+    }
+}
