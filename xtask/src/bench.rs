@@ -8,7 +8,8 @@
 //! Every server runs in its own process and [wrk](https://github.com/wg/wrk) drives it over
 //! loopback, so the load generator is neither the server's code nor its bottleneck:
 //!
-//! - **refresh grant / bare axum**: `handshake serve capsule` answering Capsule refresh-grant
+//! - **refresh grant / bare axum**: `handshake serve capsule --quiet` (no request log)
+//!   answering Capsule refresh-grant
 //!   requests (form body, Basic auth, rotation: each connection follows its own refresh-token
 //!   chain, by a wrk Lua script that reads each answer's `refresh_token`), against a bare axum
 //!   process (`xtask bench-baseline`) answering the same requests with a token-shaped JSON
@@ -183,10 +184,12 @@ impl Server {
 
     fn mock(bin: &Path) -> anyhow::Result<Server> {
         let mut cmd = Command::new(bin);
-        // The benchmark measures the token and API paths, not the rate limit.
+        // The benchmark measures the token and API paths: no rate limit, and no request log
+        // (`--quiet`; the log's cost is the terminal's, one line per request).
         cmd.args([
             "serve",
             "capsule",
+            "--quiet",
             "--auto-approve",
             "--port",
             "0",

@@ -8,28 +8,21 @@
 //! Answers that already have a body of their own (JSON, the HTML pages of the
 //! authorization endpoint, the CRM's bodies) pass unchanged.
 
-use std::sync::Arc;
-
 use axum::body::Body;
-use axum::extract::{Request, State};
 use axum::http::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, PRAGMA};
-use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::Next;
+use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 
 use crate::server::{self, Shared};
 
-/// Middleware: completes bodiless or plain-text error answers (see the module doc).
-pub(crate) async fn complete(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    // Cheap clones (shared bytes): the work below is for refusals only.
-    let uri = req.uri().clone();
-    let resp = next.run(req).await;
+/// Completes a bodiless or plain-text error answer to `method uri` (see the module doc);
+/// any other answer passes unchanged.
+pub(crate) fn complete(s: &Shared, method: &Method, uri: &Uri, resp: Response) -> Response {
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) || has_own_body(&resp) {
         return resp;
     }
-    let api = is_api_path(&s, uri.path());
+    let api = is_api_path(s, uri.path());
     let path: String = uri.path().chars().take(200).collect();
     let description = match status {
         StatusCode::METHOD_NOT_ALLOWED => {
@@ -50,7 +43,7 @@ pub(crate) async fn complete(State(s): State<Arc<Shared>>, req: Request, next: N
             .unwrap_or("the request was refused")
             .to_owned(),
     };
-    rebuild(&s, resp, api, &description)
+    rebuild(s, resp, api, &description)
 }
 
 /// The `413` for a body over [`BODY_LIMIT`](crate::limits::BODY_LIMIT) at `path`.
@@ -58,6 +51,21 @@ pub(crate) fn payload_too_large(s: &Shared, path: &str) -> Response {
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
     let d = format!("request body exceeds {} bytes", crate::limits::BODY_LIMIT);
+    rebuild(s, resp, is_api_path(s, path), &d)
+}
+
+/// The `408` for a body that did not arrive within `timeout` at `path`.
+pub(crate) fn body_timed_out(s: &Shared, path: &str, timeout: std::time::Duration) -> Response {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::REQUEST_TIMEOUT;
+    resp.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        HeaderValue::from_static("close"),
+    );
+    let d = format!(
+        "the request body did not arrive within {} ms",
+        timeout.as_millis()
+    );
     rebuild(s, resp, is_api_path(s, path), &d)
 }
 

@@ -349,9 +349,10 @@ impl Captured {
                 None => (pair, &[][..]),
             };
             let key = cut_encoded(k);
+            let key = key.as_ref();
             if v.len() <= JOURNAL_VALUE_BYTES {
                 if self.admit(part, key.len() + v.len()) {
-                    self.push(part, Form::Encoded, &key, v);
+                    self.push(part, Form::Encoded, key, v);
                 }
                 continue;
             }
@@ -360,10 +361,10 @@ impl Captured {
             let full = decode_lossy(v);
             let (form, val) = match redact_whole(&name, &full, secrets) {
                 Some(r) => (Form::Final, r.into_bytes()),
-                None => (Form::Encoded, cut_encoded(v)),
+                None => (Form::Encoded, cut_encoded(v).into_owned()),
             };
             if self.admit(part, key.len() + val.len()) {
-                self.push(part, form, &key, &val);
+                self.push(part, form, key, &val);
             }
         }
     }
@@ -510,9 +511,9 @@ fn marker(full_len: usize) -> String {
 
 /// A percent-encoded value cut to [`JOURNAL_VALUE_BYTES`] (never inside a `%XX` escape),
 /// with the marker appended in encoded form.
-fn cut_encoded(v: &[u8]) -> Vec<u8> {
+fn cut_encoded(v: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     if v.len() <= JOURNAL_VALUE_BYTES {
-        return v.to_vec();
+        return std::borrow::Cow::Borrowed(v);
     }
     let mut end = JOURNAL_VALUE_BYTES;
     if v[end - 1] == b'%' {
@@ -524,7 +525,7 @@ fn cut_encoded(v: &[u8]) -> Vec<u8> {
     out.extend(
         url::form_urlencoded::byte_serialize(marker(v.len()).as_bytes()).flat_map(str::bytes),
     );
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// Plain bytes cut to [`JOURNAL_VALUE_BYTES`], marker appended.

@@ -271,6 +271,35 @@
 //! # }
 //! ```
 //!
+//! # Watching it run: the live feed, the log line, the page
+//!
+//! [`MockProvider::subscribe`] hands over each journal entry as its request completes, decoded
+//! and redacted exactly as the journal gives it (nothing is decoded for it while nobody
+//! listens). [`LogStyle`] turns an entry into the line `handshake serve` prints: text (plain
+//! or coloured), or a JSON object. Every refusal's `error_description` says what to change:
+//! the registered redirect URIs, where a misplaced token was seen, the encoding or PKCE method
+//! the CRM takes, how long ago a token expired.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use std::time::SystemTime;
+//! use handshake_mock::{LogStyle, MockProvider};
+//!
+//! let mock = MockProvider::start(handshake_profile::Profile::builtin("capsule").unwrap()).await;
+//! let mut live = mock.subscribe();
+//! let token = "an-access-token-in-the-url";
+//! reqwest::get(format!("{}?access_token={token}", mock.api_url())).await.unwrap();
+//! let line = LogStyle::Plain.line(&live.recv().await.unwrap(), SystemTime::now());
+//! assert!(line.contains("GET /api/v2/parties?access_token=[redacted:"));
+//! assert!(line.contains("401 invalid_token: no Authorization header: the access token was sent in the query string"));
+//! assert!(!line.contains(token));
+//! # }
+//! ```
+//!
+//! `GET /__handshake/` is a page for a browser that shows the same, live (its feed is
+//! `GET /__handshake/events`, Server-Sent Events), with the faults armed, the grants alive and
+//! buttons for the common control calls.
+//!
 //! # Time
 //!
 //! [`MockProvider::advance_clock`] moves a virtual clock, so code and token expiry are tested
@@ -308,7 +337,10 @@
 //! | `GET /__handshake/healthz` | | `200 {"status":"ok"}` |
 //! | `GET /__handshake/metadata` | | `200` RFC 8414 metadata (below) |
 //! | `GET /__handshake/native` | | `200` the native scheme and its non-secret credentials (below), or `null` |
-//! | `GET /__handshake/journal` | | `200 [JournalEntry, ...]` |
+//! | `GET /__handshake/` | | `200` the live page (HTML) |
+//! | `GET /__handshake/journal` | | `200 [JournalEntry, ...]`; `?since=N`: those with `seq` > N |
+//! | `GET /__handshake/events` | | `200 text/event-stream`: `event: entry`, `data: JournalEntry` per completed request; `event: lagged`, `data: N` |
+//! | `GET /__handshake/faults` | | `200 {"faults": [Fault, ...], "rate_limited": null or {"secs_left", "refusals_left"}}` |
 //! | `POST /__handshake/faults` | a fault (below) | `201` the fault as armed |
 //! | `DELETE /__handshake/faults` | | `204`: armed faults forgotten, a tripped rate limit ended |
 //! | `POST /__handshake/expire` | | `204`: access tokens expire now |
@@ -316,7 +348,7 @@
 //! | `POST /__handshake/reset` | | `204`: codes, tokens, faults, relaxations, journal, clock reset |
 //! | `GET /__handshake/users` | | `200 {"users": ["alice", "bob"]}` |
 //! | `GET /__handshake/records?user=bob` | | `200 [record, ...]`: what that user's API lists (no `user`: the first user's) |
-//! | `GET /__handshake/grants?user=bob` | | `200 {"live": N}`: that user's live grants (no `user`: everyone's) |
+//! | `GET /__handshake/grants?user=bob` | | `200 {"live": N}`: that user's live grants (no `user`: everyone's, and `"by_user": {"alice": N, ...}`) |
 //! | `POST /__handshake/relax` | `{"requirement": "pkce"}` (`body_encoding`, `client_auth`, `scope`) | `200 {"relaxed": ["pkce"]}` |
 //! | `GET /__handshake/relax` | | `200 {"relaxed": [...]}` |
 //! | `POST /__handshake/clock` | `{"advance_secs": 120}` | `200 {"offset_secs": 120}` |
@@ -376,7 +408,8 @@
 //!  "params": [], "grant_type": null, "client_auth": null, "status": 200, "auth_mode": "basic_api_key"}
 //! {"seq": 5, "endpoint": "authorize", "method": "GET", "path": "/oauth/authorize", ...,
 //!  "status": 302, "error": "invalid_request",
-//!  "error_description": "code_challenge is required (PKCE, RFC 7636)", "requirement": "pkce", "user": null}
+//!  "error_description": "code_challenge is required: ConnectWise Manage (PSA) requires PKCE (RFC 7636); send code_challenge with code_challenge_method=S256 ...",
+//!  "requirement": "pkce", "user": null}
 //! ```
 //!
 //! Entries also carry `error`, `error_description`, `requirement` and `user` (all `null` on
@@ -389,7 +422,9 @@
 //!
 //! Real CRMs are HTTPS-only, and some clients refuse plain HTTP for revocation.
 //! [`MockProviderBuilder::tls`] generates a CA and a certificate for `localhost` and the bound
-//! IP at start; trust [`MockProvider::ca_cert_pem`] in the client.
+//! IP at start; trust [`MockProvider::ca_cert_pem`] in the client. With
+//! [`MockProviderBuilder::tls_dir`] the CA is kept in a directory and reused at the next
+//! start ([`MockProvider::ca_cert_path`]), so a client that trusts it survives a restart.
 //!
 //! # In-process tests
 //!

@@ -14,8 +14,11 @@ use crate::journal::{self, Captured};
 use crate::types::JournalEntry;
 
 /// Entries a subscriber may fall behind by before it misses some
-/// ([`broadcast::error::RecvError::Lagged`] says how many).
-pub(crate) const LIVE_CAPACITY: usize = 1024;
+/// ([`broadcast::error::RecvError::Lagged`] says how many). The channel holds this many
+/// entries at most, each within the journal's per-entry bound
+/// ([`JOURNAL_ENTRY_BYTES`](crate::limits::JOURNAL_ENTRY_BYTES)), so a subscription costs
+/// a few MB at worst.
+pub(crate) const LIVE_CAPACITY: usize = 256;
 
 /// The live feed of one mock.
 #[derive(Default)]

@@ -243,7 +243,7 @@ impl MockProvider {
     /// request log from this, and `GET /__handshake/events` streams it.
     ///
     /// While no receiver is alive, requests pay nothing for it. A receiver that falls more
-    /// than 1024 entries behind misses the oldest ones
+    /// than 256 entries behind misses the oldest ones
     /// ([`RecvError::Lagged`](tokio::sync::broadcast::error::RecvError::Lagged) says how
     /// many; [`MockProvider::journal`] still has them).
     ///
@@ -852,7 +852,11 @@ impl MockProviderBuilder {
         };
         let conn = self.conn;
         let shared = Arc::new(Shared::new(self.settings(format!("{scheme}://{shown}"))));
-        let app = server::app(shared.clone());
+        let body_timeout = u64::try_from(conn.header_read_timeout.as_millis()).unwrap_or(u64::MAX);
+        shared
+            .body_timeout_ms
+            .store(body_timeout, std::sync::atomic::Ordering::Relaxed);
+        let app = server::service(shared.clone());
         let handle = axum_server::Handle::new();
         let ca_path = ca.as_ref().and_then(|ca| ca.path.clone());
         let ca_pem = if let Some(ca) = ca {
@@ -863,7 +867,7 @@ impl MockProviderBuilder {
                     .handle(handle.clone());
             conn.configure(server.http_builder());
             tokio::spawn(async move {
-                if let Err(e) = server.serve(app.into_make_service()).await {
+                if let Err(e) = server.serve(make_service(app)).await {
                     tracing::error!(error = %e, "handshake-mock server stopped");
                 }
             });
@@ -874,7 +878,7 @@ impl MockProviderBuilder {
                 .handle(handle.clone());
             conn.configure(server.http_builder());
             tokio::spawn(async move {
-                if let Err(e) = server.serve(app.into_make_service()).await {
+                if let Err(e) = server.serve(make_service(app)).await {
                     tracing::error!(error = %e, "handshake-mock server stopped");
                 }
             });
@@ -888,6 +892,11 @@ impl MockProviderBuilder {
             ca_path,
         })
     }
+}
+
+/// The server's service factory: every connection gets a clone of the application.
+fn make_service(app: server::Observed) -> axum::routing::IntoMakeService<server::Observed> {
+    axum::ServiceExt::<axum::http::Request<hyper::body::Incoming>>::into_make_service(app)
 }
 
 /// First stage of [`MockProvider::fail_next`]: choose how the endpoint fails.

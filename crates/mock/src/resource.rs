@@ -505,16 +505,20 @@ fn rate_headers(s: &Shared, limit: Option<u32>, remaining: u32, reset_at: u64) -
     if s.profile.rate_limit.headers != RateLimitHeaders::XRateLimit {
         return headers;
     }
-    let values = [
-        ("x-ratelimit-limit", limit.map(|l| l.to_string())),
-        ("x-ratelimit-remaining", Some(remaining.to_string())),
-        ("x-ratelimit-reset", Some(reset_at.to_string())),
-    ];
-    for (k, v) in values {
-        if let Some(v) = v.and_then(|v| HeaderValue::from_str(&v).ok()) {
-            headers.insert(HeaderName::from_static(k), v);
-        }
+    if let Some(l) = limit {
+        headers.insert(
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderValue::from(l),
+        );
     }
+    headers.insert(
+        HeaderName::from_static("x-ratelimit-remaining"),
+        HeaderValue::from(remaining),
+    );
+    headers.insert(
+        HeaderName::from_static("x-ratelimit-reset"),
+        HeaderValue::from(reset_at),
+    );
     headers
 }
 
@@ -807,12 +811,15 @@ fn page<'a>(
             let pages = total.div_ceil(size);
             let more = start.saturating_add(size) < total;
             if p.link_header {
+                let size_text = size.to_string();
                 let at = |n: u64| {
-                    let mut set = vec![(p.page_param.as_str(), n.to_string())];
-                    if !p.size_in_header {
-                        set.push((p.size_param.as_str(), size.to_string()));
-                    }
-                    link(s, uri, &q, &set)
+                    let set = [
+                        (p.page_param.as_str(), n.to_string()),
+                        (p.size_param.as_str(), size_text.clone()),
+                    ];
+                    // The size goes in the URL unless the CRM takes it as a header.
+                    let kept = if p.size_in_header { 1 } else { 2 };
+                    link(s, uri, &q, &set[..kept])
                 };
                 out.links.push(("first", at(1)));
                 if page > 1 {
@@ -993,12 +1000,18 @@ fn render_list(s: &Shared, headers: &HeaderMap, p: Page<'_>) -> Response {
     };
     let h = resp.headers_mut();
     if !p.links.is_empty() {
-        let v: Vec<String> = p
-            .links
-            .iter()
-            .map(|(rel, url)| format!("<{url}>; rel=\"{rel}\""))
-            .collect();
-        if let Ok(v) = HeaderValue::from_str(&v.join(", ")) {
+        let mut v = String::with_capacity(p.links.iter().map(|(_, u)| u.len() + 16).sum());
+        for (i, (rel, url)) in p.links.iter().enumerate() {
+            if i > 0 {
+                v.push_str(", ");
+            }
+            v.push('<');
+            v.push_str(url);
+            v.push_str(">; rel=\"");
+            v.push_str(rel);
+            v.push('"');
+        }
+        if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(v)) {
             h.insert(LINK, v);
         }
     }

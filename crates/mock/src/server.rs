@@ -10,7 +10,6 @@ use axum::http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, PRAGMA, WWW_AUTHENTICATE,
 };
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -68,6 +67,9 @@ pub(crate) struct Shared {
     /// Entries as they happen, for subscribers (`MockProvider::subscribe`).
     pub(crate) live: Live,
     pub(crate) seq: AtomicU64,
+    /// Time a request's body has to arrive, in milliseconds (the connection's header-read
+    /// timeout; see `conn.rs`).
+    pub(crate) body_timeout_ms: AtomicU64,
 }
 
 /// A tripped `rate_limited` fault: refusals left until `until`.
@@ -141,6 +143,9 @@ impl Shared {
             journal: Journal::default(),
             live: Live::default(),
             seq: AtomicU64::new(0),
+            body_timeout_ms: AtomicU64::new(
+                crate::limits::HEADER_READ_TIMEOUT.as_millis() as u64,
+            ),
         }
     }
 
@@ -311,8 +316,13 @@ impl Shared {
     }
 }
 
-/// Builds the application for a profile.
+/// Builds the application for a profile, as an axum [`Router`] (for in-process tests).
 pub(crate) fn app(shared: Arc<Shared>) -> Router {
+    Router::new().fallback_service(service(shared))
+}
+
+/// The application as the server runs it: the journal layer around the router.
+pub(crate) fn service(shared: Arc<Shared>) -> Observed {
     let p = &shared.profile;
     let mut r = Router::new()
         .route(&p.oauth.authorize_path, get(authorize).post(consent))
@@ -358,16 +368,54 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
         .route("/__handshake/native", get(control_native))
         .route("/__handshake/healthz", get(healthz))
         .fallback(not_found);
-    // The layers wrap the whole router, so they see its finished answers (a 405 gets its
-    // `Allow` header inside the router).
+    // The journal layer wraps the whole router, so it sees its finished answers (a 405 gets
+    // its `Allow` header inside the router).
     let routes = r.with_state(shared.clone());
-    Router::new()
-        .fallback_service(routes)
-        .layer(middleware::from_fn_with_state(
-            shared.clone(),
-            crate::answers::complete,
-        ))
-        .layer(middleware::from_fn_with_state(shared, observe))
+    Observed { shared, routes }
+}
+
+/// The journal and fault layer around the router: a plain service rather than an axum
+/// middleware, which would box and clone the inner service on every request.
+#[derive(Clone)]
+pub(crate) struct Observed {
+    shared: Arc<Shared>,
+    routes: Router,
+}
+
+impl<B> tower::Service<axum::http::Request<B>> for Observed
+where
+    B: axum::body::HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = futures::future::BoxFuture<'static, Result<Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: axum::http::Request<B>) -> Self::Future {
+        let s = self.shared.clone();
+        let routes = self.routes.clone();
+        let req = req.map(Body::new);
+        Box::pin(async move { Ok(observe(s, req, routes).await) })
+    }
+}
+
+/// Runs the router, then completes a bodiless refusal (`answers.rs`).
+async fn route(s: &Shared, routes: Router, req: Request) -> Response {
+    use tower::ServiceExt;
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let resp = match routes.oneshot(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    crate::answers::complete(s, &method, &uri, resp)
 }
 
 /// Redtail's key-exchange path, when the profile's native scheme has one.
@@ -406,12 +454,12 @@ pub(crate) fn served_paths(p: &Profile) -> Vec<(&'static str, String)> {
 #[derive(Clone, Copy)]
 struct Injected(OAuthError);
 
-async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+async fn observe(s: Arc<Shared>, req: Request, next: Router) -> Response {
     let uri = req.uri().clone(); // shared bytes, no copy
     let path = uri.path();
     if path.starts_with("/__handshake/") {
         // Control calls are not part of the conversation under test.
-        return next.run(req).await;
+        return route(&s, next, req).await;
     }
     let seq = s.seq.fetch_add(1, Ordering::Relaxed) + 1;
     let endpoint = s.endpoint_of(path);
@@ -419,10 +467,16 @@ async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Resp
     // Copied and cut now, decoded and redacted when the journal is read (journal.rs).
     let mut entry = journal::entry(seq, endpoint, parts.method.as_str(), path);
     let mut raw = Captured::request(&parts.uri, &parts.headers, &s.secrets);
-    let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
-        Ok(b) => b,
-        Err(_) => {
-            let resp = crate::answers::payload_too_large(&s, path);
+    // A body that trickles in is bounded like headers that do (slowloris on the body).
+    let body_timeout = Duration::from_millis(s.body_timeout_ms.load(Ordering::Relaxed));
+    let read = tokio::time::timeout(body_timeout, axum::body::to_bytes(body, BODY_LIMIT)).await;
+    let bytes = match read {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) | Err(_) => {
+            let resp = match read {
+                Err(_) => crate::answers::body_timed_out(&s, path, body_timeout),
+                _ => crate::answers::payload_too_large(&s, path),
+            };
             entry.status = resp.status().as_u16();
             note_outcome(&s, &mut entry, &resp);
             s.record(entry, raw);
@@ -475,8 +529,7 @@ async fn observe(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Resp
             if let Some(FaultKind::Delay { delay_ms }) = other {
                 tokio::time::sleep(Duration::from_millis(delay_ms)).await;
             }
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
+            route(&s, next, Request::from_parts(parts, Body::from(bytes))).await
         }
     };
     entry.status = resp.status().as_u16();

@@ -240,3 +240,53 @@ async fn with_no_subscriber_nothing_is_sent_and_a_late_one_sees_only_later_entri
     assert_eq!(got[0].seq, 3);
     assert_eq!(mock.journal().len(), 3);
 }
+
+#[tokio::test]
+async fn a_missing_pkce_parameter_names_the_crms_method() {
+    let mock = mock("connectwise").await;
+    let mut live = mock.subscribe();
+    let mut q = auth_params(mock.profile());
+    set(&mut q, "code_challenge", None);
+    set(&mut q, "code_challenge_method", None);
+    let resp = get_authorize(&mock, &q).await;
+    assert_eq!(resp.status(), 302);
+    // And a verifier left out at the token endpoint, for a code issued with a challenge.
+    let code = code_via_consent(&mock, &auth_params(mock.profile())).await;
+    let resp = post_as_profile(
+        &mock,
+        &mock.token_url(),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(error_of(resp).await, (400, "invalid_grant".into()));
+    let entries = drain(&mut live);
+    let text = lines(&entries, &[&code]);
+    assert!(text.contains("code_challenge_method=S256"), "{text}");
+    assert!(text.contains("had a code_challenge (S256)"), "{text}");
+    snapshot("missing_pkce", &text);
+}
+
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_is_told_how_many_it_missed() {
+    use tokio::sync::broadcast::error::RecvError;
+    let mock = mock("insightly").await;
+    let mut live = mock.subscribe();
+    let http = http();
+    for _ in 0..300 {
+        let resp = http.get(mock.api_url()).send().await.unwrap();
+        assert_eq!(resp.status(), 401);
+    }
+    match live.recv().await {
+        Err(RecvError::Lagged(n)) => assert_eq!(n, 300 - 256),
+        other => panic!("expected a lag, got {other:?}"),
+    }
+    // The rest arrive, newest last, and the journal still has every one.
+    let rest = drain(&mut live);
+    assert_eq!(rest.len(), 256);
+    assert_eq!(rest.last().unwrap().seq, 300);
+    assert_eq!(mock.journal().len(), 300);
+}

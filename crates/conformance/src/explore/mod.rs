@@ -259,35 +259,50 @@ impl Explorer {
             provider: provider.clone(),
             reason,
         };
-        let mut played = futures::stream::iter(0..self.cases)
-            .map(|case| {
+        // Cases run in any order, `jobs` at a time; the finding is the first failing case in
+        // draw order, so no case before it may be left unplayed, and none after it is
+        // started once it is known.
+        let mut in_flight = futures::stream::FuturesUnordered::new();
+        let mut next = 0u32;
+        // (case, steps played) of every case played.
+        let mut completed: Vec<(u32, usize)> = Vec::new();
+        let mut failing: Option<(u32, Vec<Action>, Run)> = None;
+        loop {
+            while in_flight.len() < self.jobs
+                && next < self.cases
+                && failing.as_ref().is_none_or(|(f, _, _)| next < *f)
+            {
+                let case = next;
+                next += 1;
                 let actions = case_actions(&strategy, seed, &provider, case);
                 let (target, factory, http) =
                     (Arc::clone(&target), Arc::clone(&self.factory), http.clone());
                 let permits = Arc::clone(permits);
-                let task = tokio::spawn(async move {
+                in_flight.push(AbortOnDrop(tokio::spawn(async move {
                     let _permit = permits.acquire_owned().await;
                     let run = play(&target, factory.as_ref(), &http, &actions, None).await;
                     (case, actions, run)
-                });
-                AbortOnDrop(task)
-            })
-            .buffered(self.jobs);
-        let mut sequences = 0u32;
-        let mut steps = 0u64;
-        let mut failing = None;
-        while let Some(joined) = played.next().await {
-            let (case, actions, run) = joined.map_err(|e| setup(format!("a case panicked: {e}")))?;
+                })));
+            }
+            let Some(joined) = in_flight.next().await else {
+                break;
+            };
+            let (case, actions, run) =
+                joined.map_err(|e| setup(format!("a case panicked: {e}")))?;
             let run = run.map_err(setup)?;
-            sequences += 1;
-            steps += run.steps.len() as u64;
+            if failing.as_ref().is_some_and(|(f, _, _)| case > *f) {
+                continue;
+            }
+            completed.push((case, run.steps.len()));
             if run.violation.is_some() {
                 failing = Some((case, actions, run));
-                break;
             }
         }
-        // Stop whatever is still in flight before shrinking.
-        drop(played);
+        drop(in_flight);
+        let last = failing.as_ref().map_or(u32::MAX, |(f, _, _)| *f);
+        let counted = completed.iter().filter(|(c, _)| *c <= last);
+        let sequences = counted.clone().count() as u32;
+        let steps = counted.map(|(_, n)| *n as u64).sum();
         let finding = match failing {
             None => None,
             Some((case, actions, run)) => Some(
