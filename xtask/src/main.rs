@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 mod bench;
 mod conformance;
+mod explore;
+mod fuzz;
 mod tidy;
 
 fn main() -> ExitCode {
@@ -12,11 +14,13 @@ fn main() -> ExitCode {
     let rest: Vec<String> = args.collect();
     let result = match task.as_deref() {
         Some("conformance") => conformance::run(rest),
+        Some("explore") => explore::run(rest),
         Some("bench") => bench::run(rest),
+        Some("fuzz") => fuzz::run(rest),
         // Internal: the bare axum process `bench` measures the mock against.
         Some("bench-baseline") => bench::baseline(rest),
         _ => {
-            eprintln!("usage: cargo xtask <conformance|bench> [options]\n\n  conformance  run every scenario against every mock CRM\n  bench        measure the mock token endpoint against a bare axum baseline");
+            eprintln!("usage: cargo xtask <conformance|explore|bench|fuzz> [options]\n\n  conformance  run every scenario against every mock CRM\n  explore      property-test a client with random sequences (release build)\n  bench        measure the mock against a bare axum process, with wrk\n  fuzz         bad requests to every endpoint of every mock");
             return ExitCode::from(2);
         }
     };

@@ -104,8 +104,9 @@ pub(crate) async fn run(args: ExploreArgs) -> Result<bool> {
             .collect::<String>()
     );
     eprintln!(
-        "{} sequences in {:.1}s; seed {} (rerun: {again})",
+        "{} sequences ({} steps) in {:.1}s; seed {} (rerun: {again})",
         report.sequences(),
+        report.steps(),
         report.duration.as_secs_f64(),
         report.seed
     );

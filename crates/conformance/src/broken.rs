@@ -19,13 +19,14 @@
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use futures::future::BoxFuture;
 use handshake_client::{
-    ClientError, Connection, ConnectionStatus, MemoryStore, NativeClient, NativeCredentials,
-    RefreshToken, TokenStore,
+    AccessToken, ClientError, Connection, ConnectionStatus, MemoryStore, NativeClient,
+    NativeCredentials, RefreshToken, TokenSet, TokenStore,
 };
-use handshake_profile::Profile;
+use handshake_profile::{ClientAuth, Profile, TokenEncoding};
 use url::Url;
 
 use crate::cut::{ApiReply, ClientFactory, ClientFailure, ClientSettings, ClientUnderTest};
@@ -46,8 +47,9 @@ pub enum Flaw {
     /// Keeps the refresh token it got at login and refreshes with it every time, never the
     /// rotated one the provider returned (RFC 9700 §4.14.2).
     ReuseRotatedRefresh,
-    /// No single-flight refresh: every API call that meets a 401 refreshes on its own, as
-    /// an app that builds a new OAuth client per request over a shared token table does.
+    /// No single-flight refresh: every API call reads the tokens when it starts and, on a
+    /// 401, refreshes with the refresh token it read, whatever other calls are doing (an
+    /// app whose request handlers each refresh on their own over a shared token table).
     ParallelRefresh,
     /// Logs out locally only, never revoking.
     NoRevocation,
@@ -140,6 +142,12 @@ impl ClientFactory for Broken {
             settings: settings.clone(),
             issued_state: Mutex::new(None),
             refresh_token: Mutex::new(None),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(5))
+                .build()
+                .map_err(|e| ClientFailure::new("invalid_configuration", e.to_string()))?,
         }))
     }
 }
@@ -155,6 +163,8 @@ struct BrokenSession {
     issued_state: Mutex<Option<String>>,
     /// The refresh token received at the last login.
     refresh_token: Mutex<Option<String>>,
+    /// For the requests a flaw makes itself.
+    http: reqwest::Client,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -202,11 +212,135 @@ impl BrokenSession {
         }
     }
 
-    /// [`Flaw::ParallelRefresh`]: a fresh OAuth client over the shared token store for
-    /// this one call, so its refresh does not queue behind anyone else's.
-    async fn api_get_with_own_client(&self) -> Result<ApiReply, ClientFailure> {
-        let own = ReferenceSession::with_store(&self.profile, &self.settings, self.store.clone())?;
-        own.api_get().await
+    /// [`Flaw::ParallelRefresh`]: reads the tokens, calls the API, and on a 401 refreshes
+    /// with the refresh token it read, without asking whether another call already did.
+    async fn api_get_without_single_flight(&self) -> Result<ApiReply, ClientFailure> {
+        let conn = self
+            .connection()
+            .ok_or_else(|| ClientFailure::new("not_connected", "not connected"))?;
+        if conn.status != ConnectionStatus::Active {
+            return Err(reauthorization_required());
+        }
+        let tokens = conn
+            .tokens
+            .ok_or_else(|| ClientFailure::new("not_connected", "not connected"))?;
+        let status = self.api_status(tokens.access_token.secret()).await?;
+        if status != 401 {
+            return Ok(ApiReply::new(status));
+        }
+        let Some(refresh) = tokens.refresh_token else {
+            return Err(reauthorization_required());
+        };
+        let (status, body) = self
+            .token_request(vec![
+                ("grant_type", "refresh_token".to_owned()),
+                ("refresh_token", refresh.secret().clone()),
+            ])
+            .await?;
+        let error = body.get("error").and_then(|e| e.as_str()).unwrap_or("");
+        if status != 200 {
+            if error == "invalid_grant" {
+                let _ = self.store.put(
+                    self.inner.session(),
+                    &Connection {
+                        status: ConnectionStatus::ReauthorizationRequired,
+                        tokens: None,
+                    },
+                );
+                return Err(reauthorization_required());
+            }
+            let outcome = if error.is_empty() {
+                format!("http_{status}")
+            } else {
+                error.to_owned()
+            };
+            return Err(ClientFailure::new(
+                outcome,
+                format!("the refresh was answered HTTP {status}"),
+            ));
+        }
+        let access = body
+            .get("access_token")
+            .and_then(|a| a.as_str())
+            .ok_or_else(|| ClientFailure::new("invalid_token_response", "no access_token"))?;
+        let renewed = TokenSet {
+            access_token: AccessToken::new(access.to_owned()),
+            token_type: "Bearer".to_owned(),
+            refresh_token: Some(
+                body.get("refresh_token")
+                    .and_then(|r| r.as_str())
+                    .map_or(refresh, |r| RefreshToken::new(r.to_owned())),
+            ),
+            expires_at: body
+                .get("expires_in")
+                .and_then(|e| e.as_u64())
+                .and_then(|s| SystemTime::now().checked_add(Duration::from_secs(s))),
+            scope: None,
+            extra: Default::default(),
+        };
+        let _ = self.store.put(
+            self.inner.session(),
+            &Connection {
+                status: ConnectionStatus::Active,
+                tokens: Some(renewed),
+            },
+        );
+        Ok(ApiReply::new(self.api_status(access).await?))
+    }
+
+    /// One API request with this access token: its status.
+    async fn api_status(&self, access: &str) -> Result<u16, ClientFailure> {
+        let url = format!("{}{}", self.settings.base_url, self.inner.api_path());
+        let resp = self
+            .http
+            .get(&url)
+            .bearer_auth(access)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| ClientFailure::new("http_error", e.without_url().to_string()))?;
+        Ok(resp.status().as_u16())
+    }
+
+    /// A token request encoded and authenticated as the profile says: status and body.
+    async fn token_request(
+        &self,
+        mut params: Vec<(&'static str, String)>,
+    ) -> Result<(u16, serde_json::Value), ClientFailure> {
+        let url = format!(
+            "{}{}",
+            self.settings.base_url, self.profile.oauth.token_path
+        );
+        let secret = self.settings.client_secret.expose();
+        let mut req = self.http.post(&url).header("accept", "application/json");
+        match self.profile.token_request.preferred_client_auth() {
+            ClientAuth::ClientSecretBasic => {
+                let enc = |s: &str| {
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                };
+                req = req.basic_auth(enc(&self.settings.client_id), Some(enc(secret)));
+            }
+            ClientAuth::ClientSecretPost => {
+                params.push(("client_id", self.settings.client_id.clone()));
+                params.push(("client_secret", secret.to_owned()));
+            }
+        }
+        req = match self.profile.token_request.preferred_encoding() {
+            TokenEncoding::Form => req.form(&params),
+            TokenEncoding::Json => {
+                let obj: serde_json::Map<String, serde_json::Value> = params
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v)))
+                    .collect();
+                req.json(&obj)
+            }
+        };
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| ClientFailure::new("http_error", e.without_url().to_string()))?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.json().await.unwrap_or_default()))
     }
 
     /// [`Flaw::RefreshLoop`]: retries the refresh "in case it was transient", five times.
@@ -216,10 +350,9 @@ impl BrokenSession {
             "{}{}",
             self.settings.base_url, self.profile.oauth.token_path
         );
-        let http = reqwest::Client::builder().no_proxy().build();
-        let Ok(http) = http else { return };
         for _ in 0..5 {
-            let _ = http
+            let _ = self
+                .http
                 .post(&url)
                 .basic_auth(
                     &self.settings.client_id,
@@ -274,7 +407,7 @@ impl ClientUnderTest for BrokenSession {
     fn api_get(&self) -> BoxFuture<'_, Result<ApiReply, ClientFailure>> {
         Box::pin(async move {
             match self.flaw {
-                Flaw::ParallelRefresh => return self.api_get_with_own_client().await,
+                Flaw::ParallelRefresh => return self.api_get_without_single_flight().await,
                 Flaw::ReuseRotatedRefresh => self.restore_login_refresh_token(),
                 _ => {}
             }
@@ -388,6 +521,13 @@ impl ClientUnderTest for BrokenSession {
                 .map_err(|e| reference_failure(&e))
         })
     }
+}
+
+fn reauthorization_required() -> ClientFailure {
+    ClientFailure::new(
+        "reauthorization_required",
+        "re-authorization required: the provider rejected the refresh token",
+    )
 }
 
 fn first_secret(c: &NativeCredentials) -> String {

@@ -4,6 +4,12 @@
 //! expectations on the mock's journal. The [`Runner`] plays every scenario against every
 //! provider profile, each case with its own in-process mock on a random loopback port, in
 //! parallel, and returns a [`Report`] (pretty, JSON, JUnit).
+//!
+//! [`explore`] is the stateful property test of a client (`handshake explore`): random
+//! sequences over the same step vocabulary, every property checked after every step, a
+//! violation shrunk to a scenario file. [`strategies`] has the proptest strategies behind it
+//! (PKCE verifiers, `state`, tampered callbacks, CRM-shaped token responses), and [`broken`]
+//! the deliberately broken clients that show what a finding looks like.
 
 pub mod blackbox;
 pub mod broken;

@@ -231,7 +231,13 @@ fn line(e: &JournalEntry, profile: &Profile, secrets: &[String]) -> JournalLine 
 }
 
 /// Parameters whose values the mock journals as tags (`[redacted:xxxxxxxx]`).
-const TAGGED_PARAMS: &[&str] = &["code", "refresh_token", "access_token", "token", "code_challenge"];
+const TAGGED_PARAMS: &[&str] = &[
+    "code",
+    "refresh_token",
+    "access_token",
+    "token",
+    "code_challenge",
+];
 
 /// Parameters whose values are never secret, kept as they are.
 const PLAIN_PARAMS: &[&str] = &["code_challenge_method", "response_type", "token_type_hint"];

@@ -1,4 +1,4 @@
-//! [proptest] strategies for the protocol values an OAuth client handles, for teams who
+//! [proptest](mod@proptest) strategies for the protocol values an OAuth client handles, for teams who
 //! property-test their own code one function at a time: PKCE verifiers (valid and invalid
 //! per RFC 7636 §4.1) and their challenges, `state` values, callback queries with every
 //! tampering a client must survive, and token responses shaped as each CRM sends them.
@@ -411,11 +411,7 @@ fn tampered_url(
         }
         CallbackTamper::MissingState => vec![code],
         CallbackTamper::EmptyState => vec![code, ("state".to_owned(), String::new())],
-        CallbackTamper::RepeatedState => vec![
-            code,
-            state,
-            ("state".to_owned(), forged.to_owned()),
-        ],
+        CallbackTamper::RepeatedState => vec![code, state, ("state".to_owned(), forged.to_owned())],
         CallbackTamper::RepeatedCode => vec![
             code.clone(),
             ("code".to_owned(), format!("{}x", code.1)),
@@ -507,7 +503,10 @@ pub fn token_response(profile: &Profile, grant: Grant) -> impl Strategy<Value = 
                 body.insert("token_type".into(), json!(tt));
                 match expires {
                     0 => {
-                        body.insert("expires_in".into(), json!(tokens.access_token_lifetime_secs));
+                        body.insert(
+                            "expires_in".into(),
+                            json!(tokens.access_token_lifetime_secs),
+                        );
                     }
                     1 => {
                         body.insert(

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use handshake_conformance::broken::{Broken, Flaw};
 use handshake_conformance::{
-    CaseReport, ExpectedFailures, ReferenceClient, Registration, Report, Runner, Scenario,
-    Secret, Status, Target,
+    CaseReport, ExpectedFailures, ReferenceClient, Registration, Report, Runner, Scenario, Secret,
+    Status, Target,
 };
 use handshake_profile::Profile;
 

@@ -116,7 +116,7 @@ fn malformed_scenarios_name_file_step_and_reason() {
     );
     check_error(
         &format!("{HEAD}[[steps]]\naction = \"api_call\"\ncolour = \"red\"\n"),
-        "scenarios/bad.toml: step 1 (api_call): unknown field `colour`, there are no fields",
+        "scenarios/bad.toml: step 1 (api_call): unknown field `colour`, expected `parallel`",
     );
     check_error(
         "title = \"t\"\nrfc = \"see the docs\"\n[[steps]]\naction = \"api_call\"\n",

@@ -214,7 +214,8 @@ struct Item {
 pub(crate) struct Captured {
     buf: Vec<u8>,
     items: Vec<Item>,
-    /// Fields left out for the per-entry bounds: query, headers, params.
+    /// Fields kept (query, headers, params) and left out for the per-entry bounds.
+    kept: [u32; 3],
     dropped: [u32; 3],
     /// Body bytes when the body was not kept (a JSON body longer than
     /// [`JOURNAL_BODY_BYTES`] that does not parse).
@@ -303,15 +304,6 @@ impl Captured {
         self.buf.len() + more <= JOURNAL_ENTRY_BYTES
     }
 
-    fn count(&self, part: Part) -> usize {
-        let part = if part == Part::JsonBody {
-            Part::Param
-        } else {
-            part
-        };
-        self.items.iter().filter(|i| i.part == part).count()
-    }
-
     fn put(&mut self, bytes: &[u8]) -> (u32, u32) {
         let start = self.buf.len();
         self.buf.extend_from_slice(bytes);
@@ -332,10 +324,12 @@ impl Captured {
 
     /// Whether a field fits the per-entry bounds; counts it as dropped when not.
     fn admit(&mut self, part: Part, bytes: usize) -> bool {
-        if self.count(part) < JOURNAL_FIELDS && self.room(bytes) {
+        let i = part as usize;
+        if (self.kept[i] as usize) < JOURNAL_FIELDS && self.room(bytes) {
+            self.kept[i] += 1;
             return true;
         }
-        self.dropped[part as usize] += 1;
+        self.dropped[i] += 1;
         false
     }
 

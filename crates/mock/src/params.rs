@@ -86,6 +86,10 @@ pub(crate) fn parse_urlencoded(input: &[u8]) -> Result<Params, ParamError> {
 
 /// Decodes one form component: `+` is a space, `%XX` a byte, and the result must be UTF-8.
 pub(crate) fn form_decode(input: &[u8]) -> Result<String, ParamError> {
+    if !input.iter().any(|&b| b == b'%' || b == b'+') {
+        // Nothing to decode (tokens, codes, most values): a copy once valid UTF-8.
+        return String::from_utf8(input.to_vec()).map_err(|_| ParamError::InvalidUtf8);
+    }
     let mut bytes = Vec::with_capacity(input.len());
     let mut i = 0;
     while i < input.len() {

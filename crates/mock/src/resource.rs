@@ -505,6 +505,7 @@ fn rate_headers(s: &Shared, limit: Option<u32>, remaining: u32, reset_at: u64) -
     if s.profile.rate_limit.headers != RateLimitHeaders::XRateLimit {
         return headers;
     }
+    headers.reserve(3);
     if let Some(l) = limit {
         headers.insert(
             HeaderName::from_static("x-ratelimit-limit"),
@@ -694,7 +695,8 @@ const REDTAIL_USER_ID: u64 = 1;
 #[derive(Debug, Default)]
 struct Page<'a> {
     records: Cow<'a, [Value]>,
-    links: Vec<(&'static str, String)>,
+    /// The `Link` header's value (RFC 8288), empty for none.
+    links: String,
     has_more: Option<bool>,
     total_header: Option<u64>,
     meta: Option<(u64, u64)>,
@@ -789,15 +791,14 @@ fn page<'a>(
                     .last()
                     .and_then(|r| dataset::id_of(r, dataset::id_field(&s.profile)))
                 {
-                    out.links.push((
+                    push_link(
+                        &mut out.links,
                         "next",
-                        link(
-                            s,
-                            uri,
-                            &q,
-                            &[(PAGE_ID_PARAM, last), (&p.size_param, size.to_string())],
-                        ),
-                    ));
+                        s,
+                        uri,
+                        &q,
+                        &[(PAGE_ID_PARAM, &last), (&p.size_param, &size.to_string())],
+                    );
                 }
             }
         }
@@ -812,23 +813,24 @@ fn page<'a>(
             let more = start.saturating_add(size) < total;
             if p.link_header {
                 let size_text = size.to_string();
-                let at = |n: u64| {
+                let mut at = |rel: &str, n: u64| {
+                    let n = n.to_string();
                     let set = [
-                        (p.page_param.as_str(), n.to_string()),
-                        (p.size_param.as_str(), size_text.clone()),
+                        (p.page_param.as_str(), n.as_str()),
+                        (p.size_param.as_str(), size_text.as_str()),
                     ];
                     // The size goes in the URL unless the CRM takes it as a header.
                     let kept = if p.size_in_header { 1 } else { 2 };
-                    link(s, uri, &q, &set[..kept])
+                    push_link(&mut out.links, rel, s, uri, &q, &set[..kept]);
                 };
-                out.links.push(("first", at(1)));
+                at("first", 1);
                 if page > 1 {
-                    out.links.push(("prev", at((page - 1).min(pages.max(1)))));
+                    at("prev", (page - 1).min(pages.max(1)));
                 }
                 if more {
-                    out.links.push(("next", at(page + 1)));
+                    at("next", page + 1);
                 }
-                out.links.push(("last", at(pages.max(1))));
+                at("last", pages.max(1));
             }
             out.has_more = Some(more);
             if p.meta {
@@ -923,23 +925,59 @@ fn page_size(p: &Paging, headers: &HeaderMap, q: &Params) -> Result<u64, String>
     Ok(size)
 }
 
-/// An absolute URL to the list with `set` replacing those query parameters; other
-/// parameters (filters) are kept.
-fn link(s: &Shared, uri: &Uri, q: &Params, set: &[(&str, String)]) -> String {
-    let mut url = String::with_capacity(s.base_url.len() + uri.path().len() + 48);
+/// Appends `<url>; rel="rel"` to a `Link` header value (comma-separated, RFC 8288 §3),
+/// where `url` is the list with `set` replacing those query parameters; other parameters
+/// (filters) are kept.
+fn push_link(
+    header: &mut String,
+    rel: &str,
+    s: &Shared,
+    uri: &Uri,
+    q: &Params,
+    set: &[(&str, &str)],
+) {
+    if !header.is_empty() {
+        header.push_str(", ");
+    }
+    header.push('<');
+    let mut url = link_onto(std::mem::take(header), s, uri, q, set);
+    url.push_str(">; rel=\"");
+    url.push_str(rel);
+    url.push('"');
+    *header = url;
+}
+
+/// `url` followed by the absolute URL of the list with `set` replacing those parameters.
+fn link_onto(mut url: String, s: &Shared, uri: &Uri, q: &Params, set: &[(&str, &str)]) -> String {
+    url.reserve(s.base_url.len() + uri.path().len() + 48);
     url.push_str(&s.base_url);
     url.push_str(uri.path());
     url.push('?');
-    let start = url.len();
-    // Encoded as serde_urlencoded does (it uses this serializer), without the copies.
-    let mut query = url::form_urlencoded::Serializer::for_suffix(url, start);
-    for (k, v) in q.0.iter().filter(|(k, _)| !set.iter().any(|(n, _)| n == k)) {
-        query.append_pair(k, v);
+    let kept = q.0.iter().filter(|(k, _)| !set.iter().any(|(n, _)| n == k));
+    let pairs = kept
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(set.iter().copied());
+    for (i, (k, v)) in pairs.enumerate() {
+        if i > 0 {
+            url.push('&');
+        }
+        push_form_encoded(&mut url, k);
+        url.push('=');
+        push_form_encoded(&mut url, v);
     }
-    for (k, v) in set {
-        query.append_pair(k, v);
+    url
+}
+
+/// Appends `s` form-encoded, exactly as `url::form_urlencoded` (and so serde_urlencoded)
+/// encodes it; as it is when it has nothing to encode (numbers, parameter names).
+fn push_form_encoded(url: &mut String, s: &str) {
+    if s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_'))
+    {
+        url.push_str(s);
+    } else {
+        url.extend(url::form_urlencoded::byte_serialize(s.as_bytes()));
     }
-    query.finish()
 }
 
 fn cursor_tag(s: &Shared, index: u64) -> String {
@@ -999,19 +1037,10 @@ fn render_list(s: &Shared, headers: &HeaderMap, p: Page<'_>) -> Response {
         resp
     };
     let h = resp.headers_mut();
+    // Link, paging and rate-limit headers follow: one growth instead of several.
+    h.reserve(8);
     if !p.links.is_empty() {
-        let mut v = String::with_capacity(p.links.iter().map(|(_, u)| u.len() + 16).sum());
-        for (i, (rel, url)) in p.links.iter().enumerate() {
-            if i > 0 {
-                v.push_str(", ");
-            }
-            v.push('<');
-            v.push_str(url);
-            v.push_str(">; rel=\"");
-            v.push_str(rel);
-            v.push('"');
-        }
-        if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(v)) {
+        if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(p.links)) {
             h.insert(LINK, v);
         }
     }

@@ -143,9 +143,7 @@ impl Shared {
             journal: Journal::default(),
             live: Live::default(),
             seq: AtomicU64::new(0),
-            body_timeout_ms: AtomicU64::new(
-                crate::limits::HEADER_READ_TIMEOUT.as_millis() as u64,
-            ),
+            body_timeout_ms: AtomicU64::new(crate::limits::HEADER_READ_TIMEOUT.as_millis() as u64),
         }
     }
 
@@ -1585,14 +1583,16 @@ fn token_response(s: &Shared, issued: Issued) -> Response {
         if i > 0 {
             body.push(b',');
         }
-        // Writing JSON into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut body, k);
+        json_str(&mut body, k);
         body.push(b':');
-        let _ = match v {
-            Field::Str(v) => serde_json::to_writer(&mut body, v),
-            Field::Num(n) => serde_json::to_writer(&mut body, n),
-            Field::Json(v) => serde_json::to_writer(&mut body, v),
-        };
+        match v {
+            Field::Str(v) => json_str(&mut body, v),
+            // Writing JSON into a Vec cannot fail.
+            Field::Num(n) => body.extend_from_slice(n.to_string().as_bytes()),
+            Field::Json(v) => {
+                let _ = serde_json::to_writer(&mut body, v);
+            }
+        }
     }
     body.push(b'}');
     let mut resp = (StatusCode::OK, body).into_response();
@@ -1608,6 +1608,20 @@ fn token_response(s: &Shared, issued: Issued) -> Response {
         )));
     }
     resp
+}
+
+/// Appends `s` as a JSON string: as it is when nothing needs escaping (tokens, names),
+/// else escaped by serde_json.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes()
+        .all(|b| (b.is_ascii_graphic() && b != b'"' && b != b'\\') || b == b' ')
+    {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(out, s);
+    }
 }
 
 // ---------------------------------------------------------------- revocation endpoint

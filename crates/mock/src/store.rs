@@ -10,7 +10,7 @@
 //! little at a time on each operation (`bounds.rs`), never by a walk of everything under the
 //! store's lock.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -18,6 +18,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use handshake_profile::PkceMethod;
 use rand::RngCore;
+use rustc_hash::FxHashMap;
 
 use crate::bounds::{Expiring, GrantOrder, EXPIRED_GRACE};
 pub(crate) use crate::limits::{LIVE_ACCESS_TOKENS, RETIRED_REFRESH_TOKENS};
@@ -192,11 +193,14 @@ pub(crate) struct Issued {
 
 #[derive(Default)]
 pub(crate) struct Store {
-    codes: HashMap<String, CodeEntry>,
-    consents: HashMap<String, Consent>,
-    grants: HashMap<u64, Grant>,
-    access: HashMap<String, AccessEntry>,
-    refresh: HashMap<String, RefreshEntry>,
+    // Keyed by 256-bit random values the mock generated (or grant numbers), so a fast
+    // non-keyed hash is safe: a client chooses what it looks up, never what is stored, and
+    // cannot crowd a bucket.
+    codes: FxHashMap<String, CodeEntry>,
+    consents: FxHashMap<String, Consent>,
+    grants: FxHashMap<u64, Grant>,
+    access: FxHashMap<String, AccessEntry>,
+    refresh: FxHashMap<String, RefreshEntry>,
     next_grant: u64,
     code_order: Expiring<String, MAX_CODES>,
     consent_order: Expiring<String, MAX_CONSENTS>,

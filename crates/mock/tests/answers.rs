@@ -208,3 +208,85 @@ async fn the_journal_records_completed_refusals() {
     assert_eq!(last.error.as_deref(), Some("invalid_request"));
     assert!(last.error_description.unwrap().contains("use POST"));
 }
+
+/// The token response and API pages are written by hand for speed; they must stay exactly
+/// the JSON `serde_json` writes for the same value (compact, keys in sorted order).
+#[tokio::test]
+async fn hand_written_bodies_are_canonical_json() {
+    let mut checked = 0;
+    for p in Profile::builtins() {
+        let id = p.id.clone();
+        let router = MockProvider::builder(p.clone())
+            .auto_approve(true)
+            .into_router()
+            .unwrap();
+        let mut q = format!(
+            "{}?response_type=code&client_id=handshake-client&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcallback&state=s",
+            p.oauth.authorize_path
+        );
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        if p.pkce.supported() {
+            // RFC 7636 appendix B: this verifier's S256 challenge.
+            q.push_str("&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+            q.push_str("&code_challenge_method=S256");
+        }
+        let a = send(&router, request(&Method::GET, &q, Vec::new())).await;
+        let loc = url::Url::parse(a.headers["location"].to_str().unwrap()).unwrap();
+        let code = loc
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("{id}: no code in {loc}"));
+        let basic = p.token_request.preferred_client_auth()
+            == handshake_profile::ClientAuth::ClientSecretBasic;
+        let mut body = format!(
+            "grant_type=authorization_code&code={code}&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcallback"
+        );
+        if p.pkce.supported() {
+            body.push_str("&code_verifier=");
+            body.push_str(verifier);
+        }
+        if !basic {
+            body.push_str("&client_id=handshake-client&client_secret=handshake-secret");
+        }
+        let mut req = request(&Method::POST, &p.oauth.token_path, body.into_bytes());
+        if basic {
+            req.headers_mut().insert(
+                "authorization",
+                "Basic aGFuZHNoYWtlLWNsaWVudDpoYW5kc2hha2Utc2VjcmV0"
+                    .parse()
+                    .unwrap(),
+            );
+        }
+        let a = send(&router, req).await;
+        let text = String::from_utf8(a.body.clone()).unwrap();
+        assert_eq!(a.status, 200, "{id}: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(serde_json::to_string(&v).unwrap(), text, "{id}");
+        assert!(v["access_token"].is_string(), "{id}");
+        checked += 1;
+    }
+    assert_eq!(checked, 5, "every built-in's token response is checked");
+
+    let p = Profile::builtin("capsule").unwrap();
+    let router = MockProvider::builder(p.clone()).into_router().unwrap();
+    for query in ["?perPage=2", "?page=3&perPage=1&q=a+b%26c", ""] {
+        let mut req = request(&Method::GET, &format!("{}{query}", p.api.path), Vec::new());
+        req.headers_mut().insert(
+            "authorization",
+            "Bearer handshake-personal-access-token".parse().unwrap(),
+        );
+        let a = send(&router, req).await;
+        assert_eq!(a.status, 200, "{query}");
+        let text = String::from_utf8(a.body.clone()).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(serde_json::to_string(&v).unwrap(), text, "{query}");
+        let link = a.headers["link"].to_str().unwrap();
+        if query.contains("q=") {
+            assert!(
+                link.contains("q=a+b%26c"),
+                "filters are re-encoded as sent: {link}"
+            );
+        }
+    }
+}

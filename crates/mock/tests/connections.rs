@@ -165,3 +165,21 @@ async fn the_header_timeout_frees_the_slots_of_slow_clients() {
     .await;
     assert!(served.is_ok());
 }
+
+#[tokio::test]
+async fn a_body_that_trickles_in_gets_408_with_an_error_json() {
+    let mock = mock(64, Duration::from_millis(400)).await;
+    let mut s = TcpStream::connect(mock.addr()).await.unwrap();
+    s.write_all(
+        b"POST /oauth/token HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 100\r\n\r\ngrant_type",
+    )
+    .await
+    .unwrap();
+    let answer = String::from_utf8(read_until_closed(&mut s).await.unwrap()).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    let body: serde_json::Value =
+        serde_json::from_str(answer.split_once("\r\n\r\n").unwrap().1).unwrap();
+    assert_eq!(body["error"], "invalid_request");
+    assert_eq!(mock.journal().last().unwrap().status, 408);
+    assert_eq!(healthz(&mock).await, 200);
+}

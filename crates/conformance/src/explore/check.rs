@@ -279,7 +279,10 @@ impl Checker {
             step.action,
             Action::ApiCall | Action::ParallelApiCalls { .. } | Action::Refresh
         );
-        let had_code = step.entries.iter().any(|e| is_grant(e, "authorization_code"));
+        let had_code = step
+            .entries
+            .iter()
+            .any(|e| is_grant(e, "authorization_code"));
         if !asks || had_code {
             return None;
         }
@@ -442,15 +445,25 @@ fn single_flight(step: &Observed<'_>) -> Option<String> {
             by_token.entry(t).or_default().push(e);
         }
     }
+    // Several calls in flight at once can each refresh once: as many answered refreshes
+    // with one token as there are calls is concurrency. More is a loop (judged by the
+    // re-authorization property when the provider said invalid_grant).
+    let calls = match step.action {
+        Action::ParallelApiCalls { calls } => *calls as usize,
+        _ => 1,
+    };
     by_token.into_iter().find_map(|(t, es)| {
         let answered: Vec<&JournalLine> = es.into_iter().filter(|e| verdict(e)).collect();
-        (answered.len() >= 2 && answered.iter().any(|e| e.status == 200)).then(|| {
-            format!(
-                "{} refresh requests with refresh token {t} in one step: {}",
-                answered.len(),
-                seqs(&answered)
-            )
-        })
+        let concurrent = calls >= 2 && answered.len() <= calls;
+        (answered.len() >= 2 && (answered.iter().any(|e| e.status == 200) || concurrent)).then(
+            || {
+                format!(
+                    "{} refresh requests with refresh token {t} in one step: {}",
+                    answered.len(),
+                    seqs(&answered)
+                )
+            },
+        )
     })
 }
 
@@ -551,7 +564,12 @@ mod tests {
         l
     }
 
-    fn observe(c: &mut Checker, action: Action, outcome: &str, entries: &[JournalLine]) -> Option<Property> {
+    fn observe(
+        c: &mut Checker,
+        action: Action,
+        outcome: &str,
+        entries: &[JournalLine],
+    ) -> Option<Property> {
         c.observe(&Observed {
             action: &action,
             outcome,
@@ -566,14 +584,20 @@ mod tests {
     fn two_answered_refreshes_with_one_token_in_a_step_break_single_flight() {
         let agile = Profile::builtin("agilecrm").unwrap();
         let mut c = Checker::new(&agile);
-        let both = [refresh(1, "[redacted:aa]", 200), refresh(2, "[redacted:aa]", 200)];
+        let both = [
+            refresh(1, "[redacted:aa]", 200),
+            refresh(2, "[redacted:aa]", 200),
+        ];
         assert_eq!(
             observe(&mut c, Action::ParallelApiCalls { calls: 2 }, "ok", &both),
             Some(Property::SingleFlightRefresh)
         );
         // A 503 then a retry is one answer, not two refreshes in flight.
         let mut c = Checker::new(&agile);
-        let mut retry = [refresh(1, "[redacted:aa]", 503), refresh(2, "[redacted:aa]", 200)];
+        let mut retry = [
+            refresh(1, "[redacted:aa]", 503),
+            refresh(2, "[redacted:aa]", 200),
+        ];
         retry[0].error_description = Some("injected fault".into());
         assert_eq!(observe(&mut c, Action::ApiCall, "ok", &retry), None);
     }
@@ -586,12 +610,29 @@ mod tests {
         ] {
             let mut c = Checker::new(&Profile::builtin(provider).unwrap());
             assert_eq!(
-                observe(&mut c, Action::Refresh, "ok", &[refresh(1, "[redacted:r1]", 200)]),
+                observe(
+                    &mut c,
+                    Action::Refresh,
+                    "ok",
+                    &[refresh(1, "[redacted:r1]", 200)]
+                ),
                 None
             );
-            let again = [refresh(2, "[redacted:r1]", if expected.is_some() { 400 } else { 200 })];
-            let outcome = if expected.is_some() { "reauthorization_required" } else { "ok" };
-            assert_eq!(observe(&mut c, Action::Refresh, outcome, &again), expected, "{provider}");
+            let again = [refresh(
+                2,
+                "[redacted:r1]",
+                if expected.is_some() { 400 } else { 200 },
+            )];
+            let outcome = if expected.is_some() {
+                "reauthorization_required"
+            } else {
+                "ok"
+            };
+            assert_eq!(
+                observe(&mut c, Action::Refresh, outcome, &again),
+                expected,
+                "{provider}"
+            );
         }
     }
 
@@ -599,16 +640,29 @@ mod tests {
     fn calling_on_after_invalid_grant_breaks_reauthorization() {
         let mut c = Checker::new(&Profile::builtin("capsule").unwrap());
         let api = line(1, EndpointName::Api, None, 401);
-        let looped = [api, refresh(2, "[redacted:r1]", 400), refresh(3, "[redacted:r1]", 400)];
+        let looped = [
+            api,
+            refresh(2, "[redacted:r1]", 400),
+            refresh(3, "[redacted:r1]", 400),
+        ];
         assert_eq!(
             observe(&mut c, Action::ApiCall, "reauthorization_required", &looped),
             Some(Property::ReauthorizeAfterInvalidGrant)
         );
         // One refusal, reported as such, is right; so is silence afterwards.
         let mut c = Checker::new(&Profile::builtin("capsule").unwrap());
-        let once = [line(1, EndpointName::Api, None, 401), refresh(2, "[redacted:r1]", 400)];
-        assert_eq!(observe(&mut c, Action::ApiCall, "reauthorization_required", &once), None);
-        assert_eq!(observe(&mut c, Action::ApiCall, "reauthorization_required", &[]), None);
+        let once = [
+            line(1, EndpointName::Api, None, 401),
+            refresh(2, "[redacted:r1]", 400),
+        ];
+        assert_eq!(
+            observe(&mut c, Action::ApiCall, "reauthorization_required", &once),
+            None
+        );
+        assert_eq!(
+            observe(&mut c, Action::ApiCall, "reauthorization_required", &[]),
+            None
+        );
         // Reporting success, or calling the API again, is not.
         assert_eq!(
             observe(&mut c, Action::ApiCall, "ok", &[]),
@@ -617,7 +671,12 @@ mod tests {
         let mut c = Checker::new(&Profile::builtin("capsule").unwrap());
         observe(&mut c, Action::ApiCall, "reauthorization_required", &once);
         assert_eq!(
-            observe(&mut c, Action::ApiCall, "api_unauthorized", &[line(3, EndpointName::Api, None, 401)]),
+            observe(
+                &mut c,
+                Action::ApiCall,
+                "api_unauthorized",
+                &[line(3, EndpointName::Api, None, 401)]
+            ),
             Some(Property::ReauthorizeAfterInvalidGrant)
         );
     }
@@ -629,7 +688,12 @@ mod tests {
             tamper: Tamper::ForgeState,
             error: None,
         };
-        let token = [line(1, EndpointName::Token, Some("authorization_code"), 200)];
+        let token = [line(
+            1,
+            EndpointName::Token,
+            Some("authorization_code"),
+            200,
+        )];
         let v = c
             .observe(&Observed {
                 action: &action,
@@ -640,14 +704,20 @@ mod tests {
             })
             .unwrap();
         assert_eq!(v.property, Property::CallbackState);
-        assert_eq!(v.detail, "1 token request(s) after a callback with a forged state: #1");
+        assert_eq!(
+            v.detail,
+            "1 token request(s) after a callback with a forged state: #1"
+        );
         // The honest callback, delivered once, may redeem its code; delivered again, not.
         let honest = Action::Callback {
             tamper: Tamper::None,
             error: None,
         };
         let url = "http://localhost:3000/callback?code=c2&state=s2";
-        for (entries, expected) in [(&token[..], None), (&token[..], Some(Property::CallbackState))] {
+        for (entries, expected) in [
+            (&token[..], None),
+            (&token[..], Some(Property::CallbackState)),
+        ] {
             let got = c.observe(&Observed {
                 action: &honest,
                 outcome: "ok",
@@ -662,13 +732,20 @@ mod tests {
     #[test]
     fn too_many_429s_in_a_step_are_hammering() {
         let mut c = Checker::new(&Profile::builtin("connectwise").unwrap());
-        let limited: Vec<JournalLine> = (1..=4).map(|i| line(i, EndpointName::Api, None, 429)).collect();
+        let limited: Vec<JournalLine> = (1..=4)
+            .map(|i| line(i, EndpointName::Api, None, 429))
+            .collect();
         assert_eq!(
             observe(&mut c, Action::ApiCall, "rate_limited", &limited),
             Some(Property::RateLimitRespected)
         );
         assert_eq!(
-            observe(&mut c, Action::ParallelApiCalls { calls: 2 }, "rate_limited", &limited),
+            observe(
+                &mut c,
+                Action::ParallelApiCalls { calls: 2 },
+                "rate_limited",
+                &limited
+            ),
             None
         );
     }

@@ -345,7 +345,17 @@ impl Explorer {
         // The value tree is not `Send`: shrink on a blocking thread, playing each
         // candidate on the runtime.
         let shrunk = tokio::task::spawn_blocking(move || {
-            shrink(&handle, &t, f.as_ref(), &h, seed, case, max_steps, actions, run)
+            shrink(
+                &handle,
+                &t,
+                f.as_ref(),
+                &h,
+                seed,
+                case,
+                max_steps,
+                actions,
+                run,
+            )
         })
         .await
         .map_err(|e| ExploreError::Setup {
@@ -367,11 +377,23 @@ impl Explorer {
             .map(|s| FindingStep {
                 action: write::describe(&s.action),
                 outcome: s.outcome.clone(),
+                detail: s.detail.clone(),
+                calls: s.calls.clone(),
             })
             .collect();
         let journal = run.steps[index].entries.iter().map(render_line).collect();
         let scenario = self
-            .write_scenario(target, &violation.property, index, &actions, run, http, seed, case, original_len)
+            .write_scenario(
+                target,
+                &violation.property,
+                index,
+                &actions,
+                run,
+                http,
+                seed,
+                case,
+                original_len,
+            )
             .await?;
         Ok(Finding {
             property: violation.property,
@@ -415,7 +437,14 @@ impl Explorer {
         let mut flawed = vec![failing];
         flawed.extend(again.into_iter().filter_map(Result::ok));
         let reference: Vec<Run> = reference.into_iter().filter_map(Result::ok).collect();
-        let steps = write::encode(property, index, actions, &flawed, &reference, target.profile());
+        let steps = write::encode(
+            property,
+            index,
+            actions,
+            &flawed,
+            &reference,
+            target.profile(),
+        );
         let id = format!("explore-{}-{}", property.id(), target.id());
         let dir_shown = self
             .out_dir
@@ -453,8 +482,8 @@ impl Explorer {
             provider: target.id().to_owned(),
             reason,
         })?;
-        let scenario =
-            Scenario::from_toml_str(&text, &format!("{id}.toml")).map_err(ExploreError::Scenario)?;
+        let scenario = Scenario::from_toml_str(&text, &format!("{id}.toml"))
+            .map_err(ExploreError::Scenario)?;
         let path = match &self.out_dir {
             Some(dir) => {
                 let path = dir.join(format!("{id}.toml"));
@@ -581,15 +610,31 @@ fn shrink(
     }
     while best.runs < MAX_SHRINK_RUNS && started.elapsed() < SHRINK_BUDGET {
         let (_, candidate, _) = tree.current();
-        best.runs += 1;
-        let counted = AtomicUsize::new(0);
-        let outcome = handle.block_on(play(target, factory, http, &candidate, Some(&counted)));
-        let same = matches!(&outcome, Ok(r) if r.violation.as_ref().map(|(_, v)| v.property) == property);
-        if same {
+        // Parallel calls race: a candidate with them gets a few tries before it counts as
+        // passing, or a race lost once would stop the shrinking.
+        let tries = if candidate
+            .iter()
+            .any(|a| matches!(a, Action::ParallelApiCalls { .. }))
+        {
+            3
+        } else {
+            1
+        };
+        let mut failed = None;
+        for _ in 0..tries {
+            best.runs += 1;
+            let counted = AtomicUsize::new(0);
+            let outcome = handle.block_on(play(target, factory, http, &candidate, Some(&counted)));
             if let Ok(r) = outcome {
-                best.actions = candidate;
-                best.run = r;
+                if r.violation.as_ref().map(|(_, v)| v.property) == property {
+                    failed = Some(r);
+                    break;
+                }
             }
+        }
+        if let Some(r) = failed {
+            best.actions = candidate;
+            best.run = r;
             if !tree.simplify() {
                 break;
             }
@@ -691,6 +736,10 @@ pub struct FindingStep {
     pub action: String,
     /// Its outcome.
     pub outcome: String,
+    /// What the client said about it (never a secret).
+    pub detail: Option<String>,
+    /// For several API calls in parallel, each call's outcome.
+    pub calls: Vec<String>,
 }
 
 /// The scenario file written for a finding.
@@ -723,6 +772,11 @@ impl ExploreReport {
     /// Sequences played in all.
     pub fn sequences(&self) -> u64 {
         self.providers.iter().map(|p| u64::from(p.sequences)).sum()
+    }
+
+    /// Steps played in all.
+    pub fn steps(&self) -> u64 {
+        self.providers.iter().map(|p| p.steps).sum()
     }
 
     /// The exploration as a conformance [`Report`]: one case per property and provider
@@ -763,9 +817,10 @@ impl ExploreReport {
             }
         }
         let mut report = Report::new(cases);
+        let n = self.sequences();
         report.notes.push(format!(
-            "explored {} sequences ({} per provider asked, up to the first finding) of client {}, seed {}: the same seed draws the same sequences",
-            self.sequences(),
+            "explored {n} sequence{} ({} per provider asked, up to the first finding) of client {}, seed {}: the same seed draws the same sequences",
+            if n == 1 { "" } else { "s" },
             self.cases,
             self.client,
             self.seed
@@ -802,6 +857,9 @@ fn finding_note(f: &Finding, seed: u64) -> String {
     );
     for (i, step) in f.steps.iter().enumerate() {
         let _ = write!(s, "\n    {}. {} -> {}", i + 1, step.action, step.outcome);
+        if !step.calls.is_empty() {
+            let _ = write!(s, " ({})", step.calls.join(", "));
+        }
         if i + 1 == f.step {
             let _ = write!(s, "   ✗ {}", f.detail);
         }
@@ -810,7 +868,7 @@ fn finding_note(f: &Finding, seed: u64) -> String {
         let at = w
             .path
             .as_deref()
-            .map_or_else(|| format!("{}.toml (not written)", w.id), |p| show(p));
+            .map_or_else(|| format!("{}.toml (not written)", w.id), show);
         let _ = write!(s, "\n  scenario: {at}");
         if let Some(v) = &w.verification {
             let _ = write!(
@@ -826,6 +884,9 @@ fn finding_note(f: &Finding, seed: u64) -> String {
             }
             if let Some(r) = &v.reference_reason {
                 let _ = write!(s, "\n  the reference client failed a replay: {r}");
+            }
+            if !v.is_reproduction() {
+                s.push_str("\n  not a reproduction: the scenario format cannot state this evidence (which token a request presented), or a race did not play out the same way again; the file is a starting point");
             }
         }
         let _ = write!(s, "\n  replay: {}", w.replay);

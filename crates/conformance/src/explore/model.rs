@@ -116,15 +116,16 @@ fn apply(mut m: Model, a: &Action) -> Model {
 /// The next step's strategy, weighted by where the flow stands.
 fn transitions(m: &Model, v: Vocabulary) -> BoxedStrategy<Action> {
     let mut w: Vec<(u32, BoxedStrategy<Action>)> = Vec::new();
-    let callbacks = |w: &mut Vec<(u32, BoxedStrategy<Action>)>, honest, forged, dropped, error, replay| {
-        w.push((honest, Just(callback(Tamper::None)).boxed()));
-        w.push((forged, Just(callback(Tamper::ForgeState)).boxed()));
-        w.push((dropped, Just(callback(Tamper::DropState)).boxed()));
-        w.push((error, error_callback().boxed()));
-        if m.called_back {
-            w.push((replay, Just(callback(Tamper::Replay)).boxed()));
-        }
-    };
+    let callbacks =
+        |w: &mut Vec<(u32, BoxedStrategy<Action>)>, honest, forged, dropped, error, replay| {
+            w.push((honest, Just(callback(Tamper::None)).boxed()));
+            w.push((forged, Just(callback(Tamper::ForgeState)).boxed()));
+            w.push((dropped, Just(callback(Tamper::DropState)).boxed()));
+            w.push((error, error_callback().boxed()));
+            if m.called_back {
+                w.push((replay, Just(callback(Tamper::Replay)).boxed()));
+            }
+        };
     if m.pending {
         callbacks(&mut w, 40, 8, 6, 6, 4);
         w.push((5, Just(authorize()).boxed()));
@@ -136,11 +137,17 @@ fn transitions(m: &Model, v: Vocabulary) -> BoxedStrategy<Action> {
         w.push((16, Just(Action::ApiCall).boxed()));
         w.push((12, parallel().boxed()));
         w.push((9, Just(Action::Refresh).boxed()));
-        w.push((if m.expired { 4 } else { 12 }, Just(Action::ExpireTokens).boxed()));
+        w.push((
+            if m.expired { 4 } else { 12 },
+            Just(Action::ExpireTokens).boxed(),
+        ));
         w.push((5, Just(Action::RevokeGrant).boxed()));
         w.push((5, clock().boxed()));
         w.push((15, fault(v).boxed()));
-        w.push((if v.revocation { 6 } else { 3 }, Just(Action::Logout).boxed()));
+        w.push((
+            if v.revocation { 6 } else { 3 },
+            Just(Action::Logout).boxed(),
+        ));
         w.push((5, Just(authorize()).boxed()));
         if m.authorized {
             callbacks(&mut w, 2, 1, 1, 1, 4);
@@ -232,10 +239,16 @@ fn fault(v: Vocabulary) -> impl Strategy<Value = Action> {
     let mut choices: Vec<(u32, BoxedStrategy<(EndpointName, Kind)>)> = vec![
         (5, token.prop_map(|k| (EndpointName::Token, k)).boxed()),
         (5, api.prop_map(|k| (EndpointName::Api, k)).boxed()),
-        (1, authorize.prop_map(|k| (EndpointName::Authorize, k)).boxed()),
+        (
+            1,
+            authorize.prop_map(|k| (EndpointName::Authorize, k)).boxed(),
+        ),
     ];
     if revoke_weight > 0 {
-        choices.push((revoke_weight, revoke.prop_map(|k| (EndpointName::Revoke, k)).boxed()));
+        choices.push((
+            revoke_weight,
+            revoke.prop_map(|k| (EndpointName::Revoke, k)).boxed(),
+        ));
     }
     (Union::new_weighted(choices), 1u32..=3).prop_map(|((endpoint, kind), times)| {
         let mut spec = FaultSpec {
@@ -268,11 +281,15 @@ enum Kind {
 }
 
 fn oauth_error(errors: &'static [&'static str]) -> BoxedStrategy<Kind> {
-    proptest::sample::select(errors).prop_map(Kind::Error).boxed()
+    proptest::sample::select(errors)
+        .prop_map(Kind::Error)
+        .boxed()
 }
 
 fn status(statuses: &'static [u16]) -> BoxedStrategy<Kind> {
-    proptest::sample::select(statuses).prop_map(Kind::Status).boxed()
+    proptest::sample::select(statuses)
+        .prop_map(Kind::Status)
+        .boxed()
 }
 
 fn delay() -> BoxedStrategy<Kind> {
@@ -321,7 +338,17 @@ mod tests {
                 assert!(e.reason.contains("asserts nothing"), "{e}\n{text}");
             }
         }
-        for k in ["authorize", "callback", "api_call", "refresh", "logout", "expire_tokens", "revoke_grant", "advance_clock", "fault"] {
+        for k in [
+            "authorize",
+            "callback",
+            "api_call",
+            "refresh",
+            "logout",
+            "expire_tokens",
+            "revoke_grant",
+            "advance_clock",
+            "fault",
+        ] {
             assert!(kinds.contains(k), "{k} never drawn: {kinds:?}");
         }
     }

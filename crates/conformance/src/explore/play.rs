@@ -96,7 +96,6 @@ pub(crate) async fn play(
     let mut steps = Vec::with_capacity(actions.len());
     let mut last_seq = 0u64;
     for (i, action) in actions.iter().enumerate() {
-
         if let Some(seen) = seen {
             seen.fetch_add(1, Ordering::SeqCst);
         }
@@ -153,4 +152,3 @@ pub(crate) async fn play(
         violation: None,
     })
 }
-

@@ -72,11 +72,23 @@ pub(crate) fn encode(
                 .map(|s| s.outcome.clone())
                 .collect()
         };
-        let (flawed, reference) = (at(runs_flawed), at(runs_reference));
-        let playable = flawed
+        // Races (parallel calls) need not play out the same way every time: the outcomes of
+        // the runs that violated the property at the same step state the violation.
+        let reproducing: Vec<Run> = runs_flawed
             .iter()
-            .chain(&reference)
-            .any(|o| o != UNPLAYABLE);
+            .filter(|r| {
+                r.violation
+                    .as_ref()
+                    .is_some_and(|(at, v)| *at == violating && v.property == property)
+            })
+            .cloned()
+            .collect();
+        let (flawed, reference) = if i == violating && !reproducing.is_empty() {
+            (at(&reproducing), at(runs_reference))
+        } else {
+            (at(runs_flawed), at(runs_reference))
+        };
+        let playable = flawed.iter().chain(&reference).any(|o| o != UNPLAYABLE);
         if !playable {
             // The executor could not play it for anyone: it did nothing.
             continue;
@@ -98,15 +110,17 @@ pub(crate) fn encode(
                     }
                 }
             }
-            journal = journal_assertions(property, i, runs_flawed, runs_reference);
+            let flawed_runs = if reproducing.is_empty() {
+                runs_flawed
+            } else {
+                &reproducing[..]
+            };
+            journal = journal_assertions(property, i, flawed_runs, runs_reference);
         }
         let expect = if action.needs_control() {
             Vec::new()
         } else {
-            expect
-                .into_iter()
-                .filter(|o| o != UNPLAYABLE)
-                .collect()
+            expect.into_iter().filter(|o| o != UNPLAYABLE).collect()
         };
         out.push(WrittenStep {
             action,
@@ -158,7 +172,10 @@ fn journal_assertions(
     };
     let mut out = Vec::new();
     for &(endpoint, grant) in candidates {
-        let flawed_min = flawed.iter().filter_map(|r| count(r, endpoint, grant)).min();
+        let flawed_min = flawed
+            .iter()
+            .filter_map(|r| count(r, endpoint, grant))
+            .min();
         let reference_max = reference
             .iter()
             .filter_map(|r| count(r, endpoint, grant))
@@ -283,9 +300,7 @@ pub(crate) fn action_lines(a: &Action) -> Result<Vec<String>, String> {
         Action::AdvanceClock(adv) => l.push(match adv {
             ClockAdvance::By(d) => format!("seconds = {}", d.as_secs()),
             ClockAdvance::PastCodeLifetime => "past = \"code_lifetime\"".to_owned(),
-            ClockAdvance::PastAccessTokenLifetime => {
-                "past = \"access_token_lifetime\"".to_owned()
-            }
+            ClockAdvance::PastAccessTokenLifetime => "past = \"access_token_lifetime\"".to_owned(),
         }),
         Action::Fault(f) => {
             l.push(format!("endpoint = {}", q(f.endpoint.as_str())));
@@ -437,13 +452,10 @@ pub(crate) async fn verify(
     };
     Verification {
         runs,
-        failed_for_client: flawed
-            .iter()
-            .filter(|(s, _)| *s == Status::Failed)
-            .count() as u32,
-        passed_for_reference: reference.as_ref().map(|r| {
-            r.iter().filter(|(s, _)| *s == Status::Passed).count() as u32
-        }),
+        failed_for_client: flawed.iter().filter(|(s, _)| *s == Status::Failed).count() as u32,
+        passed_for_reference: reference
+            .as_ref()
+            .map(|r| r.iter().filter(|(s, _)| *s == Status::Passed).count() as u32),
         client_reason: flawed
             .iter()
             .find(|(s, _)| *s == Status::Failed)
