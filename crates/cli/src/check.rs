@@ -48,7 +48,7 @@ pub(crate) struct CheckClientArgs {
     /// `--app-env CAPSULE_CLIENT_ID=handshake-client` (repeatable).
     #[arg(long = "app-env", value_name = "NAME=VALUE", requires = "app_cmd", value_parser = name_value)]
     app_env: Vec<(String, String)>,
-    /// Known deviations to accept: a TOML file of [[expected_failure]] entries (provider,
+    /// Known deviations to accept: a TOML file of `[[expected_failure]]` entries (provider,
     /// scenario = the check id, why), as for `handshake conformance`.
     #[arg(long, value_name = "FILE")]
     expected_failures: Option<PathBuf>,

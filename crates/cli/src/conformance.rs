@@ -61,7 +61,7 @@ pub(crate) struct ConformanceArgs {
     )]
     redirect_uri: String,
     /// A value the browser types into the external server's login or consent forms, e.g.
-    /// `--form-field login=alice` (repeatable; over the profile's [browser] form_fields).
+    /// `--form-field login=alice` (repeatable; over the profile's `[browser] form_fields`).
     #[arg(long = "form-field", value_name = "NAME=VALUE", value_parser = parse_form_field)]
     form_fields: Vec<(String, String)>,
     /// Cases run at once.
