@@ -17,7 +17,9 @@
 //! - **API resource / bare axum**: `GET /api/v2/parties?perPage=1` with a Bearer token
 //!   against the same bare process answering the mock's exact one-record page;
 //! - each ratio alternates the two servers (mock, bare, bare, mock, per round) to even out
-//!   drift in machine load;
+//!   drift in machine load, and beside the throughput ratio the benchmark reports the ratio of
+//!   server CPU time per request (from `/proc/<pid>/task/*/schedstat`), which other load on
+//!   the machine hardly moves;
 //! - **start to first 200**: a spawned `handshake serve capsule` process, from `spawn` to the
 //!   first `200` on `/__handshake/healthz` (median and max of `--starts`);
 //! - **peak RSS** (`VmHWM` of the mock process) after `--tokens` tokens issued on one grant
@@ -519,9 +521,28 @@ impl Load<'_> {
     }
 }
 
-/// One measured run; any refused request makes the figure meaningless.
-fn measured(load: &Load<'_>, what: &str) -> anyhow::Result<f64> {
+/// CPU time the process has used (all its threads), in nanoseconds, from
+/// `/proc/<pid>/task/*/schedstat`: unlike throughput, it hardly depends on what else the
+/// machine is doing.
+fn cpu_ns(pid: u32) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let stat = std::fs::read_to_string(task?.path().join("schedstat")).unwrap_or_default();
+        total += stat
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Ok(total)
+}
+
+/// One measured run: (requests per second, server CPU microseconds per request). Any
+/// refused request makes the figures meaningless.
+fn measured(load: &Load<'_>, pid: u32, what: &str) -> anyhow::Result<Run> {
+    let cpu_before = cpu_ns(pid)?;
     let r = wrk(&load.args())?;
+    let cpu = cpu_ns(pid)? - cpu_before;
     ensure!(
         r.non_2xx == 0 && r.errors == 0,
         "{what}: {} non-2xx answers and {} socket errors; the run does not count:\n{}",
@@ -529,15 +550,26 @@ fn measured(load: &Load<'_>, what: &str) -> anyhow::Result<f64> {
         r.errors,
         r.output
     );
-    Ok(r.rps)
+    Ok(Run {
+        rps: r.rps,
+        cpu_us: cpu as f64 / 1000.0 / r.requests.max(1) as f64,
+    })
+}
+
+/// One wrk run's figures.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    rps: f64,
+    /// Server CPU time per request (user and system), microseconds.
+    cpu_us: f64,
 }
 
 /// Mock and baseline alternated A-B-B-A per round; returns (mock runs, baseline runs).
 fn ratio_runs(
     o: &Opts,
-    mut mock_run: impl FnMut() -> anyhow::Result<f64>,
-    mut base_run: impl FnMut() -> anyhow::Result<f64>,
-) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+    mut mock_run: impl FnMut() -> anyhow::Result<Run>,
+    mut base_run: impl FnMut() -> anyhow::Result<Run>,
+) -> anyhow::Result<(Vec<Run>, Vec<Run>)> {
     let (mut m, mut b) = (Vec::new(), Vec::new());
     for _ in 0..o.rounds {
         m.push(mock_run()?);
@@ -546,6 +578,25 @@ fn ratio_runs(
         m.push(mock_run()?);
     }
     Ok((m, b))
+}
+
+/// The figures of a ratio: (throughput ratio, CPU ratio, report line).
+fn compare(what: &str, m: &[Run], b: &[Run]) -> (f64, f64, String) {
+    let rps = |v: &[Run]| v.iter().map(|r| r.rps).collect::<Vec<_>>();
+    let cpu = |v: &[Run]| mean(&v.iter().map(|r| r.cpu_us).collect::<Vec<_>>());
+    let (mr, br) = (rps(m), rps(b));
+    let ratio = mean(&mr) / mean(&br);
+    let cpu_ratio = cpu(b) / cpu(m);
+    let line = format!(
+        "  {what}: mock {:.0} req/s (runs {}), bare axum {:.0} req/s (runs {}): ratio {ratio:.2}; server CPU per request {:.1} vs {:.1} µs: ratio {cpu_ratio:.2}",
+        mean(&mr),
+        runs(&mr),
+        mean(&br),
+        runs(&br),
+        cpu(m),
+        cpu(b),
+    );
+    (ratio, cpu_ratio, line)
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -616,30 +667,37 @@ fn bench(o: Opts) -> anyhow::Result<ExitCode> {
             .collect()
     };
     // Warm-up runs, not counted.
-    measured(&refresh_load(&mock.url, chains()?), "mock warm-up")?;
+    let (mock_pid, base_pid) = (mock.pid(), base.pid());
+    measured(
+        &refresh_load(&mock.url, chains()?),
+        mock_pid,
+        "mock warm-up",
+    )?;
     let base_tokens = vec!["baseline".to_owned(); o.conns + o.threads];
     measured(
         &refresh_load(&base.url, base_tokens.clone()),
+        base_pid,
         "baseline warm-up",
     )?;
     let (m, b) = ratio_runs(
         &o,
-        || measured(&refresh_load(&mock.url, chains()?), "mock refresh"),
+        || {
+            measured(
+                &refresh_load(&mock.url, chains()?),
+                mock_pid,
+                "mock refresh",
+            )
+        },
         || {
             measured(
                 &refresh_load(&base.url, base_tokens.clone()),
+                base_pid,
                 "baseline refresh",
             )
         },
     )?;
-    let refresh_ratio = mean(&m) / mean(&b);
-    println!(
-        "  refresh grant: mock {:.0} req/s (runs {}), bare axum {:.0} req/s (runs {}): ratio {refresh_ratio:.2}",
-        mean(&m),
-        runs(&m),
-        mean(&b),
-        runs(&b)
-    );
+    let (refresh_ratio, refresh_cpu, line) = compare("refresh grant", &m, &b);
+    println!("{line}");
 
     // API resource: one-record page, Bearer token.
     let auth = [format!("Authorization: Bearer {access}")];
@@ -653,17 +711,11 @@ fn bench(o: Opts) -> anyhow::Result<ExitCode> {
     };
     let (m, b) = ratio_runs(
         &o,
-        || measured(&api_load(&mock.url), "mock API"),
-        || measured(&api_load(&base.url), "baseline API"),
+        || measured(&api_load(&mock.url), mock_pid, "mock API"),
+        || measured(&api_load(&base.url), base_pid, "baseline API"),
     )?;
-    let api_ratio = mean(&m) / mean(&b);
-    println!(
-        "  API resource (one-record page): mock {:.0} req/s (runs {}), bare axum {:.0} req/s (runs {}): ratio {api_ratio:.2}",
-        mean(&m),
-        runs(&m),
-        mean(&b),
-        runs(&b)
-    );
+    let (api_ratio, api_cpu, line) = compare("API resource (one-record page)", &m, &b);
+    println!("{line}");
     drop(base);
     drop(mock);
 
@@ -740,11 +792,11 @@ fn bench(o: Opts) -> anyhow::Result<ExitCode> {
     let verdict = |ok: bool| if ok { "ok" } else { "MISSED" };
     let checks = [
         (
-            format!("refresh grant / bare axum      {refresh_ratio:>6.2}   target >= {TARGET_RATIO}"),
+            format!("refresh grant / bare axum      {refresh_ratio:>6.2}   target >= {TARGET_RATIO} (CPU per request: {refresh_cpu:.2})"),
             refresh_ratio >= TARGET_RATIO,
         ),
         (
-            format!("API resource / bare axum       {api_ratio:>6.2}   target >= {TARGET_RATIO}"),
+            format!("API resource / bare axum       {api_ratio:>6.2}   target >= {TARGET_RATIO} (CPU per request: {api_cpu:.2})"),
             api_ratio >= TARGET_RATIO,
         ),
         (

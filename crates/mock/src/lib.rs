@@ -95,9 +95,11 @@
 //!   rate limits with the profile's headers and 429 body; lists paged as the CRM pages them.
 //! - Bad input never panics and never gets a 500: malformed or duplicate parameters, a wrong
 //!   content type or invalid UTF-8 get an RFC 6749 error JSON, bodies over 64 KiB get 413.
-//! - Codes and tokens are 256 bits from a CSPRNG. Memory stays bounded: rotation replaces
-//!   entries, a grant keeps at most 8 live access tokens, expired codes and dead grants are
-//!   purged, and the journal keeps the latest 4096 requests.
+//! - Codes and tokens are 256 bits from a CSPRNG. Memory is bounded by construction, whatever
+//!   arrives ([`limits`]): codes, consents, grants per client, tokens per grant, the journal
+//!   (in entries and in bytes, long values cut) and connections all have a ceiling, the
+//!   oldest going first; a `state` over 2048 bytes is `invalid_request`. Slow and idle
+//!   connections are closed by the header-read timeout.
 //!
 //! # The CRMs' own schemes
 //!

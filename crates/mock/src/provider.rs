@@ -232,7 +232,10 @@ impl MockProvider {
     }
 
     /// Every request received (except `/__handshake/*` control calls), oldest first, with
-    /// secrets redacted. The most recent 4096 are kept.
+    /// secrets redacted. The most recent are kept, at most
+    /// [`JOURNAL_ENTRIES`](crate::limits::JOURNAL_ENTRIES) and
+    /// [`JOURNAL_BYTES`](crate::limits::JOURNAL_BYTES) of them; long values are cut (see
+    /// [`JournalEntry::notes`]).
     pub fn journal(&self) -> Vec<JournalEntry> {
         self.shared.journal()
     }
