@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use handshake_mock::{MockProvider, NativeCredentials, RegisteredClient};
-use handshake_profile::{PkceMethod, Profile};
+use handshake_profile::Profile;
 use log::{EnvLine, LogFormat};
 
 mod check;
@@ -328,13 +328,11 @@ async fn serve(args: ServeArgs) -> Result<bool> {
         ".env for your app (handshake serve {} --help for options)",
         profile.id
     )));
-    for (key, value) in env_lines(
-        &mock,
-        &profile,
-        &args.client_id,
-        &args.client_secret,
-        &redirect_uris[0],
-    ) {
+    // The OAuth part of what check-client gives an app it starts: one list, one order.
+    for (key, value) in handshake_conformance::app_env(&mock)
+        .into_iter()
+        .take_while(|(k, _)| k.starts_with("OAUTH_") || k == "CRM_API_URL")
+    {
         lines.push(EnvLine::var(key, value));
     }
     lines.extend(native_lines(&mock));
@@ -385,45 +383,6 @@ pub(crate) fn default_tls_dir() -> PathBuf {
         })
         .unwrap_or_else(std::env::temp_dir);
     cache.join("handshake").join("tls")
-}
-
-/// The `.env` lines a Node/Express (or any) app needs to talk to the mock.
-fn env_lines(
-    mock: &MockProvider,
-    profile: &Profile,
-    client_id: &str,
-    client_secret: &str,
-    redirect_uri: &str,
-) -> Vec<(&'static str, String)> {
-    let pkce = match profile.pkce.best_method() {
-        Some(PkceMethod::S256) => "S256",
-        Some(PkceMethod::Plain) => "plain",
-        None => "none",
-    };
-    let encoding = match profile.token_request.preferred_encoding() {
-        handshake_profile::TokenEncoding::Form => "form",
-        handshake_profile::TokenEncoding::Json => "json",
-    };
-    vec![
-        ("OAUTH_CLIENT_ID", client_id.to_owned()),
-        ("OAUTH_CLIENT_SECRET", client_secret.to_owned()),
-        ("OAUTH_REDIRECT_URI", redirect_uri.to_owned()),
-        ("OAUTH_AUTHORIZE_URL", mock.authorize_url()),
-        ("OAUTH_TOKEN_URL", mock.token_url()),
-        ("OAUTH_REVOKE_URL", mock.revoke_url().unwrap_or_default()),
-        ("OAUTH_SCOPES", profile.scopes.join(&profile.scopes.default)),
-        (
-            "OAUTH_TOKEN_AUTH_METHOD",
-            profile
-                .token_request
-                .preferred_client_auth()
-                .as_str()
-                .to_owned(),
-        ),
-        ("OAUTH_TOKEN_ENCODING", encoding.to_owned()),
-        ("OAUTH_PKCE_METHOD", pkce.to_owned()),
-        ("CRM_API_URL", mock.api_url()),
-    ]
 }
 
 /// The CRM's native scheme as `.env` lines (`CRM_AUTH_SCHEME`, then each credential it uses),
