@@ -45,6 +45,22 @@ cargo build -q -p handshake
 empty=$(mktemp -d); tmpfiles+=("$empty")
 conformance() { (cd "$empty" && "$root/target/debug/handshake" conformance "$@"); }
 
+# start_server NAME CMD...: starts CMD in the background, logging to $server_log, and waits up
+# to 10 s for its "NAME ready at URL" line; sets $server_pid, and $base (empty if it never came).
+start_server() {
+  local name=$1; shift
+  server_log=$(mktemp); tmpfiles+=("$server_log")
+  "$@" >"$server_log" 2>&1 &
+  server_pid=$!; pids+=("$server_pid")
+  base=""
+  for _ in $(seq 100); do
+    base=$(sed -n "s/^$name ready at //p" "$server_log")
+    [ -n "$base" ] && return
+    sleep 0.1
+  done
+  cat "$server_log" >&2
+}
+
 failed=()
 echo "== interop 1: third-party clients against every mock CRM"
 cargo test -q -p handshake --test interop || failed+=("third-party clients vs mocks")
@@ -55,18 +71,8 @@ if $node_ok; then
     || failed+=("reference client vs oauth2-mock-server")
 
   echo "== interop 3: conformance runner (provider mode) against oauth2-mock-server"
-  log=$(mktemp)
-  node interop/servers/oauth2-mock-server.mjs >"$log" 2>&1 &
-  server_pid=$!
-  pids+=("$server_pid"); tmpfiles+=("$log")
-  base=""
-  for _ in $(seq 100); do
-    base=$(sed -n 's/^oauth2-mock-server ready at //p' "$log")
-    [ -n "$base" ] && break
-    sleep 0.1
-  done
+  start_server oauth2-mock-server node interop/servers/oauth2-mock-server.mjs
   if [ -z "$base" ]; then
-    cat "$log" >&2
     failed+=("oauth2-mock-server did not start")
   else
     mkdir -p target/reports
@@ -81,18 +87,9 @@ fi
 if $py_ok; then
   for mode in auto-approve consent; do
     echo "== interop 4 ($mode): conformance runner (provider mode) against Authlib AuthorizationServer"
-    alog=$(mktemp); tmpfiles+=("$alog")
     flags=(); [ "$mode" = auto-approve ] && flags=(--auto-approve)
-    interop/.venv/bin/python interop/servers/authlib_server.py "${flags[@]}" 0 >"$alog" 2>&1 &
-    authlib_pid=$!; pids+=("$authlib_pid")
-    base=""
-    for _ in $(seq 100); do
-      base=$(sed -n 's/^authlib-server ready at //p' "$alog")
-      [ -n "$base" ] && break
-      sleep 0.1
-    done
+    start_server authlib-server interop/.venv/bin/python interop/servers/authlib_server.py "${flags[@]}" 0
     if [ -z "$base" ]; then
-      cat "$alog" >&2
       failed+=("Authlib AuthorizationServer ($mode) did not start")
     else
       mkdir -p target/reports
@@ -100,25 +97,16 @@ if $py_ok; then
       conformance \
         --profile "$root/interop/profiles/authlib.toml" --base-url "$base" \
         --format json --output "$root/target/reports/interop-authlib-$mode.json" \
-        || { tail -n 40 "$alog" >&2; failed+=("conformance runner vs Authlib AuthorizationServer ($mode)"); }
+        || { tail -n 40 "$server_log" >&2; failed+=("conformance runner vs Authlib AuthorizationServer ($mode)"); }
     fi
-    kill "$authlib_pid" 2>/dev/null; wait "$authlib_pid" 2>/dev/null
+    kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null
   done
 fi
 
 if $node_ok; then
   echo "== interop 5: conformance runner (provider mode) against node-oidc-provider"
-  olog=$(mktemp); tmpfiles+=("$olog")
-  node interop/servers/oidc-provider.mjs 0 >"$olog" 2>&1 &
-  oidc_pid=$!; pids+=("$oidc_pid")
-  base=""
-  for _ in $(seq 100); do
-    base=$(sed -n 's/^oidc-provider ready at //p' "$olog")
-    [ -n "$base" ] && break
-    sleep 0.1
-  done
+  start_server oidc-provider node interop/servers/oidc-provider.mjs 0
   if [ -z "$base" ]; then
-    cat "$olog" >&2
     failed+=("oidc-provider did not start")
   else
     mkdir -p target/reports
@@ -128,9 +116,9 @@ if $node_ok; then
     conformance \
       --profile "$root/interop/profiles/oidc-provider.toml" --base-url "$base" \
       --format json --output "$root/target/reports/interop-oidc-provider.json" \
-      || { tail -n 40 "$olog" >&2; failed+=("conformance runner vs oidc-provider"); }
+      || { tail -n 40 "$server_log" >&2; failed+=("conformance runner vs oidc-provider"); }
   fi
-  kill "$oidc_pid" 2>/dev/null; wait "$oidc_pid" 2>/dev/null
+  kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null
 fi
 
 if [ ${#failed[@]} -eq 0 ]; then
