@@ -13,7 +13,8 @@ use axum::http::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, PRA
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 
-use crate::server::{self, Shared};
+use crate::responses::refused;
+use crate::state::{exchange_path, Shared};
 
 /// Completes a bodiless or plain-text error answer to `method uri` (see the module doc);
 /// any other answer passes unchanged.
@@ -77,7 +78,7 @@ fn is_api_path(s: &Shared, path: &str) -> bool {
         || path
             .strip_prefix(api)
             .is_some_and(|rest| rest.starts_with('/'))
-        || server::exchange_path(&s.profile) == Some(path)
+        || exchange_path(&s.profile) == Some(path)
 }
 
 fn has_own_body(resp: &Response) -> bool {
@@ -126,5 +127,5 @@ fn rebuild(s: &Shared, resp: Response, api: bool, description: &str) -> Response
             .insert(PRAGMA, HeaderValue::from_static("no-cache"));
     }
     let resp = Response::from_parts(parts, Body::from(body));
-    server::refused(resp, Some(error), description)
+    refused(resp, Some(error), description)
 }

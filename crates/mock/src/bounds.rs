@@ -5,12 +5,24 @@
 //! Every operation here is O(1) amortized: expiry pops from the front of queues kept in
 //! creation order, and the sweep is a clock hand that looks at a few grants per store
 //! operation instead of walking all of them under the store's lock.
+//!
+//! Also the one bound on time arithmetic ([`later`]), used by the store and the state alike.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::limits::MAX_GRANTS_PER_CLIENT;
-use crate::store::later;
+
+/// Longest span the mock adds to an instant. Lifetimes, windows and rate-limit periods come
+/// from profiles, builders and the control API; anything longer is "forever" and is capped
+/// here so `Instant` arithmetic cannot overflow (which would panic on a request).
+pub(crate) const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `at + d`, with `d` capped at [`FOREVER`].
+pub(crate) fn later(at: Instant, d: Duration) -> Instant {
+    let d = d.min(FOREVER);
+    at.checked_add(d).unwrap_or(at)
+}
 
 /// How long an expired code, consent or grant is still recognised (and answered "expired"
 /// rather than "unknown") before it is forgotten, on the mock's clock.
@@ -192,6 +204,7 @@ mod tests {
     #[test]
     fn the_sweep_forgets_unusable_grants_a_few_per_operation() {
         use crate::store::Store;
+        use handshake_profile::Rotation;
         let mut s = Store::default();
         let now = Instant::now();
         let ttl = Duration::from_secs(10);
@@ -202,18 +215,18 @@ mod tests {
         // Expired, but within the grace: still known (answered "expired", not "unknown").
         let soon = now + ttl + Duration::from_secs(1);
         for _ in 0..200 {
-            s.lookup_refresh("none", soon);
+            s.lookup_refresh("none", soon, Rotation::Rotate);
         }
         assert_eq!(s.sizes()[2], 101);
         let later = now + ttl + EXPIRED_GRACE;
-        s.lookup_refresh("none", later);
+        s.lookup_refresh("none", later, Rotation::Rotate);
         assert_eq!(
             s.sizes()[2],
             101 - SWEEP_PER_OP,
             "one operation sweeps a few grants"
         );
         for _ in 0..100 {
-            s.lookup_refresh("none", later);
+            s.lookup_refresh("none", later, Rotation::Rotate);
         }
         assert_eq!(
             s.sizes()[2],

@@ -1,9 +1,11 @@
-//! Control endpoints for user accounts and relaxations: `/__handshake/users`, `records`,
-//! `grants`, `relax`, and `revoke` (all grants, or one user's); the journal
-//! (`journal?since=N`), the live feed (`events`) and the armed faults (`GET faults`). Bad
-//! input gets 400 with an RFC 6749-shaped error JSON, never a 5xx.
+//! The control API, `/__handshake/*`: user accounts and relaxations (`users`, `records`,
+//! `grants`, `relax`, and `revoke`, all grants or one user's); the journal
+//! (`journal?since=N`) and the faults (`faults`: list, arm, clear); the clock (`clock`,
+//! `expire`), `reset`, `metadata`, `native` and `healthz`. The live page and its feed are in
+//! `page.rs`. Bad input gets 400 with an RFC 6749-shaped error JSON, never a 5xx.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -13,8 +15,15 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::params;
-use crate::server::{control_error, lock, Shared};
-use crate::types::Relaxation;
+use crate::responses::oauth_json;
+use crate::state::Shared;
+use crate::sync::lock;
+use crate::types::{Endpoint, Fault, FaultKind, Relaxation};
+
+/// A control call's 400, in the RFC 6749 error shape.
+fn control_error(description: String) -> Response {
+    oauth_json(StatusCode::BAD_REQUEST, "invalid_request", &description)
+}
 
 /// The user named by `?user=NAME`: `Ok(None)` when the query names none; `Err` (the reason
 /// for a 400) for a malformed query, another parameter, or an unknown user.
@@ -191,4 +200,83 @@ pub(crate) async fn relax(State(s): State<Arc<Shared>>, body: Bytes) -> Response
             ))
         }
     }
+}
+
+/// `POST /__handshake/faults` with a [`Fault`]: arms it; answers it, `201`.
+pub(crate) async fn arm_fault(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let fault: Fault = match serde_json::from_slice(&body) {
+        Ok(f) => f,
+        Err(e) => return control_error(format!("invalid fault: {e}")),
+    };
+    match fault.kind {
+        FaultKind::Status { status } if !(100..=599).contains(&status) => {
+            return control_error(format!("status {status} is not an HTTP status (100-599)"));
+        }
+        FaultKind::RateLimited { .. } if fault.endpoint != Endpoint::Api => {
+            return control_error(format!(
+                "kind rate_limited applies to the api endpoint only, not {}",
+                fault.endpoint
+            ));
+        }
+        FaultKind::RateLimited {
+            retry_after_secs: 0,
+        } => {
+            return control_error("retry_after_secs must be at least 1".to_owned());
+        }
+        _ => {}
+    }
+    s.arm(fault.clone());
+    (StatusCode::CREATED, axum::Json(fault)).into_response()
+}
+
+/// `DELETE /__handshake/faults`: forgets the armed faults and ends a tripped rate limit.
+pub(crate) async fn clear_faults(State(s): State<Arc<Shared>>) -> StatusCode {
+    s.clear_faults();
+    StatusCode::NO_CONTENT
+}
+
+/// `POST /__handshake/expire`: every access token expires now.
+pub(crate) async fn expire(State(s): State<Arc<Shared>>) -> StatusCode {
+    let now = s.now();
+    lock(&s.store).expire_access_tokens(now);
+    StatusCode::NO_CONTENT
+}
+
+/// `POST /__handshake/reset`: forgets codes, grants, faults, the journal, the clock's
+/// offset and the relaxations.
+pub(crate) async fn reset(State(s): State<Arc<Shared>>) -> StatusCode {
+    s.reset();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockBody {
+    advance_secs: u64,
+}
+
+/// `POST /__handshake/clock` `{"advance_secs": N}`: moves the virtual clock forward;
+/// answers the total offset.
+pub(crate) async fn clock(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let b: ClockBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return control_error(format!("expected {{\"advance_secs\": N}}: {e}")),
+    };
+    s.clock.advance(Duration::from_secs(b.advance_secs));
+    axum::Json(json!({ "offset_secs": s.clock.offset().as_secs() })).into_response()
+}
+
+/// `GET /__handshake/metadata`: RFC 8414 metadata plus what handshake knows of the provider.
+pub(crate) async fn metadata(State(s): State<Arc<Shared>>) -> Response {
+    axum::Json(crate::metadata::metadata(&s)).into_response()
+}
+
+/// `GET /__handshake/native`: the native scheme and its credentials' public parts.
+pub(crate) async fn native(State(s): State<Arc<Shared>>) -> Response {
+    axum::Json(crate::metadata::native_info(&s)).into_response()
+}
+
+/// `GET /__handshake/healthz`.
+pub(crate) async fn healthz() -> Response {
+    axum::Json(json!({ "status": "ok" })).into_response()
 }

@@ -20,7 +20,7 @@ use crate::limits::{
     JOURNAL_PATH_BYTES, JOURNAL_VALUE_BYTES,
 };
 use crate::params;
-use crate::server::lock;
+use crate::sync::lock;
 use crate::types::{Endpoint, JournalEntry};
 
 /// Parameter names whose values are secrets: journaled as `[redacted]`.
@@ -99,26 +99,22 @@ impl Journal {
 
     /// Every entry kept, oldest first, decoded and redacted.
     pub(crate) fn entries(&self, secrets: &[String]) -> Vec<JournalEntry> {
-        let copied: Vec<Recorded> = lock(&self.ring).entries.iter().cloned().collect();
-        let mut out: Vec<JournalEntry> = copied
-            .into_iter()
-            .map(|r| {
-                let mut e = r.entry;
-                r.raw.fill(&mut e, secrets);
-                e
-            })
-            .collect();
-        out.sort_by_key(|e| e.seq);
-        out
+        self.decoded(|_| true, secrets)
     }
 
     /// The entries kept whose `seq` is greater than `since`, oldest first, decoded and
     /// redacted; only those are decoded.
     pub(crate) fn entries_since(&self, since: u64, secrets: &[String]) -> Vec<JournalEntry> {
+        self.decoded(|r| r.entry.seq > since, secrets)
+    }
+
+    /// The entries kept that `keep` picks, oldest first: copied under the lock, decoded
+    /// after it.
+    fn decoded(&self, keep: impl Fn(&Recorded) -> bool, secrets: &[String]) -> Vec<JournalEntry> {
         let copied: Vec<Recorded> = lock(&self.ring)
             .entries
             .iter()
-            .filter(|r| r.entry.seq > since)
+            .filter(|r| keep(r))
             .cloned()
             .collect();
         let mut out: Vec<JournalEntry> = copied
@@ -334,14 +330,7 @@ impl Captured {
     }
 
     fn encoded_pairs(&mut self, part: Part, input: &[u8], secrets: &[String]) {
-        for pair in input.split(|&b| b == b'&') {
-            if pair.is_empty() {
-                continue;
-            }
-            let (k, v) = match pair.iter().position(|&b| b == b'=') {
-                Some(i) => (&pair[..i], &pair[i + 1..]),
-                None => (pair, &[][..]),
-            };
+        for (k, v) in params::encoded_pairs(input) {
             let key = cut_encoded(k);
             let key = key.as_ref();
             if v.len() <= JOURNAL_VALUE_BYTES {

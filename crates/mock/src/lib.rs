@@ -354,6 +354,7 @@
 //! | `POST /__handshake/relax` | `{"requirement": "pkce"}` (`body_encoding`, `client_auth`, `scope`) | `200 {"relaxed": ["pkce"]}` |
 //! | `GET /__handshake/relax` | | `200 {"relaxed": [...]}` |
 //! | `POST /__handshake/clock` | `{"advance_secs": 120}` | `200 {"offset_secs": 120}` |
+//! | `GET /__handshake/openapi.json` | | `200` this table as an OpenAPI 3.1 document ([`OPENAPI_JSON`]): every request, answer and error, with JSON Schemas |
 //!
 //! Fault bodies (`times` defaults to 1; `endpoint` is `authorize`, `token`, `revoke` or `api`):
 //!
@@ -439,7 +440,9 @@
 //! a journal of received requests.
 
 mod answers;
+mod authorize;
 mod bounds;
+mod client_auth;
 mod conn;
 mod control;
 mod dataset;
@@ -447,21 +450,31 @@ mod journal;
 pub mod limits;
 mod live;
 mod log;
+mod metadata;
 mod native;
+mod observe;
+mod openapi;
 mod page;
 mod params;
+mod pkce;
 mod provider;
 mod relax;
 mod resource;
-mod server;
+mod responses;
+mod revoke;
+mod router;
+mod state;
 mod store;
+mod sync;
 mod tls;
+mod token;
 mod types;
 mod users;
 
 pub use handshake_profile::{ClientAuth, NativeScheme, Profile};
 pub use log::LogStyle;
 pub use native::NativeCredentials;
+pub use openapi::OPENAPI_JSON;
 pub use provider::{ArmedFault, FaultBuilder, MockProvider, MockProviderBuilder};
 pub use types::{
     ClientSecret, Endpoint, Fault, FaultKind, JournalEntry, MockError, OAuthError,

@@ -27,7 +27,9 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::server::{html_escape, html_headers, lock, no_store, Shared};
+use crate::responses::{html_escape, html_headers, no_store};
+use crate::state::Shared;
+use crate::sync::lock;
 use crate::types::{Fault, FaultKind, JournalEntry};
 
 /// Journal entries rendered with the page; older ones stay in `GET /__handshake/journal`.

@@ -1,10 +1,10 @@
-//! Strict decoding of query strings, form and JSON bodies, Basic credentials, and PKCE.
+//! Strict decoding of query strings, form and JSON bodies and Basic credentials, and the
+//! constant-time comparison and journal tags of secret values.
 
 use std::fmt;
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use handshake_profile::PkceMethod;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -71,17 +71,22 @@ impl Params {
 /// and broken escapes instead of replacing them as lenient decoders do.
 pub(crate) fn parse_urlencoded(input: &[u8]) -> Result<Params, ParamError> {
     let mut out = Vec::new();
-    for pair in input.split(|&b| b == b'&') {
-        if pair.is_empty() {
-            continue;
-        }
-        let (k, v) = match pair.iter().position(|&b| b == b'=') {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
-            None => (pair, &[][..]),
-        };
+    for (k, v) in encoded_pairs(input) {
         out.push((form_decode(k)?, form_decode(v)?));
     }
     Ok(Params(out))
+}
+
+/// The `key=value` pairs of a form or query string, still encoded; empty pairs are skipped
+/// and a pair without `=` has an empty value.
+pub(crate) fn encoded_pairs(input: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    input
+        .split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.iter().position(|&b| b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &[][..]),
+        })
 }
 
 /// Decodes one form component: `+` is a space, `%XX` a byte, and the result must be UTF-8.
@@ -187,27 +192,6 @@ pub(crate) fn ct_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
-/// RFC 7636 §4.1: 43–128 characters of `[A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"`.
-/// The challenge has the same syntax (§4.2).
-pub(crate) fn valid_pkce_value(s: &str) -> bool {
-    (43..=128).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-}
-
-/// The challenge a verifier produces under `method` (RFC 7636 §4.2).
-pub(crate) fn pkce_challenge(method: PkceMethod, verifier: &str) -> String {
-    match method {
-        PkceMethod::S256 => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
-        PkceMethod::Plain => verifier.to_owned(),
-    }
-}
-
-/// RFC 7636 §4.6, compared in constant time.
-pub(crate) fn verify_pkce(method: PkceMethod, verifier: &str, challenge: &str) -> bool {
-    valid_pkce_value(verifier) && ct_eq(&pkce_challenge(method, verifier), challenge)
-}
-
 /// A short, non-reversible tag of a high-entropy value for the journal.
 pub(crate) fn tag(value: &str) -> String {
     let digest = Sha256::digest(value.as_bytes());
@@ -220,54 +204,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const RFC_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-    const RFC_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-
-    #[test]
-    fn rfc7636_appendix_b_vector() {
-        assert_eq!(
-            pkce_challenge(PkceMethod::S256, RFC_VERIFIER),
-            RFC_CHALLENGE
-        );
-        assert!(verify_pkce(PkceMethod::S256, RFC_VERIFIER, RFC_CHALLENGE));
-        assert!(!verify_pkce(PkceMethod::Plain, RFC_VERIFIER, RFC_CHALLENGE));
-        assert!(verify_pkce(PkceMethod::Plain, RFC_VERIFIER, RFC_VERIFIER));
-    }
-
-    fn verifier() -> impl Strategy<Value = String> {
-        "[A-Za-z0-9._~-]{43,128}"
-    }
-
     proptest! {
-        #[test]
-        fn s256_accepts_its_own_challenge(v in verifier()) {
-            let c = pkce_challenge(PkceMethod::S256, &v);
-            prop_assert_eq!(c.len(), 43);
-            prop_assert!(verify_pkce(PkceMethod::S256, &v, &c));
-            prop_assert!(!verify_pkce(PkceMethod::Plain, &v, &c));
-        }
-
-        #[test]
-        fn plain_is_identity(v in verifier()) {
-            prop_assert!(verify_pkce(PkceMethod::Plain, &v, &v));
-        }
-
-        #[test]
-        fn other_verifiers_fail(v in verifier(), w in verifier()) {
-            prop_assume!(v != w);
-            let c = pkce_challenge(PkceMethod::S256, &v);
-            prop_assert!(!verify_pkce(PkceMethod::S256, &w, &c));
-            prop_assert!(!verify_pkce(PkceMethod::Plain, &w, &v));
-        }
-
-        #[test]
-        fn out_of_syntax_verifiers_fail(v in "[A-Za-z0-9._~-]{0,42}|[A-Za-z0-9._~-]{129,140}|[A-Za-z0-9]{20}[ +/=%][A-Za-z0-9]{30}") {
-            for m in [PkceMethod::S256, PkceMethod::Plain] {
-                let c = pkce_challenge(m, &v);
-                prop_assert!(!verify_pkce(m, &v, &c));
-            }
-        }
-
         #[test]
         fn urlencoded_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = parse_urlencoded(&bytes);

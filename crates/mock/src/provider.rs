@@ -10,10 +10,13 @@ use handshake_profile::Profile;
 
 use crate::conn::ConnSettings;
 use crate::native::NativeCredentials;
-use crate::server::{self, lock, Settings, Shared};
+use crate::observe::Observed;
+use crate::state::{exchange_path, Settings, Shared};
+use crate::sync::lock;
 use crate::types::{
     Endpoint, Fault, FaultKind, JournalEntry, MockError, OAuthError, RegisteredClient, Relaxation,
 };
+use crate::{metadata, router};
 
 /// A mock CRM: an OAuth 2.0 authorization server and API resource behaving as its
 /// [`Profile`] says, served on a background task. Dropping it shuts the server down.
@@ -154,7 +157,7 @@ impl MockProvider {
     /// Absolute URL of Redtail's key exchange (`native_auth.exchange_path`), if the profile
     /// has one.
     pub fn exchange_url(&self) -> Option<String> {
-        server::exchange_path(self.profile()).map(|p| format!("{}{p}", self.uri()))
+        exchange_path(self.profile()).map(|p| format!("{}{p}", self.uri()))
     }
 
     /// Base URL, `http://127.0.0.1:PORT` (`https` with TLS), without a trailing slash.
@@ -202,7 +205,7 @@ impl MockProvider {
 
     /// The document served at `GET /__handshake/metadata`.
     pub fn metadata(&self) -> serde_json::Value {
-        server::metadata(&self.shared)
+        metadata::metadata(&self.shared)
     }
 
     /// Makes the next request(s) to `endpoint` fail. Nothing happens until
@@ -781,7 +784,7 @@ impl MockProviderBuilder {
             profile: self.profile.id.clone(),
             reason,
         };
-        let paths = server::served_paths(&self.profile);
+        let paths = router::served_paths(&self.profile);
         for (i, (key, path)) in paths.iter().enumerate() {
             if path.contains(['{', '}', '*']) {
                 return Err(bad_profile(format!(
@@ -831,7 +834,7 @@ impl MockProviderBuilder {
     pub fn into_router(self) -> Result<axum::Router, MockError> {
         self.validate()?;
         let shared = Shared::new(self.settings("http://localhost".to_owned()));
-        Ok(server::app(Arc::new(shared)))
+        Ok(router::app(Arc::new(shared)))
     }
 
     /// Binds the socket and starts serving on a background task.
@@ -859,7 +862,7 @@ impl MockProviderBuilder {
         shared
             .body_timeout_ms
             .store(body_timeout, std::sync::atomic::Ordering::Relaxed);
-        let app = server::service(shared.clone());
+        let app = router::service(shared.clone());
         let handle = axum_server::Handle::new();
         let ca_path = ca.as_ref().and_then(|ca| ca.path.clone());
         let ca_pem = if let Some(ca) = ca {
@@ -898,7 +901,7 @@ impl MockProviderBuilder {
 }
 
 /// The server's service factory: every connection gets a clone of the application.
-fn make_service(app: server::Observed) -> axum::routing::IntoMakeService<server::Observed> {
+fn make_service(app: Observed) -> axum::routing::IntoMakeService<Observed> {
     axum::ServiceExt::<axum::http::Request<hyper::body::Incoming>>::into_make_service(app)
 }
 

@@ -25,8 +25,10 @@ use sha2::{Digest, Sha256};
 
 use crate::dataset;
 use crate::params::{self, ct_eq, Params};
-use crate::server::{lock, refused, Shared, UserUsed};
+use crate::responses::{refused, UserUsed};
+use crate::state::Shared;
 use crate::store::{count_in_window, AccessLookup};
+use crate::sync::lock;
 
 /// ConnectWise forward-only paging: the query parameter naming where the next page starts.
 pub(crate) const PAGE_ID_PARAM: &str = "pageId";
@@ -36,7 +38,7 @@ pub(crate) const CONNECTWISE_CURRENT_VERSION: &str = "2025.1";
 const REDTAIL_MISSING: &str = "Authorization header missing";
 
 /// Which authentication mode a request to the API used, for the journal (a response
-/// extension the journal middleware reads).
+/// extension the journal layer, `observe.rs`, reads).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AuthModeUsed(pub(crate) &'static str);
 
@@ -534,18 +536,6 @@ fn too_many_requests(s: &Shared, retry_after_secs: u64, headers: HeaderMap, why:
     resp.headers_mut().extend(headers);
     // The CRM's 429 body names no OAuth error code; the journal says why.
     refused(resp, None, why)
-}
-
-/// The effective limit: the builder's override, else the profile's.
-pub(crate) fn effective_rate_limit(
-    s: &handshake_profile::Profile,
-    over: Option<(u32, Duration)>,
-) -> Option<(u32, Duration)> {
-    over.or_else(|| {
-        s.rate_limit
-            .limit
-            .map(|l| (l, Duration::from_secs(s.rate_limit.window_secs)))
-    })
 }
 
 // ---------------------------------------------------------------- handlers

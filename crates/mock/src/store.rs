@@ -6,7 +6,8 @@
 //! most [`MAX_GRANTS_PER_CLIENT`](crate::limits::MAX_GRANTS_PER_CLIENT) grants per client
 //! (the oldest evicted first), and per grant at most [`LIVE_ACCESS_TOKENS`] access tokens and
 //! [`RETIRED_REFRESH_TOKENS`] retired refresh tokens; rotation replaces the refresh token in
-//! place. Expired codes and consents, and grants nothing can use any more, are forgotten a
+//! place. Refresh-token rotation lives here whole, as the profile's [`Rotation`] says: whether
+//! a refresh rotates, which tokens are retired, and what presenting a retired one costs. Expired codes and consents, and grants nothing can use any more, are forgotten a
 //! little at a time on each operation (`bounds.rs`), never by a walk of everything under the
 //! store's lock.
 
@@ -16,11 +17,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use handshake_profile::PkceMethod;
+use handshake_profile::{PkceMethod, Rotation};
 use rand::RngCore;
 use rustc_hash::FxHashMap;
 
-use crate::bounds::{Expiring, GrantOrder, EXPIRED_GRACE};
+use crate::bounds::{later, Expiring, GrantOrder, EXPIRED_GRACE};
 pub(crate) use crate::limits::{LIVE_ACCESS_TOKENS, RETIRED_REFRESH_TOKENS};
 use crate::limits::{MAX_CODES, MAX_CONSENTS, SWEEP_PER_OP};
 
@@ -29,17 +30,6 @@ pub(crate) fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Longest span the mock adds to an instant. Lifetimes, windows and rate-limit periods come
-/// from profiles, builders and the control API; anything longer is "forever" and is capped
-/// here so `Instant` arithmetic cannot overflow (which would panic on a request).
-pub(crate) const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-
-/// `at + d`, with `d` capped at [`FOREVER`].
-pub(crate) fn later(at: Instant, d: Duration) -> Instant {
-    let d = d.min(FOREVER);
-    at.checked_add(d).unwrap_or(at)
 }
 
 /// Real time plus an offset that tests can advance.
@@ -159,8 +149,14 @@ pub(crate) enum Redeem {
 
 /// What a refresh-token lookup found.
 pub(crate) enum RefreshLookup {
-    Current { grant: u64 },
-    Retired { grant: u64 },
+    Current {
+        grant: u64,
+    },
+    /// A rotated-out token, presented again; under [`Rotation::RotateReuseRevokesFamily`]
+    /// the lookup has revoked its whole grant (reuse detection, RFC 9700 §4.14.2).
+    Retired {
+        family_revoked: bool,
+    },
     Expired,
     Unknown,
 }
@@ -425,7 +421,13 @@ impl Store {
         token
     }
 
-    pub(crate) fn lookup_refresh(&mut self, token: &str, now: Instant) -> RefreshLookup {
+    /// Looks a refresh token up; a retired one revokes its grant when `rotation` says so.
+    pub(crate) fn lookup_refresh(
+        &mut self,
+        token: &str,
+        now: Instant,
+        rotation: Rotation,
+    ) -> RefreshLookup {
         self.tick(now);
         let Some(e) = self.refresh.get(token) else {
             return RefreshLookup::Unknown;
@@ -435,7 +437,11 @@ impl Store {
             return RefreshLookup::Unknown;
         };
         if !e.current {
-            return RefreshLookup::Retired { grant };
+            let family_revoked = rotation == Rotation::RotateReuseRevokesFamily;
+            if family_revoked {
+                self.revoke_grant(grant);
+            }
+            return RefreshLookup::Retired { family_revoked };
         }
         if g.refresh_expires_at.is_some_and(|exp| exp <= now) {
             return RefreshLookup::Expired;
@@ -485,20 +491,23 @@ impl Store {
         ids.len()
     }
 
-    /// Issues tokens for a refresh: always a new access token; a new refresh token when
-    /// `rotate`, else the current one again.
+    /// Issues tokens for a refresh: always a new access token; a new refresh token (living
+    /// `refresh_ttl`, `None` for ever) unless `rotation` is off, else the current one again.
     pub(crate) fn refresh_grant(
         &mut self,
         grant: u64,
         scope: Vec<String>,
         now: Instant,
         access_ttl: Duration,
-        rotate: Option<Option<Duration>>,
+        rotation: Rotation,
+        refresh_ttl: Option<Duration>,
     ) -> Issued {
         let access_token = self.issue_access(grant, now, access_ttl);
-        let refresh_token = match rotate {
-            Some(ttl) => Some(self.set_refresh(grant, now, ttl)),
-            None => self
+        let refresh_token = match rotation {
+            Rotation::Rotate | Rotation::RotateReuseRevokesFamily => {
+                Some(self.set_refresh(grant, now, refresh_ttl))
+            }
+            Rotation::Off => self
                 .grants
                 .get(&grant)
                 .and_then(|g| g.refresh_token.clone()),
@@ -630,7 +639,7 @@ mod tests {
         let ttl = Duration::from_secs(3600);
         let (g, _) = s.new_grant("c", vec![], now, ttl, Some(None));
         for _ in 0..10_000 {
-            s.refresh_grant(g, vec![], now, ttl, Some(None));
+            s.refresh_grant(g, vec![], now, ttl, Rotation::Rotate, None);
         }
         let [_, _, grants, access, refresh] = s.sizes();
         assert_eq!(grants, 1);

@@ -1,6 +1,9 @@
 //! Every refusal has a body in the endpoint's language: RFC 6749 error JSON on the OAuth
 //! endpoints (405 with `Allow`, 404 below them, 413), the CRM's own shape on the API.
 
+#[path = "common/contract.rs"]
+mod contract;
+
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use handshake_mock::MockProvider;
@@ -14,7 +17,9 @@ struct Answer {
     body: Vec<u8>,
 }
 
+/// Sends a request to the router; a control call's answer is checked against openapi.json.
 async fn send(router: &axum::Router, req: Request<Body>) -> Answer {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let resp = router.clone().oneshot(req).await.unwrap();
     let status = resp.status();
     let headers = resp.headers().clone();
@@ -22,6 +27,17 @@ async fn send(router: &axum::Router, req: Request<Body>) -> Answer {
         .await
         .unwrap()
         .to_vec();
+    if path.starts_with("/__handshake") {
+        if let Err(e) = contract::contract().check(
+            method.as_str(),
+            &path,
+            status.as_u16(),
+            &headers,
+            Some(&body),
+        ) {
+            panic!("{e}");
+        }
+    }
     Answer {
         status,
         headers,

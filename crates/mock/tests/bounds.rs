@@ -1,6 +1,9 @@
 //! Each memory bound of `handshake_mock::limits`, driven to the bound and one past it, in
 //! process (`oneshot`): what the mock answers there, and that the oldest state goes first.
 
+#[path = "common/contract.rs"]
+mod contract;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use handshake_mock::limits::{
@@ -37,17 +40,30 @@ impl Answer {
     }
 }
 
+/// Sends a request to the router; a control call's answer is checked against openapi.json.
 async fn send(router: &axum::Router, req: Request<Body>) -> Answer {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let resp = router.clone().oneshot(req).await.unwrap();
     let status = resp.status();
-    let location = resp
-        .headers()
+    let headers = resp.headers().clone();
+    let location = headers
         .get("location")
         .map(|l| url::Url::parse(l.to_str().unwrap()).unwrap());
     let body = axum::body::to_bytes(resp.into_body(), 64 << 20)
         .await
         .unwrap()
         .to_vec();
+    if path.starts_with("/__handshake") {
+        if let Err(e) = contract::contract().check(
+            method.as_str(),
+            &path,
+            status.as_u16(),
+            &headers,
+            Some(&body),
+        ) {
+            panic!("{e}");
+        }
+    }
     Answer {
         status,
         location,

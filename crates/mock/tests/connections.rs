@@ -2,6 +2,9 @@
 //! header-read timeout, the connection cap refuses clearly, and other clients keep being
 //! served. The only time bounds are generous ceilings on waiting for a close.
 
+#[path = "common/contract.rs"]
+mod contract;
+
 use std::time::Duration;
 
 use handshake_mock::MockProvider;
@@ -39,9 +42,14 @@ async fn read_until_closed(s: &mut TcpStream) -> Result<Vec<u8>, &'static str> {
         .map_err(|_| "the connection stayed open")
 }
 
+/// `GET /__handshake/healthz`'s status (200, or the cap's 503), the answer checked against
+/// openapi.json.
 async fn healthz(mock: &MockProvider) -> u16 {
     match reqwest::get(format!("{}/__handshake/healthz", mock.uri())).await {
-        Ok(r) => r.status().as_u16(),
+        Ok(r) => contract::checked(&reqwest::Method::GET, r)
+            .await
+            .status()
+            .as_u16(),
         Err(e) => panic!("{e:?}"),
     }
 }

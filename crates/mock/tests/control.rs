@@ -1,6 +1,8 @@
 //! The control API, faults, TLS, redaction, and snapshots of the wire shapes.
 
 mod common;
+#[path = "common/contract.rs"]
+mod contract;
 
 use std::time::{Duration, Instant};
 
@@ -20,7 +22,8 @@ async fn control(mock: &MockProvider, path: &str, body: Option<Value>) -> reqwes
         None if ["expire", "revoke", "reset"].contains(&path) => http().post(url),
         None => http().get(url),
     };
-    req.send().await.unwrap()
+    // Every answer is checked against openapi.json.
+    contract::send(req).await
 }
 
 #[tokio::test]

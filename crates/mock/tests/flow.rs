@@ -1,6 +1,8 @@
 //! Full OAuth flows and each failure, over real HTTP, against the five built-in mocks.
 
 mod common;
+#[path = "common/contract.rs"]
+mod contract;
 
 use std::time::Duration;
 
@@ -752,7 +754,8 @@ async fn iss_parameter_identifies_the_mock_in_every_authorization_response() {
         format!("{}/__handshake/metadata", mock.uri()),
         format!("{}/.well-known/oauth-authorization-server", mock.uri()),
     ] {
-        let meta: Value = http().get(&url).send().await.unwrap().json().await.unwrap();
+        // The control answer is checked against openapi.json (the other is no control call).
+        let meta: Value = contract::send(http().get(&url)).await.json().await.unwrap();
         assert_eq!(
             meta["authorization_response_iss_parameter_supported"], true,
             "{url}"

@@ -2,6 +2,8 @@
 //! client authentication failures that must follow RFC 6749 §5.2 and RFC 9110 §15.5.2.
 
 mod common;
+#[path = "common/contract.rs"]
+mod contract;
 
 use std::time::Duration;
 
@@ -18,13 +20,14 @@ async fn start(profile: Profile) -> MockProvider {
         .unwrap()
 }
 
+/// A control call, its answer checked against openapi.json.
 async fn control(mock: &MockProvider, path: &str, body: Value) -> reqwest::Response {
-    http()
-        .post(format!("{}/__handshake/{path}", mock.uri()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    contract::send(
+        http()
+            .post(format!("{}/__handshake/{path}", mock.uri()))
+            .json(&body),
+    )
+    .await
 }
 
 async fn code(mock: &MockProvider) -> String {

@@ -2,6 +2,8 @@
 //! over the generated data set, its error shapes, rate limits, and what the journal keeps.
 
 mod common;
+#[path = "common/contract.rs"]
+mod contract;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -897,14 +899,11 @@ async fn the_rate_limited_fault_over_the_control_api() {
     let mock = mock("capsule").await;
     let headers = native_headers(&mock, mock.native_credentials()).await;
     let faults = format!("{}/__handshake/faults", mock.uri());
-    let armed = http()
-        .post(&faults)
-        .json(
-            &json!({"endpoint": "api", "kind": "rate_limited", "retry_after_secs": 1, "times": 3}),
-        )
-        .send()
-        .await
-        .unwrap();
+    // Control answers are checked against openapi.json.
+    let armed = contract::send(http().post(&faults).json(
+        &json!({"endpoint": "api", "kind": "rate_limited", "retry_after_secs": 1, "times": 3}),
+    ))
+    .await;
     assert_eq!(armed.status(), 201);
     assert_eq!(
         armed.json::<Value>().await.unwrap(),
@@ -921,7 +920,7 @@ async fn the_rate_limited_fault_over_the_control_api() {
         json!({"error": "rate limit reached"})
     );
     // DELETE ends the tripped period at once.
-    let cleared = http().delete(&faults).send().await.unwrap();
+    let cleared = contract::send(http().delete(&faults)).await;
     assert_eq!(cleared.status(), 204);
     assert_eq!(get(&mock.api_url(), &headers).await.status(), 200);
 
@@ -1002,11 +1001,8 @@ async fn the_profile_limits_apply_without_an_override() {
 #[tokio::test]
 async fn control_native_shows_only_non_secret_parts() {
     let mock = mock("connectwise").await;
-    let v: Value = http()
-        .get(format!("{}/__handshake/native", mock.uri()))
-        .send()
+    let v: Value = contract::send(http().get(format!("{}/__handshake/native", mock.uri())))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -1021,11 +1017,8 @@ async fn control_native_shows_only_non_secret_parts() {
         })
     );
     let mock = self::mock("redtail").await;
-    let v: Value = http()
-        .get(format!("{}/__handshake/native", mock.uri()))
-        .send()
+    let v: Value = contract::send(http().get(format!("{}/__handshake/native", mock.uri())))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

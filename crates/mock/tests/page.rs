@@ -3,6 +3,8 @@
 //! real browser is tested in `browser.rs`.
 
 mod common;
+#[path = "common/contract.rs"]
+mod contract;
 
 use base64::Engine;
 use common::*;
@@ -11,12 +13,9 @@ use handshake_profile::Profile;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+/// A control call (every path here is one), its answer checked against openapi.json.
 async fn get(mock: &MockProvider, path: &str) -> reqwest::Response {
-    http()
-        .get(format!("{}{path}", mock.uri()))
-        .send()
-        .await
-        .unwrap()
+    contract::send(http().get(format!("{}{path}", mock.uri()))).await
 }
 
 async fn get_json(mock: &MockProvider, path: &str) -> Value {
@@ -156,16 +155,16 @@ async fn armed_faults_are_listed_in_order_with_the_times_left() {
         json!({"faults": [], "rate_limited": null})
     );
     let arm = |body: &'static str| {
-        http()
-            .post(format!("{}/__handshake/faults", mock.uri()))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
+        contract::send(
+            http()
+                .post(format!("{}/__handshake/faults", mock.uri()))
+                .header("content-type", "application/json")
+                .body(body),
+        )
     };
     assert_eq!(
         arm(r#"{"endpoint":"token","kind":"status","status":429,"times":2}"#)
             .await
-            .unwrap()
             .status(),
         201
     );

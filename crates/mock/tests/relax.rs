@@ -2,6 +2,8 @@
 //! the refusal into success, and nothing else.
 
 mod common;
+#[path = "common/contract.rs"]
+mod contract;
 
 use common::*;
 use handshake_mock::{Endpoint, JournalEntry, MockProvider, Relaxation};
@@ -321,12 +323,10 @@ async fn refusals_no_relaxation_lifts_carry_an_error_and_no_requirement() {
 async fn relaxations_over_http_and_reset() {
     let mock = mock("connectwise").await;
     let url = format!("{}/__handshake/relax", mock.uri());
+    // Every answer is checked against openapi.json.
     let get = || async {
-        http()
-            .get(&url)
-            .send()
+        contract::send(http().get(&url))
             .await
-            .unwrap()
             .json::<Value>()
             .await
             .unwrap()
@@ -338,12 +338,7 @@ async fn relaxations_over_http_and_reset() {
         ("pkce", json!(["pkce", "scope"])),
         ("client_auth", json!(["pkce", "client_auth", "scope"])),
     ] {
-        let resp = http()
-            .post(&url)
-            .json(&json!({"requirement": name}))
-            .send()
-            .await
-            .unwrap();
+        let resp = contract::send(http().post(&url).json(&json!({"requirement": name}))).await;
         assert_eq!(resp.status(), 200);
         assert_eq!(
             resp.json::<Value>().await.unwrap(),
@@ -363,7 +358,7 @@ async fn relaxations_over_http_and_reset() {
     assert!(authorize(&mock, &without_pkce(&p)).await.is_ok());
 
     let reset = format!("{}/__handshake/reset", mock.uri());
-    assert_eq!(http().post(reset).send().await.unwrap().status(), 204);
+    assert_eq!(contract::send(http().post(reset)).await.status(), 204);
     assert_eq!(get().await, json!({"relaxed": []}));
     assert!(authorize(&mock, &without_pkce(&p)).await.is_err());
     assert_eq!(last(&mock).requirement, Some(Relaxation::Pkce));

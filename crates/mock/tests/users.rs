@@ -2,6 +2,8 @@
 //! leaves the other's grant, and the control API for users, records and grants.
 
 mod common;
+#[path = "common/contract.rs"]
+mod contract;
 
 use common::*;
 use handshake_mock::{Endpoint, JournalEntry, MockProvider};
@@ -80,7 +82,8 @@ async fn control(
             .body(b.to_owned()),
         None => req,
     };
-    req.send().await.unwrap()
+    // Every answer is checked against openapi.json.
+    contract::send(req).await
 }
 
 #[tokio::test]
