@@ -5,6 +5,7 @@
 // methods. Node's standard library only (child_process, readline, fetch).
 
 import { spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -267,6 +268,22 @@ export async function startMock(options = {}) {
   return makeMock(child, info, { exitPromise, stderrText, describeExit, logLines, getExit: () => exited });
 }
 
+/**
+ * With `HANDSHAKE_CONTRACT_LOG` set (the helper's own tests in CI), appends each control
+ * answer as one JSON line, for `openapi_contract.py --check-log` to judge against the
+ * control API's OpenAPI document. Control answers hold no secrets a test has not set itself.
+ */
+function keepForContract(method, url, resp, text) {
+  const file = process.env.HANDSHAKE_CONTRACT_LOG;
+  if (!file) return;
+  const headers = {};
+  resp.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  const line = { method, url, status: resp.status, headers, body: text };
+  appendFileSync(file, JSON.stringify(line) + '\n');
+}
+
 function makeMock(child, info, { exitPromise, stderrText, describeExit, logLines, getExit }) {
   const url = info.url;
   const controlUrl = `${url}/__handshake`;
@@ -290,6 +307,7 @@ function makeMock(child, info, { exitPromise, stderrText, describeExit, logLines
       throw new Error(`${method} ${controlUrl}/${path} failed: ${e.cause?.message ?? e.message}${why}`);
     }
     const text = await resp.text();
+    keepForContract(method, `${controlUrl}/${path}`, resp, text);
     let parsed = text;
     try {
       parsed = text ? JSON.parse(text) : null;

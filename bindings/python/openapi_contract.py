@@ -219,3 +219,51 @@ def check_answers(answers: List[Tuple[str, str, int, Any, bytes]]) -> List[str]:
         except ContractError as e:
             failures.append(str(e))
     return failures
+
+
+class _Headers:
+    """A plain dict of header values with the case-insensitive ``get`` :meth:`Contract.check`
+    reads (what ``http.client.HTTPMessage`` offers)."""
+
+    def __init__(self, values: Dict[str, str]) -> None:
+        self._values = {k.lower(): v for k, v in values.items()}
+
+    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        return self._values.get(name.lower(), default)
+
+
+def check_log(lines: List[str]) -> List[str]:
+    """Every violation among control answers kept as JSON lines (``method``, ``url``,
+    ``status``, ``headers``, ``body``), as bindings/node writes them to
+    ``HANDSHAKE_CONTRACT_LOG``."""
+    answers = []
+    for line in lines:
+        if not line.strip():
+            continue
+        a = json.loads(line)
+        answers.append((a["method"], a["url"], int(a["status"]), _Headers(a["headers"]), a["body"].encode()))
+    return check_answers(answers)
+
+
+def main(argv: List[str]) -> int:
+    """``python openapi_contract.py --check-log FILE``: judges the answers in FILE."""
+    if len(argv) != 2 or argv[0] != "--check-log":
+        print("usage: openapi_contract.py --check-log FILE")
+        return 2
+    lines = pathlib.Path(argv[1]).read_text().splitlines()
+    failures = check_log(lines)
+    for f in failures:
+        print(f)
+    kept = sum(1 for line in lines if line.strip())
+    if not kept:
+        print(f"no control answers in {argv[1]}: nothing was checked")
+        return 1
+    print(f"{kept} control answers checked against openapi.json: {len(failures)} not allowed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
+

@@ -141,11 +141,16 @@ fn ensure_wrk() -> anyhow::Result<()> {
 
 /// The release `handshake` binary next to this one.
 fn handshake_bin() -> anyhow::Result<PathBuf> {
+    sibling("handshake")
+}
+
+/// A binary built beside this one (`cargo build --release -p handshake -p xtask`).
+fn sibling(name: &str) -> anyhow::Result<PathBuf> {
     let me = std::env::current_exe()?;
     let bin = me
         .parent()
         .context("no directory for the current executable")?
-        .join(format!("handshake{}", std::env::consts::EXE_SUFFIX));
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     ensure!(
         bin.exists(),
         "{} is missing: run `cargo build --release -p handshake` (cargo xtask bench does)",
@@ -204,8 +209,10 @@ impl Server {
     }
 
     fn baseline(api_body: &Path) -> anyhow::Result<Server> {
-        let mut cmd = Command::new(std::env::current_exe()?);
-        cmd.arg("bench-baseline").arg(api_body);
+        // Its own binary (`xtask/src/bin/bench-baseline.rs`), so that it can have the
+        // handshake binary's allocator while xtask's fuzz keeps the system's.
+        let mut cmd = Command::new(sibling("bench-baseline")?);
+        cmd.arg(api_body);
         Server::spawn(cmd, "the bare axum baseline")
     }
 
@@ -858,66 +865,4 @@ fn start_times(bin: &Path, n: usize) -> anyhow::Result<(f64, f64)> {
     }
     times.sort_by(f64::total_cmp);
     Ok((times[times.len() / 2], times[times.len() - 1]))
-}
-
-// ---------------------------------------------------------------- the baseline process
-
-/// `xtask bench-baseline PAGE.json`: a bare axum server in its own process, on the same
-/// runtime the CLI uses (`#[tokio::main]`, one worker per core): `POST /oauth/token`
-/// answers a token-shaped JSON body built per request, `GET /api/v2/parties` the mock's
-/// one-record page from the file. Prints its URL, then serves until killed.
-pub(crate) fn baseline(args: Vec<String>) -> anyhow::Result<ExitCode> {
-    use axum::response::IntoResponse;
-    use axum::routing::{get, post};
-
-    let page: &'static [u8] = Vec::leak(std::fs::read(
-        args.first()
-            .context("usage: xtask bench-baseline PAGE.json")?,
-    )?);
-    let app = axum::Router::new()
-        .route(
-            "/oauth/token",
-            post(|body: axum::body::Bytes| async move {
-                let _ = body.len();
-                let mut resp = axum::Json(serde_json::json!({
-                    "access_token": "q1T3PZgZ5oV9nMkzJ4cX0bq7WbYwV2eH3dLrA8sKfNu",
-                    "token_type": "bearer",
-                    "expires_in": 604_799,
-                    "refresh_token": "Hk2mN8pQ4rS6tU0vW1xY3zA5bC7dE9fG2hJ4kL6mN8p",
-                    "scope": "read write",
-                    "subdomain": "demo",
-                }))
-                .into_response();
-                resp.headers_mut().insert(
-                    "cache-control",
-                    axum::http::HeaderValue::from_static("no-store"),
-                );
-                resp
-            }),
-        )
-        .route(
-            "/api/v2/parties",
-            get(move || async move {
-                (
-                    [(axum::http::header::CONTENT_TYPE, "application/json")],
-                    page,
-                )
-            }),
-        );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        use axum::serve::ListenerExt;
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        let addr = listener.local_addr()?;
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        println!("bare axum baseline ready at http://{addr}");
-        std::io::stdout().flush()?;
-        axum::serve(listener, app).await?;
-        anyhow::Ok(())
-    })?;
-    Ok(ExitCode::SUCCESS)
 }

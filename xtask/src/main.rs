@@ -17,8 +17,6 @@ fn main() -> ExitCode {
         Some("explore") => explore::run(rest),
         Some("bench") => bench::run(rest),
         Some("fuzz") => fuzz::run(rest),
-        // Internal: the bare axum process `bench` measures the mock against.
-        Some("bench-baseline") => bench::baseline(rest),
         _ => {
             eprintln!("usage: cargo xtask <conformance|explore|bench|fuzz> [options]\n\n  conformance  run every scenario against every mock CRM\n  explore      property-test a client with random sequences (release build)\n  bench        measure the mock against a bare axum process, with wrk\n  fuzz         bad requests to every endpoint of every mock");
             return ExitCode::from(2);

@@ -116,4 +116,67 @@ mod tests {
             );
         }
     }
+    /// The client's modules, lowest first: a module imports only from layers below its own
+    /// (ARCHITECTURE.md, `crates/client`). `native/` counts as one module.
+    const CLIENT_LAYERS: &[&[&str]] = &[
+        &["config", "token", "detail", "logout", "transport"],
+        &["store"],
+        &["error"],
+        &["api", "callback"],
+        &["paging"],
+        &["native", "client"],
+    ];
+
+    #[test]
+    fn client_modules_import_one_way() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/client/src");
+        let layer = |module: &str| CLIENT_LAYERS.iter().position(|l| l.contains(&module));
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(&src).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                for sub in std::fs::read_dir(&path).unwrap() {
+                    files.push(sub.unwrap().path());
+                }
+            } else {
+                files.push(path);
+            }
+        }
+        for path in files {
+            let rel = path.strip_prefix(&src).unwrap();
+            let module = rel
+                .components()
+                .next()
+                .and_then(|c| c.as_os_str().to_str())
+                .unwrap()
+                .trim_end_matches(".rs")
+                .to_owned();
+            if module == "lib" || module == "tests" {
+                continue;
+            }
+            let own = layer(&module).unwrap_or_else(|| {
+                panic!(
+                    "crates/client/src/{}: add it to CLIENT_LAYERS",
+                    rel.display()
+                )
+            });
+            let text = std::fs::read_to_string(&path).unwrap();
+            for line in text
+                .lines()
+                .map(str::trim_start)
+                .filter(|l| l.starts_with("use crate::"))
+            {
+                let used = line["use crate::".len()..]
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .next()
+                    .unwrap();
+                let theirs = layer(used).unwrap_or_else(|| panic!("{line}: unknown module"));
+                assert!(
+                    theirs < own,
+                    "crates/client/src/{}: `{line}` imports upward or sideways (see CLIENT_LAYERS)",
+                    rel.display()
+                );
+            }
+        }
+    }
 }

@@ -92,3 +92,19 @@ def test_control_answers_are_kept_and_checked(handshake_mock):
     assert "POST /__handshake/clock answered 200" in failures[0]
     assert "status 400 is not documented" in failures[1]
     assert "'tenant' is a required property" in failures[2]
+
+
+def test_node_helper_contract_log_is_judged():
+    """The lines bindings/node writes to HANDSHAKE_CONTRACT_LOG: a documented answer passes,
+    one the document does not allow is reported."""
+    good = {
+        "method": "GET",
+        "url": "http://127.0.0.1:1/__handshake/healthz",
+        "status": 200,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps({"status": "ok"}),
+    }
+    bad = dict(good, url="http://127.0.0.1:1/__handshake/grants", body=json.dumps({"grants": "nope"}))
+    lines = [json.dumps(good), json.dumps(bad)]
+    failures = openapi_contract.check_log(lines)
+    assert len(failures) == 1 and "/__handshake/grants" in failures[0], failures

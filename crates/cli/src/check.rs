@@ -90,7 +90,8 @@ pub(crate) struct CheckClientArgs {
     /// directory).
     #[arg(long, value_name = "DIR", requires = "tls")]
     tls_dir: Option<PathBuf>,
-    /// Report format: pretty, json or junit.
+    /// Report format: pretty, json, junit, or html (one self-contained page with a
+    /// sequence diagram of every failure and warning).
     #[arg(long, default_value = "pretty")]
     format: ReportFormat,
     /// Write the report to this file instead of standard output.
@@ -121,6 +122,9 @@ fn http_url(value: &str) -> Result<url::Url, String> {
 
 /// Runs the checks; `Ok(false)` when a check failed.
 pub(crate) async fn run(args: CheckClientArgs) -> Result<bool> {
+    if let Some(path) = &args.output {
+        crate::check_output(path)?;
+    }
     let profile = match (&args.provider, &args.profile) {
         (None, None) => None,
         _ => Some(

@@ -20,7 +20,8 @@ pub(crate) struct ConformanceArgs {
     /// Only these scenarios (file stems); repeatable.
     #[arg(long = "scenario", value_name = "ID")]
     scenarios: Vec<String>,
-    /// Report format: pretty, json or junit.
+    /// Report format: pretty, json, junit, or html (one self-contained page with a
+    /// sequence diagram of every failure and warning).
     #[arg(long, default_value = "pretty")]
     format: ReportFormat,
     /// Write the report here instead of stdout (a pretty summary still goes to stderr).
@@ -86,6 +87,9 @@ fn parse_form_field(s: &str) -> Result<(String, String), String> {
 }
 
 pub(crate) async fn run(args: ConformanceArgs) -> Result<bool> {
+    if let Some(path) = &args.output {
+        crate::check_output(path)?;
+    }
     let mut scenarios = match &args.scenarios_dir {
         Some(dir) => Scenario::builtins_and_dir(dir)?,
         None => Scenario::builtins(),

@@ -32,7 +32,8 @@ pub(crate) struct ExploreArgs {
     /// Longest sequence drawn, in steps.
     #[arg(long, default_value_t = handshake_conformance::explore::DEFAULT_MAX_STEPS as u32, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     max_steps: u32,
-    /// Report format: pretty, json or junit.
+    /// Report format: pretty, json, junit, or html (one self-contained page with a
+    /// sequence diagram of every failure and warning).
     #[arg(long, default_value = "pretty")]
     format: ReportFormat,
     /// Write the report here instead of stdout (a pretty summary still goes to stderr).
@@ -57,6 +58,9 @@ fn factory(name: &str) -> Result<Box<dyn ClientFactory>> {
 }
 
 pub(crate) async fn run(args: ExploreArgs) -> Result<bool> {
+    if let Some(path) = &args.output {
+        crate::check_output(path)?;
+    }
     let all = Profile::builtins();
     for wanted in &args.providers {
         if !all.iter().any(|p| &p.id == wanted) {

@@ -10,6 +10,12 @@ use handshake_mock::{MockProvider, NativeCredentials, RegisteredClient};
 use handshake_profile::Profile;
 use log::{EnvLine, LogFormat};
 
+// The mock allocates a few dozen small objects per request, and glibc's malloc/free were a
+// quarter of its instructions under callgrind (README, "Benchmarks"); mimalloc is the
+// well-kept allocator built for that pattern.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod check;
 mod conformance;
 mod explore;
@@ -131,50 +137,56 @@ struct ServeArgs {
 
 /// Credentials of the CRM's native scheme; only those the chosen provider uses matter.
 /// Secrets are better given through the environment than on the command line, where `ps`
-/// shows them.
-#[derive(Args)]
-struct NativeArgs {
-    /// API key (Insightly, Agile CRM, Redtail).
-    #[arg(long, env = "HANDSHAKE_API_KEY", hide_env_values = true, default_value = NativeCredentials::DEFAULT_API_KEY)]
-    api_key: String,
-    /// User email (Agile CRM).
-    #[arg(long, env = "HANDSHAKE_EMAIL", default_value = NativeCredentials::DEFAULT_EMAIL)]
-    email: String,
-    /// User name (Redtail).
-    #[arg(long, env = "HANDSHAKE_USERNAME", default_value = NativeCredentials::DEFAULT_USERNAME)]
-    username: String,
-    /// Password (Redtail).
-    #[arg(long, env = "HANDSHAKE_PASSWORD", hide_env_values = true, default_value = NativeCredentials::DEFAULT_PASSWORD)]
-    password: String,
-    /// Company id (ConnectWise).
-    #[arg(long, env = "HANDSHAKE_COMPANY_ID", default_value = NativeCredentials::DEFAULT_COMPANY_ID)]
-    company_id: String,
-    /// API member public key (ConnectWise).
-    #[arg(long, env = "HANDSHAKE_PUBLIC_KEY", default_value = NativeCredentials::DEFAULT_PUBLIC_KEY)]
-    public_key: String,
-    /// API member private key (ConnectWise).
-    #[arg(long, env = "HANDSHAKE_PRIVATE_KEY", hide_env_values = true, default_value = NativeCredentials::DEFAULT_PRIVATE_KEY)]
-    private_key: String,
-    /// Integration clientId GUID, required in the clientId header (ConnectWise).
-    #[arg(long, env = "HANDSHAKE_INTEGRATION_CLIENT_ID", default_value = NativeCredentials::DEFAULT_INTEGRATION_CLIENT_ID)]
-    integration_client_id: String,
-    /// Personal access token (Capsule).
-    #[arg(long, env = "HANDSHAKE_PERSONAL_ACCESS_TOKEN", hide_env_values = true, default_value = NativeCredentials::DEFAULT_PERSONAL_ACCESS_TOKEN)]
-    personal_access_token: String,
-}
+/// shows them. One flag per field of `handshake_mock::NativeCredentials::SETTINGS` (name,
+/// environment variable, default and help are the mock's).
+struct NativeArgs(NativeCredentials);
 
 impl NativeArgs {
     fn credentials(&self) -> NativeCredentials {
-        NativeCredentials::default()
-            .with_api_key(&self.api_key)
-            .with_email(&self.email)
-            .with_username(&self.username)
-            .with_password(&self.password)
-            .with_company_id(&self.company_id)
-            .with_public_key(&self.public_key)
-            .with_private_key(&self.private_key)
-            .with_integration_client_id(&self.integration_client_id)
-            .with_personal_access_token(&self.personal_access_token)
+        self.0.clone()
+    }
+}
+
+impl clap::FromArgMatches for NativeArgs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut creds = NativeCredentials::default();
+        for s in NativeCredentials::SETTINGS {
+            if let Some(v) = matches.get_one::<String>(s.name) {
+                creds = creds
+                    .with_field(s.name, v.as_str())
+                    .unwrap_or_else(|| unreachable!("every setting names a field"));
+            }
+        }
+        Ok(NativeArgs(creds))
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for NativeArgs {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        for s in NativeCredentials::SETTINGS {
+            cmd = cmd.arg(
+                clap::Arg::new(s.name)
+                    .long(s.flag)
+                    // `API_KEY` for `HANDSHAKE_API_KEY`, as a derived flag would name it.
+                    .value_name(s.env.strip_prefix("HANDSHAKE_").unwrap_or(s.env))
+                    .value_parser(clap::value_parser!(String))
+                    .action(clap::ArgAction::Set)
+                    .env(s.env)
+                    .hide_env_values(s.secret())
+                    .default_value(s.default)
+                    .help(s.help),
+            );
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
     }
 }
 
@@ -235,6 +247,40 @@ fn listen_host(value: &str) -> Result<IpAddr, String> {
                 addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
             )
         })
+}
+
+/// Fails early, before a run of minutes, when `--output` cannot be written: a directory, a
+/// missing directory, or no permission. An existing file is left as it is; a new one is
+/// created and removed again.
+pub(crate) fn check_output(path: &std::path::Path) -> Result<()> {
+    let shown = path.display();
+    if path.is_dir() {
+        anyhow::bail!("--output {shown}: is a directory; give a file name");
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if !parent.is_dir() {
+        anyhow::bail!(
+            "--output {shown}: the directory {} does not exist",
+            parent.display()
+        );
+    }
+    if path.exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .with_context(|| format!("--output {shown}: cannot write it"))?;
+    } else {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .with_context(|| format!("--output {shown}: cannot create it"))?;
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
 }
 
 /// Prints to stdout; a reader that went away (`handshake providers --json | head -1`) ends

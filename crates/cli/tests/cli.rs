@@ -256,6 +256,15 @@ fn providers_lists_every_profile_with_provenance() {
     for id in ["capsule", "connectwise", "agilecrm", "redtail", "insightly"] {
         assert!(text.contains(id), "{id} missing from:\n{text}");
     }
+    // The CRMs added since, each with its real native scheme.
+    for (id, scheme) in [
+        ("hubspot", "bearer_token"),
+        ("pipedrive", "header_api_key"),
+        ("zoho", "oauth"),
+    ] {
+        let line = text.lines().find(|l| l.starts_with(id));
+        assert!(line.is_some_and(|l| l.contains(scheme)), "{id}:\n{text}");
+    }
     assert!(text.contains("vendor") && text.contains("seed"), "{text}");
 
     let out = Command::new(BIN)
@@ -273,13 +282,13 @@ fn providers_lists_every_profile_with_provenance() {
 #[test]
 fn unknown_provider_is_a_clear_error() {
     let out = Command::new(BIN)
-        .args(["serve", "salesforce"])
+        .args(["serve", "no-such-crm"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
-        err.contains("no built-in profile named \"salesforce\""),
+        err.contains("no built-in profile named \"no-such-crm\""),
         "{err}"
     );
     assert!(err.contains("capsule"), "{err}");

@@ -41,6 +41,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             NativeCredentials::personal_access_token(env("HANDSHAKE_PERSONAL_ACCESS_TOKEN")?)
         }
         NativeScheme::BasicApiKey => NativeCredentials::api_key(env("HANDSHAKE_API_KEY")?),
+        NativeScheme::HeaderApiKey => NativeCredentials::header_api_key(env("HANDSHAKE_API_KEY")?),
         NativeScheme::BasicEmailApiKey => {
             NativeCredentials::email_api_key(env("HANDSHAKE_EMAIL")?, env("HANDSHAKE_API_KEY")?)
         }

@@ -1,5 +1,6 @@
 //! Parsing the redirect back from the authorization endpoint (RFC 6749 §4.1.2).
 
+use handshake_profile::OAuthError;
 use oauth2::AuthorizationCode;
 use url::Url;
 
@@ -17,6 +18,8 @@ use crate::error::ClientError;
 /// assert!(Callback::parse("?state=a&state=b").is_err()); // RFC 6749 §3.1: no repeats
 /// let cb = Callback::parse("?code=abc&state=xyz&iss=https%3A%2F%2Fas.example").unwrap();
 /// assert_eq!(cb.iss.as_deref(), Some("https://as.example")); // RFC 9207
+/// let cb = Callback::parse("?error=access_denied&state=xyz").unwrap();
+/// assert_eq!(cb.error, Some(handshake_profile::OAuthError::AccessDenied));
 /// ```
 #[derive(Debug, Default)]
 #[non_exhaustive]
@@ -26,7 +29,7 @@ pub struct Callback {
     /// `code` on success (redacted in `Debug`).
     pub code: Option<AuthorizationCode>,
     /// `error` on failure (`access_denied`, `invalid_scope`, ...).
-    pub error: Option<String>,
+    pub error: Option<OAuthError>,
     /// `error_description` on failure.
     pub error_description: Option<String>,
     /// `iss`, the issuer identifier of the server that answered (RFC 9207 §2), on success
@@ -48,7 +51,13 @@ impl Callback {
         for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
             let slot = match name.as_ref() {
                 "state" => &mut cb.state,
-                "error" => &mut cb.error,
+                "error" => {
+                    if cb.error.is_some() {
+                        return Err(repeated("error"));
+                    }
+                    cb.error = Some(OAuthError::from(value.into_owned()));
+                    continue;
+                }
                 "error_description" => &mut cb.error_description,
                 "iss" => &mut cb.iss,
                 "code" => {

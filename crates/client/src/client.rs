@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
-use handshake_profile::{ClientAuth, PkceMethod, Profile};
+use handshake_profile::{ClientAuth, OAuthError, PkceMethod, Profile, REDACTED};
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
 };
@@ -20,9 +20,12 @@ use url::Url;
 
 use crate::api::{api_url, retry_wait, ApiAuth, ApiResponse, Outgoing, Requester};
 use crate::callback::Callback;
-use crate::config::{ClientConfig, SessionId};
+use crate::config::{
+    ClientConfig, SessionId, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RETRY_WAIT, DEFAULT_TIMEOUT,
+};
 use crate::error::ClientError;
-use crate::paging::{Caller, ListOptions, Pages, Walker};
+use crate::logout::{LogoutReport, Revocation};
+use crate::paging::{ListOptions, PageSource, Pages, Sending, Walker};
 use crate::store::{Connection, ConnectionStatus, MemoryStore, TokenStore};
 use crate::token::{field_names, ProviderTokenResponse, TokenSet};
 use crate::transport::{
@@ -46,12 +49,6 @@ type OAuth2Client = oauth2::Client<
 pub const DEFAULT_AUTHORIZATION_TTL: Duration = Duration::from_secs(600);
 /// Default margin before expiry at which access tokens are refreshed proactively.
 pub const DEFAULT_REFRESH_SKEW: Duration = Duration::from_secs(60);
-/// Default cap on one wait after a 429.
-pub const DEFAULT_MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
-/// Default number of API attempts (first try included) when rate limited.
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
-/// Default request timeout.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 // 32 random bytes give a 43-character verifier, 256 bits of entropy (RFC 7636 §7.1).
 const PKCE_VERIFIER_BYTES: u32 = 32;
 // Consumed states remembered per session, to tell a replay from a stranger's state.
@@ -67,47 +64,6 @@ pub struct AuthorizationRequest {
     pub state: String,
     /// The PKCE method used, if the provider supports PKCE.
     pub pkce_method: Option<PkceMethod>,
-}
-
-/// What happened to each token at logout (RFC 7009).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct LogoutReport {
-    /// Revocation of the refresh token.
-    pub refresh_token: Revocation,
-    /// Revocation of the access token.
-    pub access_token: Revocation,
-}
-
-impl LogoutReport {
-    /// Whether the provider confirmed every revocation it was asked for: no token was
-    /// [`Failed`](Revocation::Failed) or met a
-    /// [`TransportError`](Revocation::TransportError).
-    pub fn confirmed(&self) -> bool {
-        [&self.refresh_token, &self.access_token]
-            .iter()
-            .all(|r| matches!(r, Revocation::Revoked | Revocation::NotAttempted))
-    }
-}
-
-/// Outcome of revoking one token. Local tokens are deleted whatever this says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Revocation {
-    /// The provider answered 200 (which RFC 7009 §2.2 also uses for unknown tokens).
-    Revoked,
-    /// The provider answered with another status (after one retry for 503).
-    Failed {
-        /// The last status received.
-        status: u16,
-        /// The OAuth error code of its body (`unsupported_token_type`, RFC 7009 §2.2.1), if
-        /// it had one.
-        error: Option<String>,
-    },
-    /// The request could not be sent, or was answered from another URL (a redirect).
-    TransportError(String),
-    /// There was no such token, or the provider has no revocation endpoint.
-    NotAttempted,
 }
 
 pub(crate) struct Pending {
@@ -303,9 +259,22 @@ impl OAuthClient {
             .clone()
             .unwrap_or_else(|| self.profile.scopes.default.clone());
         let mut req = self.oauth.authorize_url(|| CsrfToken::new_random_len(32));
-        if !scopes.is_empty() {
+        // Pipedrive: scopes are fixed when the app is registered; the request names none.
+        if !scopes.is_empty() && self.profile.scopes.requestable {
             // Joined here rather than with oauth2's add_scope, which always uses a space.
             req = req.add_extra_param("scope", self.profile.scopes.join(&scopes));
+        }
+        // What a refresh token needs (Zoho `access_type=offline`, and `prompt=consent` for a
+        // new one when the user already has one): this client always wants one.
+        let tokens = &self.profile.tokens;
+        if tokens.refresh_tokens {
+            for (k, v) in tokens
+                .refresh_token_requires
+                .iter()
+                .chain(&tokens.refresh_token_reissue_requires)
+            {
+                req = req.add_extra_param(k.as_str(), v.as_str());
+            }
         }
         let method = self.profile.pkce.best_method();
         let mut verifier = None;
@@ -507,7 +476,10 @@ impl OAuthClient {
                 self.store_tokens(session, &tokens)?;
                 Ok(tokens)
             }
-            Err(ClientError::TokenEndpoint { error, .. }) if error == "invalid_grant" => {
+            Err(ClientError::TokenEndpoint {
+                error: OAuthError::InvalidGrant,
+                ..
+            }) => {
                 tracing::warn!(provider = %self.profile.id, "refresh token rejected; re-authorization required");
                 self.mark_reauthorization_required(session)?;
                 Err(ClientError::ReauthorizationRequired)
@@ -601,7 +573,7 @@ impl OAuthClient {
     ) -> Result<Pages<'a>, ClientError> {
         let start = api_url(&self.config.base_url, &self.base, path)?;
         Ok(Pages::new(
-            Caller::OAuth {
+            OAuthPages {
                 client: self,
                 session,
             },
@@ -787,7 +759,7 @@ fn token_error(
     match e {
         RequestTokenError::ServerResponse(err) => ClientError::TokenEndpoint {
             status: status_code,
-            error: err.error().as_ref().to_owned(),
+            error: OAuthError::from(err.error().as_ref()),
             description: err.error_description().cloned(),
         },
         RequestTokenError::Request(TransportError::Http(e)) => ClientError::Http(e),
@@ -799,7 +771,7 @@ fn token_error(
         }
         RequestTokenError::Parse(_, body) => ClientError::TokenEndpoint {
             status: status_code,
-            error: "unparseable_error_body".into(),
+            error: OAuthError::Other(ClientError::UNPARSEABLE_ERROR_BODY.to_owned()),
             description: Some(field_names(&body)),
         },
         RequestTokenError::Other(reason) if status == Some(200) => {
@@ -807,7 +779,7 @@ fn token_error(
         }
         RequestTokenError::Other(reason) => ClientError::TokenEndpoint {
             status: status_code,
-            error: "unparseable_error_body".into(),
+            error: OAuthError::Other(ClientError::UNPARSEABLE_ERROR_BODY.to_owned()),
             description: Some(reason),
         },
     }
@@ -829,8 +801,9 @@ pub(crate) fn new_pkce(
     (challenge, verifier)
 }
 
-/// OAuth 2.0 bearer authentication (RFC 6750 §2.1) for one session; a 401 is answered with
-/// one refresh when there is a refresh token.
+/// OAuth 2.0 bearer authentication (RFC 6750 §2.1; the auth-scheme is the profile's
+/// `api.auth_scheme`) for one session; a 401 is answered with one refresh when there is a
+/// refresh token.
 struct BearerAuth<'a> {
     client: &'a OAuthClient,
     session: &'a SessionId,
@@ -839,7 +812,9 @@ struct BearerAuth<'a> {
 
 impl ApiAuth for BearerAuth<'_> {
     async fn apply(&mut self, headers: &mut http::HeaderMap) -> Result<(), ClientError> {
-        let value = format!("Bearer {}", self.tokens.access_token.secret());
+        // `Bearer` (RFC 6750 §2.1), or the profile's own word (Zoho `Zoho-oauthtoken`).
+        let scheme = &self.client.profile.api.auth_scheme;
+        let value = format!("{scheme} {}", self.tokens.access_token.secret());
         let mut value =
             http::HeaderValue::from_str(&value).map_err(|_| ClientError::InvalidTokenResponse {
                 reason: "access_token has characters not allowed in a header".into(),
@@ -861,10 +836,26 @@ impl ApiAuth for BearerAuth<'_> {
     }
 
     fn scrub(&self, text: &str) -> String {
-        let mut out = text.replace(self.tokens.access_token.secret(), "[redacted]");
+        let mut out = text.replace(self.tokens.access_token.secret(), REDACTED);
         if let Some(rt) = &self.tokens.refresh_token {
-            out = out.replace(rt.secret(), "[redacted]");
+            out = out.replace(rt.secret(), REDACTED);
         }
         out
+    }
+}
+
+/// An OAuth client's page requests, for one session.
+struct OAuthPages<'a> {
+    client: &'a OAuthClient,
+    session: &'a SessionId,
+}
+
+impl PageSource for OAuthPages<'_> {
+    fn send_page<'a>(&'a self, out: &'a Outgoing<'a>) -> Sending<'a> {
+        Box::pin(self.client.send(self.session, out))
+    }
+
+    fn page_error(&self, resp: &ApiResponse) -> ClientError {
+        resp.to_error(&|s| s.to_owned())
     }
 }

@@ -1,8 +1,15 @@
 //! Client configuration and session identifiers.
 
-use std::fmt;
+use std::time::Duration;
 
 pub use oauth2::ClientSecret;
+
+/// Default cap on one wait after a 429.
+pub const DEFAULT_MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+/// Default number of API attempts (first try included) when rate limited.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+/// Default request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a team registers with a provider, plus where the provider lives.
 ///
@@ -60,28 +67,26 @@ impl ClientConfig {
     }
 }
 
-/// The application's identifier for one user session (typically a session-cookie key).
-///
-/// Pending authorizations and tokens are bound to it. It is a credential in most web apps,
-/// so `Debug` does not print it.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId(String);
-
-impl SessionId {
-    /// Wraps an application session key.
-    pub fn new(id: impl Into<String>) -> Self {
-        SessionId(id.into())
-    }
-
-    /// The key, for storage lookups.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+handshake_profile::secret_type! {
+    /// The application's identifier for one user session (typically a session-cookie key).
+    ///
+    /// Pending authorizations and tokens are bound to it. It is a credential in most web apps,
+    /// so `Debug` prints `SessionId([redacted])`. It is compared and hashed (stores look
+    /// sessions up by it).
+    ///
+    /// ```
+    /// let id = handshake_client::SessionId::new("cookie-123");
+    /// assert_eq!(format!("{id:?}"), "SessionId([redacted])");
+    /// assert_eq!(id.as_str(), "cookie-123");
+    /// ```
+    #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub struct SessionId(String);
 }
 
-impl fmt::Debug for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SessionId([redacted])")
+impl SessionId {
+    /// The key, for storage lookups (the same as [`SessionId::secret`]).
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 

@@ -4,8 +4,10 @@
 
 use std::time::Duration;
 
-use crate::api::ApiErrorDetail;
-use crate::client::{LogoutReport, Revocation};
+use handshake_profile::OAuthError;
+
+use crate::detail::ApiErrorDetail;
+use crate::logout::{LogoutReport, Revocation};
 use crate::store::StoreError;
 
 /// Everything that can go wrong while driving an authorization flow.
@@ -61,7 +63,7 @@ pub enum ClientError {
     #[error("authorization failed: {error}{}", fmt_description(.description))]
     AuthorizationDenied {
         /// The OAuth error code, e.g. `access_denied`, `invalid_scope`.
-        error: String,
+        error: OAuthError,
         /// The provider's `error_description`, if any.
         description: Option<String>,
     },
@@ -75,8 +77,9 @@ pub enum ClientError {
     TokenEndpoint {
         /// HTTP status of the response.
         status: u16,
-        /// The OAuth error code (`invalid_grant`, ...), or `unparseable_error_body`.
-        error: String,
+        /// The OAuth error code (`invalid_grant`, ...), or
+        /// `Other(`[`ClientError::UNPARSEABLE_ERROR_BODY`]`)` when the body named none.
+        error: OAuthError,
         /// The provider's `error_description`, if any.
         description: Option<String>,
     },
@@ -176,6 +179,12 @@ pub enum ClientError {
     /// The token store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl ClientError {
+    /// The code of a [`ClientError::TokenEndpoint`] whose error body could not be read
+    /// (not JSON, no `error`): `OAuthError::Other("unparseable_error_body")`.
+    pub const UNPARSEABLE_ERROR_BODY: &'static str = "unparseable_error_body";
 }
 
 fn fmt_description(d: &Option<String>) -> String {

@@ -58,22 +58,30 @@ mod api;
 mod callback;
 mod client;
 mod config;
+mod detail;
 mod error;
+mod logout;
 mod native;
 mod paging;
 mod store;
 mod token;
 mod transport;
 
-pub use api::{ApiErrorDetail, ApiResponse};
+pub use api::ApiResponse;
 pub use callback::Callback;
 pub use client::{
-    AuthorizationRequest, LogoutReport, OAuthClient, Revocation, DEFAULT_AUTHORIZATION_TTL,
-    DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RETRY_WAIT, DEFAULT_REFRESH_SKEW, DEFAULT_TIMEOUT,
+    AuthorizationRequest, OAuthClient, DEFAULT_AUTHORIZATION_TTL, DEFAULT_REFRESH_SKEW,
 };
-pub use config::{ClientConfig, ClientSecret, SessionId};
+pub use config::{
+    ClientConfig, ClientSecret, SessionId, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RETRY_WAIT,
+    DEFAULT_TIMEOUT,
+};
+pub use detail::ApiErrorDetail;
 pub use error::ClientError;
-pub use native::{NativeClient, NativeCredentials, NativeSecret, DEFAULT_CONNECTWISE_VERSION};
+/// OAuth 2.0 error codes, as [`ClientError`] and [`Callback`] carry them (shared with the mock).
+pub use handshake_profile::OAuthError;
+pub use logout::{LogoutReport, Revocation};
+pub use native::{NativeClient, NativeCredentials, NativeSecret};
 pub use oauth2::{AccessToken, AuthorizationCode, RefreshToken};
 pub use paging::{ListOptions, Pages, DEFAULT_MAX_PAGES};
 pub use store::{

@@ -2,8 +2,10 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 
-use handshake_profile::{Api, Paging, PagingStyle};
+use handshake_profile::{Api, FieldPath, Paging, PagingStyle};
 use http::header::{HeaderName, HeaderValue, LINK};
 use http::HeaderMap;
 use serde_json::Value;
@@ -11,10 +13,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::api::{ApiResponse, Outgoing};
-use crate::client::OAuthClient;
-use crate::config::SessionId;
 use crate::error::ClientError;
-use crate::native::NativeClient;
 use crate::token::field_names;
 
 /// Default bound on the pages of one walk ([`ListOptions::max_pages`]).
@@ -71,25 +70,34 @@ impl ListOptions {
     }
 }
 
-/// Who sends the page requests: one request helper, two ways to authenticate.
-pub(crate) enum Caller<'a> {
-    OAuth {
-        client: &'a OAuthClient,
-        session: &'a SessionId,
-    },
-    Native(&'a NativeClient),
+/// A request in flight, as [`PageSource::send_page`] returns it.
+pub(crate) type Sending<'a> =
+    Pin<Box<dyn Future<Output = Result<ApiResponse, ClientError>> + Send + 'a>>;
+
+/// Who sends a walk's requests and reads its refusals: the OAuth client (for one session) or
+/// the native client, each implementing this beside its own request helper. Paging knows
+/// neither.
+pub(crate) trait PageSource: Send + Sync {
+    /// Sends one page request, authenticated.
+    fn send_page<'a>(&'a self, out: &'a Outgoing<'a>) -> Sending<'a>;
+
+    /// The typed error for a non-2xx page, with the source's secrets scrubbed.
+    fn page_error(&self, resp: &ApiResponse) -> ClientError;
 }
 
-/// A page-by-page walk of a list resource, made by `pages(..)` on [`OAuthClient`] or
-/// [`NativeClient`].
+/// A page-by-page walk of a list resource, made by `pages(..)` on
+/// [`OAuthClient`](crate::OAuthClient) or [`NativeClient`](crate::NativeClient).
 ///
-/// The walk follows the profile's paging: `page` numbers with a size parameter or a size
-/// header (Redtail `pagesize`), `skip`/`top` offsets (Insightly), or a cursor read from the
-/// last record (Agile CRM). It stops at the first of: an empty page or a 204; a `Link`
-/// header without `rel="next"`; `X-Pagination-Has-More: false`; `meta.total_pages`
-/// reached; a total-count header reached; no cursor on the last record; and, only when the
-/// server gave none of these signals, a page shorter than asked for. A `Link` `rel="next"` is
-/// followed only on the origin of the client's base URL, so credentials never leave it.
+/// The walk follows the profile's paging (`api.paging`: every name and place below is the
+/// profile's): `page` numbers with a size parameter or a size header (Redtail `pagesize`),
+/// `skip`/`top` offsets (Insightly), or a cursor read where `cursor_at` says (Agile CRM: the
+/// last record). It stops at the first of: an empty page or a 204; a `Link` header without
+/// `rel="next"`; no next URL at `next_url_at`; `X-Pagination-Has-More: false` or `false` at
+/// `has_more_at`; the page count at `total_pages_at` (`meta.total_pages`) reached; a
+/// total-count header reached; no cursor; and, only when the server gave none of these
+/// signals, a page shorter than asked for. A next page's URL (`Link` `rel="next"`,
+/// `next_url_at`) is followed only on the origin of the client's base URL, so credentials
+/// never leave it.
 ///
 /// Records are returned as the CRM sent them, envelopes (`{"parties": [...]}`,
 /// `{"contacts": [...], "meta": ...}`) removed. A server that repeats a page, a cursor or a
@@ -106,7 +114,7 @@ pub(crate) enum Caller<'a> {
 /// # Ok(()) }
 /// ```
 pub struct Pages<'a> {
-    caller: Caller<'a>,
+    source: Box<dyn PageSource + 'a>,
     walker: Walker,
 }
 
@@ -121,8 +129,11 @@ impl fmt::Debug for Pages<'_> {
 }
 
 impl<'a> Pages<'a> {
-    pub(crate) fn new(caller: Caller<'a>, walker: Walker) -> Pages<'a> {
-        Pages { caller, walker }
+    pub(crate) fn new(source: impl PageSource + 'a, walker: Walker) -> Pages<'a> {
+        Pages {
+            source: Box::new(source),
+            walker,
+        }
     }
 
     /// The next page's records, or `None` when the walk is over.
@@ -130,16 +141,10 @@ impl<'a> Pages<'a> {
         let Some(out) = self.walker.next_request()? else {
             return Ok(None);
         };
-        let resp = match &self.caller {
-            Caller::OAuth { client, session } => client.send(session, &out).await?,
-            Caller::Native(client) => client.send(&out).await?,
-        };
+        let resp = self.source.send_page(&out).await?;
         if !resp.is_success() {
             self.walker.next = None;
-            return Err(match &self.caller {
-                Caller::OAuth { .. } => resp.to_error(&|s| s.to_owned()),
-                Caller::Native(client) => resp.to_error(&|s| client.scrub(s)),
-            });
+            return Err(self.source.page_error(&resp));
         }
         let records = self.walker.accept(&out.url, &resp)?;
         if records.is_empty() {
@@ -166,13 +171,6 @@ impl<'a> Pages<'a> {
     pub fn pages_fetched(&self) -> u32 {
         self.walker.pages
     }
-}
-
-/// What a response says about the next page.
-enum Next {
-    Url(Url),
-    Following,
-    Done,
 }
 
 /// The paging state machine, free of I/O: it proposes the next request and reads each
@@ -232,31 +230,30 @@ impl Walker {
         let mut headers = HeaderMap::new();
         match p.style {
             PagingStyle::Page if self.forward_only => {
-                headers.insert(
-                    HeaderName::from_static("pagination-type"),
-                    HeaderValue::from_static("forward-only"),
-                );
+                if let (Ok(name), Ok(value)) = (
+                    HeaderName::from_bytes(p.forward_only_header.as_bytes()),
+                    HeaderValue::from_str(&p.forward_only_value),
+                ) {
+                    headers.insert(name, value);
+                }
             }
             PagingStyle::Page => {
                 self.page_no += 1;
                 set.push((&p.page_param, self.page_no.to_string()));
             }
             PagingStyle::SkipTop => {
-                set.push((
-                    p.skip_param.as_deref().unwrap_or("skip"),
-                    self.fetched.to_string(),
-                ));
+                set.push((p.skip_param(), self.fetched.to_string()));
             }
             PagingStyle::Cursor => {
                 if let Some(c) = cursor {
-                    set.push((p.cursor_param.as_deref().unwrap_or("cursor"), c.to_owned()));
+                    set.push((p.cursor_param(), c.to_owned()));
                 }
             }
         }
         if p.size_in_header {
             if let (Ok(name), Ok(value)) = (
                 HeaderName::from_bytes(p.size_param.as_bytes()),
-                HeaderValue::from_str(&size),
+                HeaderValue::from_str(&p.size_header_value(self.size)),
             ) {
                 headers.insert(name, value);
             }
@@ -324,14 +321,14 @@ impl Walker {
             ));
         }
         self.fetched += records.len() as u64;
-        let Some(style) = self.paging.as_ref().map(|p| p.style) else {
+        let Some(paging) = self.paging.as_ref() else {
             return Ok(records);
         };
-        if style == PagingStyle::Cursor {
+        if paging.style == PagingStyle::Cursor {
             // Agile CRM: "Cursor for the next page will be in the last contact of the list."
-            let cursor = records
-                .last()
-                .and_then(|r| r.get("cursor"))
+            let cursor = body
+                .as_ref()
+                .and_then(|b| paging.cursor_at.get(b, &records))
                 .and_then(cursor_text);
             if let Some(cursor) = cursor {
                 if !self.seen_cursors.insert(cursor.clone()) {
@@ -341,14 +338,15 @@ impl Walker {
             }
             return Ok(records);
         }
-        match self.signal(url, resp, body.as_ref(), records.len() as u64)? {
-            Next::Url(next) => {
+        match self.signal(resp, body.as_ref(), &records) {
+            Signal::Follow { what, href } => {
+                let next = self.follow(url, &what, &href)?;
                 let mut carried = self.numbered_request(None);
                 carried.url = next;
                 self.next = Some(carried);
             }
-            Next::Following => self.next = Some(self.numbered_request(None)),
-            Next::Done => {}
+            Signal::Following => self.next = Some(self.numbered_request(None)),
+            Signal::Done => {}
         }
         Ok(records)
     }
@@ -396,73 +394,100 @@ impl Walker {
     }
 
     /// Whether another page follows, from the strongest signal the response carries.
-    fn signal(
-        &mut self,
-        url: &Url,
-        resp: &ApiResponse,
-        body: Option<&Value>,
-        len: u64,
-    ) -> Result<Next, ClientError> {
+    fn signal(&self, resp: &ApiResponse, body: Option<&Value>, records: &[Value]) -> Signal {
         if let Some(next) = link_next(&resp.headers) {
-            let Some(href) = next else {
-                return Ok(Next::Done);
+            return match next {
+                Some(href) => Signal::Follow {
+                    what: "Link rel=\"next\"".to_owned(),
+                    href,
+                },
+                None => Signal::Done,
             };
-            let next = url
-                .join(&href)
-                .map_err(|e| self.stop(format!("unusable Link rel=\"next\": {e}")))?;
-            if next.origin() != self.base.origin() {
-                return Err(self.stop(format!(
-                    "Link rel=\"next\" points to {}, not the configured base URL's origin; \
-                     credentials are only sent to base_url",
-                    next.origin().ascii_serialization()
-                )));
-            }
-            return Ok(Next::Url(next));
+        }
+        let Some(paging) = self.paging.as_ref() else {
+            return Signal::Done;
+        };
+        let field = |at: &FieldPath| body.and_then(|b| at.get(b, records));
+        if let Some(at) = &paging.next_url_at {
+            // Salesforce, Dynamics: the body names the next page, and only while there is one.
+            return match field(at).and_then(Value::as_str) {
+                Some(href) => Signal::Follow {
+                    what: format!("`{at}`"),
+                    href: href.to_owned(),
+                },
+                None => Signal::Done,
+            };
         }
         if self.forward_only {
-            // Forward-only pages are addressed by the server's pageId, in Link only.
-            return Ok(Next::Done);
+            // Forward-only pages are addressed by the server's page id, in Link only.
+            return Signal::Done;
         }
-        let paging = self.paging.as_ref();
-        let has_more = paging
-            .and_then(|p| p.has_more_header.as_deref())
-            .unwrap_or("x-pagination-has-more");
-        if let Some(v) = header_text(&resp.headers, has_more) {
+        let more_in_body = || match paging.has_more_at.as_ref().and_then(field)? {
+            Value::Bool(true) => Some("true"),
+            Value::Bool(false) => Some("false"),
+            _ => None,
+        };
+        // Salesforce `done`: the inverse of "more".
+        let more_in_body = || {
+            more_in_body().or_else(|| match paging.done_at.as_ref().and_then(field)? {
+                Value::Bool(true) => Some("false"),
+                Value::Bool(false) => Some("true"),
+                _ => None,
+            })
+        };
+        let has_more =
+            header_text(&resp.headers, paging.has_more_header_read()).or_else(more_in_body);
+        if let Some(v) = has_more {
             if v.eq_ignore_ascii_case("true") {
-                return Ok(Next::Following);
+                return Signal::Following;
             }
             if v.eq_ignore_ascii_case("false") {
-                return Ok(Next::Done);
+                return Signal::Done;
             }
         }
-        let total_pages = body
-            .and_then(|b| b.get("meta"))
-            .and_then(|m| m.get("total_pages"))
-            .and_then(Value::as_u64);
-        if let Some(total) = total_pages {
-            return Ok(if self.page_no >= total {
-                Next::Done
+        let more = |more: bool| {
+            if more {
+                Signal::Following
             } else {
-                Next::Following
-            });
+                Signal::Done
+            }
+        };
+        if let Some(total) = field(&paging.total_pages_at).and_then(Value::as_u64) {
+            return more(self.page_no < total);
         }
-        let total_header = paging
-            .and_then(|p| p.total_header.as_deref())
-            .unwrap_or("x-total-count");
-        if let Some(total) = header_text(&resp.headers, total_header).and_then(|v| v.parse().ok()) {
-            let total: u64 = total;
-            return Ok(if self.fetched >= total {
-                Next::Done
-            } else {
-                Next::Following
-            });
+        let total_header = header_text(&resp.headers, paging.total_header_read());
+        if let Some(total) = total_header.and_then(|v| v.parse::<u64>().ok()) {
+            return more(self.fetched < total);
         }
-        Ok(if len < u64::from(self.size) {
-            Next::Done
-        } else {
-            Next::Following
-        })
+        more(records.len() as u64 >= u64::from(self.size))
     }
+
+    /// The next page at `href` (relative to the page at `url`), on the base URL's origin only.
+    fn follow(&mut self, url: &Url, what: &str, href: &str) -> Result<Url, ClientError> {
+        let next = url
+            .join(href)
+            .map_err(|e| self.stop(format!("unusable {what}: {e}")))?;
+        if next.origin() != self.base.origin() {
+            return Err(self.stop(format!(
+                "{what} points to {}, not the configured base URL's origin; \
+                 credentials are only sent to base_url",
+                next.origin().ascii_serialization()
+            )));
+        }
+        Ok(next)
+    }
+}
+
+/// What a response says about the next page.
+enum Signal {
+    /// The next page is at this URL (relative to the page's).
+    Follow {
+        what: String,
+        href: String,
+    },
+    /// The next page follows, by the paging parameters.
+    Following,
+    Done,
 }
 
 /// The URL with its query pairs sorted: `?page=1&perPage=2` and `?perPage=2&page=1` are the
@@ -600,8 +625,10 @@ mod tests {
     }
 
     /// A server paging `n` records exactly as `profile` says, with only the signals the
-    /// profile declares (meta totals, total-count header, cursors, 204).
+    /// profile declares (meta totals, total-count header, cursors, body flags and next
+    /// URLs, 204), each where the profile says it sits.
     fn serve(profile: &handshake_profile::Profile, n: u64, out: &Outgoing<'_>) -> ApiResponse {
+        use handshake_profile::Anchor;
         let p = profile.api.paging.as_ref().unwrap();
         let q = |name: &str| {
             out.url
@@ -610,21 +637,20 @@ mod tests {
                 .map(|(_, v)| v.into_owned())
         };
         let size: u64 = if p.size_in_header {
-            out.headers[p.size_param.as_str()]
-                .to_str()
+            p.size_from_header(out.headers[p.size_param.as_str()].to_str().unwrap())
                 .unwrap()
                 .parse()
                 .unwrap()
         } else {
             q(&p.size_param).unwrap().parse().unwrap()
         };
-        let start = match p.style {
-            PagingStyle::Page => (q(&p.page_param).unwrap().parse::<u64>().unwrap() - 1) * size,
-            PagingStyle::SkipTop => q(p.skip_param.as_deref().unwrap())
-                .unwrap()
-                .parse()
-                .unwrap(),
-            PagingStyle::Cursor => q("cursor").map_or(0, |c| c.parse().unwrap()),
+        let start = match (q("locator"), p.style) {
+            (Some(at), _) => at.parse().unwrap(),
+            (None, PagingStyle::Page) => {
+                (q(&p.page_param).unwrap().parse::<u64>().unwrap() - 1) * size
+            }
+            (None, PagingStyle::SkipTop) => q(p.skip_param()).unwrap().parse().unwrap(),
+            (None, PagingStyle::Cursor) => q(p.cursor_param()).map_or(0, |c| c.parse().unwrap()),
         };
         let mut items: Vec<Value> = (start + 1..=n.min(start + size))
             .map(|id| serde_json::json!({ "id": id }))
@@ -637,18 +663,44 @@ mod tests {
                 body: Vec::new(),
             };
         }
+        let more = start + size < n;
+        let mut fields: Vec<(&FieldPath, Value)> = Vec::new();
         if p.style == PagingStyle::Cursor && items.len() as u64 == size {
-            items.last_mut().unwrap()["cursor"] = Value::String((start + size).to_string());
+            fields.push((&p.cursor_at, Value::String((start + size).to_string())));
+        }
+        if p.meta {
+            fields.push((&p.total_pages_at, n.div_ceil(size).into()));
+            fields.push((&p.total_records_at, n.into()));
+        }
+        if let Some(at) = &p.has_more_at {
+            fields.push((at, more.into()));
+        }
+        if let (Some(at), true) = (&p.next_url_at, more) {
+            let next = format!(
+                "{}?locator={}&{}={size}",
+                profile.api.path,
+                start + size,
+                p.size_param
+            );
+            fields.push((at, next.into()));
         }
         if let Some(h) = &p.total_header {
             headers.insert(HeaderName::from_bytes(h.as_bytes()).unwrap(), n.into());
         }
+        let mut body = serde_json::json!({});
+        for (at, value) in fields {
+            let target = match at.anchor() {
+                Anchor::Body => &mut body,
+                Anchor::FirstRecord => items.first_mut().unwrap(),
+                Anchor::LastRecord => items.last_mut().unwrap(),
+            };
+            assert!(at.set_in(target, value));
+        }
         let body = match &profile.api.envelope {
-            Some(key) if p.meta => serde_json::json!({
-                key.as_str(): items,
-                "meta": {"total_records": n, "total_pages": n.div_ceil(size)}
-            }),
-            Some(key) => serde_json::json!({ key.as_str(): items }),
+            Some(key) => {
+                body[key.as_str()] = Value::Array(items);
+                body
+            }
             None => Value::Array(items),
         };
         ApiResponse {
@@ -658,12 +710,55 @@ mod tests {
         }
     }
 
+    /// The built-in profiles, and the paging of CRMs to come written as profile data
+    /// (`/work/shared/more-crm-facts.md`): a cursor in the body (HubSpot), a "more" flag in
+    /// the body over pages (Zoho) and offsets (Pipedrive v1), a next URL in the body
+    /// (Salesforce, Dynamics).
+    fn paging_profiles() -> Vec<handshake_profile::Profile> {
+        let mut all = handshake_profile::Profile::builtins();
+        let base = handshake_profile::Profile::builtin("capsule").unwrap();
+        let path = |p: &str| Some(FieldPath::parse(p).unwrap());
+        let variant = |id: &str, envelope: &str, edit: &dyn Fn(&mut Paging)| {
+            let mut profile = base.clone();
+            profile.id = id.to_owned();
+            profile.api.envelope = Some(envelope.to_owned());
+            let paging = profile.api.paging.as_mut().unwrap();
+            paging.link_header = false;
+            paging.has_more_header = None;
+            edit(paging);
+            profile
+        };
+        all.push(variant("hubspot-like", "results", &|p| {
+            p.style = PagingStyle::Cursor;
+            p.cursor_param = Some("after".into());
+            p.cursor_at = path("/paging/next/after").unwrap();
+            p.size_param = "limit".into();
+        }));
+        all.push(variant("zoho-like", "data", &|p| {
+            p.size_param = "per_page".into();
+            p.has_more_at = path("/info/more_records");
+        }));
+        all.push(variant("pipedrive-like", "data", &|p| {
+            p.style = PagingStyle::SkipTop;
+            p.skip_param = Some("start".into());
+            p.size_param = "limit".into();
+            p.has_more_at = path("/additional_data/pagination/more_items_in_collection");
+        }));
+        all.push(variant("salesforce-like", "records", &|p| {
+            p.next_url_at = path("/nextRecordsUrl");
+        }));
+        all.push(variant("dynamics-like", "value", &|p| {
+            p.next_url_at = path("/@odata.nextLink");
+        }));
+        all
+    }
+
     proptest::proptest! {
-        /// Whatever the record count and page size, every built-in profile's walk returns
+        /// Whatever the record count and page size, every paging profile's walk returns
         /// each record exactly once, in order, in at most ceil(n/size) + 1 requests.
         #[test]
         fn every_style_walks_every_record_exactly_once(n in 0u64..60, size in 1u32..9) {
-            for profile in handshake_profile::Profile::builtins() {
+            for profile in paging_profiles() {
                 let base = Url::parse("http://127.0.0.1:1").unwrap();
                 let start = base.join(&profile.api.path).unwrap();
                 let options = ListOptions::default().page_size(size);
@@ -684,6 +779,29 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_next_url_in_the_body_stays_on_the_base_origin() {
+        let profile = paging_profiles()
+            .into_iter()
+            .find(|p| p.id == "salesforce-like")
+            .unwrap();
+        let base = Url::parse("http://127.0.0.1:1").unwrap();
+        let start = base.join(&profile.api.path).unwrap();
+        let mut walker = Walker::new(&profile.api, &ListOptions::default(), start, base);
+        let out = walker.next_request().unwrap().unwrap();
+        let body = serde_json::json!({"records": [{"id": 1}], "nextRecordsUrl": "http://evil.example/next"});
+        let resp = ApiResponse {
+            status: 200,
+            headers: HeaderMap::new(),
+            body: body.to_string().into_bytes(),
+        };
+        let err = walker.accept(&out.url, &resp).unwrap_err().to_string();
+        assert!(
+            err.contains("`/nextRecordsUrl` points to http://evil.example"),
+            "{err}"
+        );
     }
 
     #[test]

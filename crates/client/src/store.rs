@@ -168,14 +168,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A 256-bit key for [`EncryptedFileStore`]. `Debug` does not print it.
-#[derive(Clone)]
-pub struct StoreKey([u8; 32]);
-
-impl fmt::Debug for StoreKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("StoreKey([redacted])")
-    }
+handshake_profile::secret_type! {
+    /// A 256-bit key for [`EncryptedFileStore`]. `Debug` prints `StoreKey([redacted])`.
+    ///
+    /// ```
+    /// let key = handshake_client::StoreKey::from_bytes([7; 32]);
+    /// assert_eq!(format!("{key:?}"), "StoreKey([redacted])");
+    /// assert_eq!(key.secret(), &[7; 32]);
+    /// ```
+    #[derive(Clone)]
+    pub struct StoreKey([u8; 32]);
 }
 
 impl StoreKey {

@@ -319,6 +319,71 @@ fn secrets_do_not_show_in_debug() {
     }
 }
 
+#[test]
+fn every_secret_bearing_type_redacts_itself() {
+    let creds = [
+        NativeCredentials::personal_access_token("PAT-SECRET"),
+        NativeCredentials::api_key("AK-SECRET"),
+        NativeCredentials::email_api_key("ada@example.com", "AK-SECRET"),
+        NativeCredentials::redtail("AK-SECRET", "ada", "PW-SECRET"),
+        NativeCredentials::connectwise("acme", "pub", "PK-SECRET", "client-guid"),
+    ];
+    let mut shown = vec![
+        format!("{:?}", NativeSecret::new("NS-SECRET")),
+        format!("{}", NativeSecret::new("NS-SECRET")),
+        format!("{}", SessionId::new("SESSION-SECRET")),
+        format!(
+            "{:?}",
+            StoreKey::from_bytes(*b"KEY-SECRET-KEY-SECRET-KEY-SECRET")
+        ),
+        format!(
+            "{:?}",
+            Callback::parse("?code=CODE-SECRET&state=s").unwrap()
+        ),
+        format!(
+            "{:?}",
+            EncryptedFileStore::new("/nonexistent", StoreKey::generate())
+        ),
+    ];
+    for c in &creds {
+        shown.push(format!("{c:?}"));
+        let p = Profile::builtins()
+            .into_iter()
+            .find(|p| {
+                p.native_auth
+                    .as_ref()
+                    .is_some_and(|n| n.scheme == c.scheme())
+            })
+            .unwrap();
+        let client = NativeClient::new(&p, "http://127.0.0.1:9", c.clone()).unwrap();
+        shown.push(format!("{client:?}"));
+    }
+    for s in &shown {
+        assert!(!s.contains("SECRET"), "{s}");
+        assert!(
+            s.contains("[redacted]") || s.starts_with("EncryptedFileStore"),
+            "{s}"
+        );
+    }
+    assert_eq!(shown[0], "NativeSecret([redacted])");
+    assert_eq!(shown[2], "[redacted]");
+}
+
+#[test]
+fn oauth_error_codes_are_typed() {
+    let cb = Callback::parse("?error=access_denied&state=s").unwrap();
+    assert_eq!(cb.error, Some(handshake_profile::OAuthError::AccessDenied));
+    let cb = Callback::parse("?error=crm_says_no&state=s").unwrap();
+    assert_eq!(
+        cb.error,
+        Some(handshake_profile::OAuthError::Other("crm_says_no".into()))
+    );
+    assert!(matches!(
+        Callback::parse("?error=a&error=b"),
+        Err(ClientError::MalformedCallback(_))
+    ));
+}
+
 mod store {
     use super::*;
 

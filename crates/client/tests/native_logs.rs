@@ -48,6 +48,10 @@ async fn no_native_credential_reaches_logs_or_errors() {
     let _guard = tracing::subscriber::set_default(subscriber);
     let mut errors = Vec::new();
     for profile in Profile::builtins() {
+        if profile.native_auth.is_none() {
+            // Zoho has no native scheme.
+            continue;
+        }
         let s = setup_with(&profile.id, ListOptions::default().page_size(2)).await;
         let body = list_body(&s.profile, &records(1));
         Mock::given(method("GET"))

@@ -26,7 +26,7 @@ use handshake_client::{
     AccessToken, ClientError, Connection, ConnectionStatus, MemoryStore, NativeClient,
     NativeCredentials, RefreshToken, TokenSet, TokenStore,
 };
-use handshake_profile::{ClientAuth, Profile, TokenEncoding};
+use handshake_profile::{ClientAuth, OAuthError, Profile, TokenEncoding};
 use url::Url;
 
 use crate::cut::{ApiReply, ClientFactory, ClientFailure, ClientSettings, ClientUnderTest};
@@ -237,9 +237,9 @@ impl BrokenSession {
                 ("refresh_token", refresh.secret().clone()),
             ])
             .await?;
-        let error = body.get("error").and_then(|e| e.as_str()).unwrap_or("");
+        let error = OAuthError::from(body.get("error").and_then(|e| e.as_str()).unwrap_or(""));
         if status != 200 {
-            if error == "invalid_grant" {
+            if error == OAuthError::InvalidGrant {
                 let _ = self.store.put(
                     self.inner.session(),
                     &Connection {
@@ -249,10 +249,10 @@ impl BrokenSession {
                 );
                 return Err(reauthorization_required());
             }
-            let outcome = if error.is_empty() {
+            let outcome = if error.as_str().is_empty() {
                 format!("http_{status}")
             } else {
-                error.to_owned()
+                error.to_string()
             };
             return Err(ClientFailure::new(
                 outcome,
@@ -294,7 +294,10 @@ impl BrokenSession {
         let resp = self
             .http
             .get(&url)
-            .bearer_auth(access)
+            .header(
+                "authorization",
+                format!("{} {access}", self.profile.api.auth_scheme),
+            )
             .header("accept", "application/json")
             .send()
             .await
@@ -530,13 +533,9 @@ fn reauthorization_required() -> ClientFailure {
     )
 }
 
+/// The scheme's first secret (its key), as a careless client would put it in a URL.
 fn first_secret(c: &NativeCredentials) -> String {
-    match c {
-        NativeCredentials::PersonalAccessToken { token } => token.secret().to_owned(),
-        NativeCredentials::ApiKey { api_key }
-        | NativeCredentials::EmailApiKey { api_key, .. }
-        | NativeCredentials::Redtail { api_key, .. } => api_key.secret().to_owned(),
-        NativeCredentials::ConnectWise { private_key, .. } => private_key.secret().to_owned(),
-        _ => String::new(),
-    }
+    let secret = c.scheme().credential_fields().iter().find(|f| f.secret);
+    let value = secret.and_then(|f| c.fields().into_iter().find(|(k, _)| *k == f.name));
+    value.map(|(_, v)| v.to_owned()).unwrap_or_default()
 }

@@ -42,6 +42,12 @@ pub(crate) struct JournalLine {
     /// Why the mock refused the request, in its own words (never a secret);
     /// `injected fault` for a fault's answer.
     pub(crate) error_description: Option<String>,
+    /// The relaxable requirement that refused it (`pkce`, ...), as the mock journaled it.
+    pub(crate) requirement: Option<String>,
+    /// The user account the request acted for.
+    pub(crate) user: Option<String>,
+    /// Sent by the harness's browser (its `User-Agent`), not by the client.
+    pub(crate) from_browser: bool,
 }
 
 impl JournalLine {
@@ -63,6 +69,40 @@ impl JournalLine {
 }
 
 impl JournalLine {
+    /// The request as an arrow of a sequence diagram says it: method and path, then
+    /// `grant_type`, client authentication and parameter names, never a value.
+    pub(crate) fn request_label(&self) -> (String, String) {
+        let mut detail: Vec<String> = Vec::new();
+        if let Some(g) = &self.grant_type {
+            detail.push(g.clone());
+        }
+        if let Some(a) = &self.client_auth {
+            detail.push(a.clone());
+        }
+        if let Some(m) = &self.auth_mode {
+            detail.push(format!("auth_mode {m}"));
+        }
+        // The authorization request's query is the protocol (its `code_challenge` is tagged,
+        // and public by design).
+        if let Some(p) = self
+            .url_credential
+            .as_ref()
+            .filter(|_| self.endpoint != Some(EndpointName::Authorize))
+        {
+            detail.push(format!("CREDENTIAL IN URL ({p})"));
+        }
+        let names: Vec<&str> = self
+            .param_names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| *n != "grant_type")
+            .collect();
+        if !names.is_empty() {
+            detail.push(names.join(", "));
+        }
+        (format!("{} {}", self.method, self.path), detail.join(" · "))
+    }
+
     pub(crate) fn render(&self) -> String {
         let mut s = format!("#{} {} {}", self.seq, self.method, self.path);
         if let Some(g) = &self.grant_type {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use handshake_client::NativeCredentials;
-use handshake_profile::{BodyFormat, ClientAuth, Profile, TokenEncoding};
+use handshake_profile::{ClientAuth, Profile, TokenEncoding};
 use rand::RngCore as _;
 use sha2::Digest as _;
 use url::Url;
@@ -19,6 +19,7 @@ use crate::scenario::{
     RedirectChoice, Scenario, SecretChoice, Step, Tamper, VerifierChoice,
 };
 use crate::target::Secret;
+use crate::trace::{Blame, StepView, Trace};
 
 /// A step that does not finish within this is reported as `step_timeout`: a client stuck in a
 /// refresh loop must not hang the run.
@@ -99,32 +100,84 @@ impl Outcome {
     }
 }
 
+/// A failed case: the failure, and what crossed the wire up to it.
+pub(crate) struct Failed {
+    pub(crate) failure: Failure,
+    pub(crate) trace: Option<Trace>,
+}
+
+impl From<Failure> for Failed {
+    fn from(failure: Failure) -> Self {
+        Failed {
+            failure,
+            trace: None,
+        }
+    }
+}
+
+/// A step as it played, for the trace: where its journal and browser requests begin.
+struct Played<'s> {
+    action: &'s Action,
+    outcome: String,
+    journal_from: u64,
+    hits_from: usize,
+}
+
 /// Runs every step; the first step whose outcome or journal is not as expected fails the case.
 pub(crate) async fn run_steps(
     scenario: &Scenario,
     env: &Env<'_>,
     client: &dyn ClientUnderTest,
-) -> Result<(), Failure> {
+) -> Result<(), Failed> {
     let mut state = State::default();
+    let mut played: Vec<Played<'_>> = Vec::new();
     for (i, step) in scenario.steps.iter().enumerate() {
         let index = i + 1;
         let before = env
             .control
             .map(|c| c.journal().last().map_or(0, |e| e.seq))
             .unwrap_or(0);
+        let hits_from = env.browser.recorded().len();
         let outcome = match play_step(step, env, client, &mut state).await {
             Ok(o) => o,
             Err(failure) => {
+                played.push(Played {
+                    action: &step.action,
+                    outcome: format!("could not be played: {failure}"),
+                    journal_from: before,
+                    hits_from,
+                });
                 let f = Failure::at_step(index, step.action.name(), "the step to run", failure);
-                return Err(f.with_journal(journal_since(env, before)));
+                let f = f.with_journal(journal_since(env, before));
+                return Err(failed(env, &played, f, Blame::default()));
             }
         };
+        played.push(Played {
+            action: &step.action,
+            outcome: outcome.describe(),
+            journal_from: before,
+            hits_from,
+        });
         if !step.expect.is_empty() && !step.expect.contains(&outcome.name) {
             let expected = step.expect.join(" or ");
-            return Err(
-                Failure::at_step(index, step.action.name(), expected, outcome.describe())
-                    .with_journal(journal_since(env, before)),
-            );
+            let f = Failure::at_step(index, step.action.name(), expected, outcome.describe())
+                .with_journal(journal_since(env, before));
+            // The step's journal expectations that fail too point at the requests to blame
+            // (the token request a forged callback led to).
+            let mut blame = Blame::outcome();
+            if let Some(control) = env.control {
+                let entries: Vec<JournalLine> = control
+                    .journal()
+                    .into_iter()
+                    .filter(|e| e.seq > before)
+                    .collect();
+                for je in &step.journal {
+                    if let Err(actual) = check_journal(je, &entries, env.profile) {
+                        blame = blame.and(journal_blame(je, &entries, &actual));
+                    }
+                }
+            }
+            return Err(failed(env, &played, f, blame));
         }
         if let Some(control) = env.control {
             let entries: Vec<JournalLine> = control
@@ -134,18 +187,89 @@ pub(crate) async fn run_steps(
                 .collect();
             for je in &step.journal {
                 if let Err(actual) = check_journal(je, &entries, env.profile) {
-                    return Err(Failure::at_step(
+                    let blame = journal_blame(je, &entries, &actual);
+                    let f = Failure::at_step(
                         index,
                         step.action.name(),
                         format!("journal: {je}"),
                         actual,
                     )
-                    .with_journal(entries.iter().map(JournalLine::render).collect()));
+                    .with_journal(entries.iter().map(JournalLine::render).collect());
+                    return Err(failed(env, &played, f, blame));
                 }
             }
         }
     }
     Ok(())
+}
+
+/// What a journal expectation that did not hold is blamed on: the requests its verdict
+/// names, the requests beyond its maximum, or the request it wanted and never saw.
+fn journal_blame(je: &JournalExpect, entries: &[JournalLine], actual: &str) -> Blame {
+    let named = Blame::from_text(actual);
+    if !named.seqs.is_empty() {
+        return named;
+    }
+    let matching: Vec<&JournalLine> = entries
+        .iter()
+        .filter(|e| e.endpoint == Some(je.endpoint))
+        .filter(|e| match &je.grant_type {
+            Some(g) => e.grant_type.as_deref() == Some(g.as_str()),
+            None => true,
+        })
+        .collect();
+    let (min, max) = je.bounds();
+    match max {
+        Some(m) if matching.len() > m => Blame {
+            seqs: matching[m..].iter().map(|e| e.seq).collect(),
+            ..Blame::default()
+        },
+        _ if matching.len() < min => Blame {
+            missing: vec![(
+                format!("{} request", je.endpoint.as_str()),
+                format!("expected: {je}"),
+            )],
+            ..Blame::default()
+        },
+        _ => Blame::outcome(),
+    }
+}
+
+/// The failure with the trace of the steps played so far.
+fn failed(env: &Env<'_>, played: &[Played<'_>], failure: Failure, blame: Blame) -> Failed {
+    let mut journal = env.control.map(|c| c.journal()).unwrap_or_default();
+    // Entries are recorded as requests complete: a slow one can come after a later one.
+    journal.sort_by_key(|e| e.seq);
+    let hits = env.browser.recorded();
+    let mut views = Vec::with_capacity(played.len());
+    for (i, p) in played.iter().enumerate() {
+        let next = played.get(i + 1);
+        let (from, to) = (
+            journal
+                .iter()
+                .position(|e| e.seq > p.journal_from)
+                .unwrap_or(journal.len()),
+            next.map_or(journal.len(), |n| {
+                journal
+                    .iter()
+                    .position(|e| e.seq > n.journal_from)
+                    .unwrap_or(journal.len())
+            }),
+        );
+        let hits_to = next.map_or(hits.len(), |n| n.hits_from);
+        views.push(StepView {
+            index: i + 1,
+            action: p.action,
+            outcome: Some(p.outcome.clone()),
+            entries: &journal[from.min(to)..to],
+            hits: &hits[p.hits_from.min(hits_to)..hits_to],
+        });
+    }
+    let trace = crate::trace::of_steps(&views, Some((played.len(), &blame)));
+    Failed {
+        failure,
+        trace: Some(trace),
+    }
 }
 
 /// Plays one step as every case does (the scenario runner and `handshake explore`): its
@@ -337,7 +461,7 @@ async fn run_step(
                     u.set_query(None);
                     {
                         let mut q = u.query_pairs_mut();
-                        q.append_pair("error", e);
+                        q.append_pair("error", e.as_str());
                         // The same state, and the issuer where the provider identifies
                         // itself (RFC 9207 §2 puts `iss` in error responses too).
                         q.extend_pairs(&kept);
@@ -516,7 +640,10 @@ async fn run_step(
             let resp = env
                 .http
                 .get(&url)
-                .bearer_auth(access)
+                .header(
+                    "authorization",
+                    format!("{} {access}", env.profile.api.auth_scheme),
+                )
                 .send()
                 .await
                 .map_err(|e| format!("GET {url}: {}", e.without_url()))?;
@@ -540,48 +667,23 @@ fn native_credentials(
         .clone()
         .ok_or("no native credentials for this provider (planner bug: `native` not required?)")?;
     const WRONG: &str = "wrong-key-handshake";
-    Ok(match (choice, valid) {
-        (CredentialChoice::Valid, c) => c,
-        (CredentialChoice::WrongKey, NativeCredentials::PersonalAccessToken { .. }) => {
-            NativeCredentials::personal_access_token(WRONG)
-        }
-        (CredentialChoice::WrongKey, NativeCredentials::ApiKey { .. }) => {
-            NativeCredentials::api_key(WRONG)
-        }
-        (CredentialChoice::WrongKey, NativeCredentials::EmailApiKey { email, .. }) => {
-            NativeCredentials::email_api_key(email, WRONG)
-        }
-        (
-            CredentialChoice::WrongKey,
-            NativeCredentials::Redtail {
-                username, password, ..
-            },
-        ) => NativeCredentials::redtail(WRONG, username, password.secret()),
-        (
-            CredentialChoice::WrongKey,
-            NativeCredentials::ConnectWise {
-                company_id,
-                public_key,
-                client_id,
-                ..
-            },
-        ) => NativeCredentials::connectwise(company_id, public_key, WRONG, client_id),
-        (
-            CredentialChoice::MissingClientId,
-            NativeCredentials::ConnectWise {
-                company_id,
-                public_key,
-                private_key,
-                ..
-            },
-        ) => NativeCredentials::connectwise(company_id, public_key, private_key.secret(), ""),
-        (CredentialChoice::MissingClientId, _) => {
-            return Err("this scheme has no client-id header (planner bug: `native_client_id_header` not required?)".to_owned())
-        }
-        (CredentialChoice::WrongKey, other) => {
-            return Err(format!("cannot make a wrong key for the {} scheme", other.scheme().as_str()))
-        }
-    })
+    let fields = valid.scheme().credential_fields();
+    let field = match choice {
+        CredentialChoice::Valid => return Ok(valid),
+        // The scheme's first secret: its key.
+        CredentialChoice::WrongKey => fields.iter().find(|f| f.secret).map(|f| (f.name, WRONG)),
+        CredentialChoice::MissingClientId => fields
+            .iter()
+            .find(|f| f.in_client_id_header)
+            .map(|f| (f.name, "")),
+    };
+    let Some((name, value)) = field else {
+        return Err(match choice {
+            CredentialChoice::MissingClientId => "this scheme has no client-id header (planner bug: `native_client_id_header` not required?)".to_owned(),
+            _ => format!("cannot make a wrong key for the {} scheme", valid.scheme().as_str()),
+        });
+    };
+    valid.with_field(name, value).map_err(|e| e.to_string())
 }
 
 /// The profile's error body for an outcome or status: what the CRM answers with.
@@ -671,6 +773,27 @@ fn check_shape(template: &str, body: &[u8]) -> Result<(), String> {
         serde_json::from_str(template).map_err(|e| format!("the profile's template: {e}"))?;
     let got: serde_json::Value = serde_json::from_slice(body)
         .map_err(|_| format!("the body is not JSON ({} bytes)", body.len()))?;
+    // Salesforce answers an array of error objects: compare the first of each.
+    let first = |v: &serde_json::Value| match v {
+        serde_json::Value::Array(items) => items.first().cloned().unwrap_or_default(),
+        other => other.clone(),
+    };
+    if want.is_array() != got.is_array() {
+        return Err(format!(
+            "the body is {}, but the CRM's error body is {}",
+            if got.is_array() {
+                "an array"
+            } else {
+                "not an array"
+            },
+            if want.is_array() {
+                "an array"
+            } else {
+                "not an array"
+            }
+        ));
+    }
+    let (want, got) = (first(&want), first(&got));
     let (Some(want), Some(got)) = (want.as_object(), got.as_object()) else {
         return Err("the body is not a JSON object".to_owned());
     };
@@ -759,108 +882,55 @@ fn check_complete(env: &Env<'_>, records: &[serde_json::Value]) -> Result<(), St
     Err(why)
 }
 
-/// The runner's own native request to the API resource, with the scheme's headers.
+/// The runner's own native request to the API resource, with the headers the reference
+/// client would send (its scheme modules make them), judged on the raw answer.
 async fn raw_native(
     env: &Env<'_>,
     creds: &NativeCredentials,
     crm_error: bool,
 ) -> Result<Outcome, String> {
     let p = env.profile;
-    let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
     let api = format!("{}{}", env.base_url, p.api.path);
-    let mut headers: Vec<(String, String)> = Vec::new();
-    let authorization = match creds {
-        NativeCredentials::PersonalAccessToken { token } => format!("Bearer {}", token.secret()),
-        NativeCredentials::ApiKey { api_key } => {
-            format!("Basic {}", b64(format!("{}:", api_key.secret())))
+    let mut user_key = None;
+    if let Some(exchange) = creds.exchange_authorization(p).map_err(|e| e.to_string())? {
+        // Redtail: the key exchange first, judged on its own answer.
+        let native = p
+            .native_auth
+            .as_ref()
+            .ok_or("the profile has no native_auth")?;
+        let path = native
+            .exchange_path
+            .as_deref()
+            .ok_or("the profile has no native_auth.exchange_path")?;
+        let url = format!("{}{path}", env.base_url);
+        let resp = env
+            .http
+            .get(&url)
+            .header("authorization", exchange)
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {}", e.without_url()))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        if !(200..300).contains(&status) {
+            return Ok(judge_error(p, status, &body, crm_error));
         }
-        NativeCredentials::EmailApiKey { email, api_key } => {
-            format!("Basic {}", b64(format!("{email}:{}", api_key.secret())))
-        }
-        NativeCredentials::Redtail {
-            api_key,
-            username,
-            password,
-        } => {
-            let path = p
-                .native_auth
-                .as_ref()
-                .and_then(|n| n.exchange_path.as_deref())
-                .ok_or("the profile has no native_auth.exchange_path")?;
-            let url = format!("{}{path}", env.base_url);
-            let three = format!(
-                "Basic {}",
-                b64(format!(
-                    "{}:{username}:{}",
-                    api_key.secret(),
-                    password.secret()
-                ))
-            );
-            let resp = env
-                .http
-                .get(&url)
-                .header("authorization", three)
-                .send()
-                .await
-                .map_err(|e| format!("GET {url}: {}", e.without_url()))?;
-            let status = resp.status().as_u16();
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| e.without_url().to_string())?;
-            if !(200..300).contains(&status) {
-                return Ok(judge_error(p, status, &body, crm_error));
-            }
-            let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-            let key = v
-                .get("user_key")
-                .or_else(|| v.get("authenticated_user").and_then(|u| u.get("user_key")))
-                .and_then(|k| k.as_str())
-                .ok_or("the key exchange answered without a user_key")?;
-            format!("UserKeyAuth {}", b64(format!("{}:{key}", api_key.secret())))
-        }
-        NativeCredentials::ConnectWise {
-            company_id,
-            public_key,
-            private_key,
-            client_id,
-        } => {
-            if let Some(name) = p
-                .native_auth
-                .as_ref()
-                .and_then(|n| n.client_id_header.clone())
-            {
-                if !client_id.is_empty() {
-                    headers.push((name, client_id.clone()));
-                }
-            }
-            headers.push((
-                "accept".to_owned(),
-                "application/vnd.connectwise.com+json; version=2022.1".to_owned(),
-            ));
-            format!(
-                "Basic {}",
-                b64(format!(
-                    "{company_id}+{public_key}:{}",
-                    private_key.secret()
-                ))
-            )
-        }
-        other => {
-            return Err(format!(
-                "no raw request for the {} scheme",
-                other.scheme().as_str()
-            ))
-        }
-    };
-    if p.api.format == BodyFormat::XmlUnlessAcceptJson {
-        headers.push(("accept".to_owned(), "application/json".to_owned()));
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let key = native
+            .user_key(&v)
+            .ok_or("the key exchange answered without a user_key")?;
+        user_key = Some(key.to_owned());
     }
-    let mut req = env.http.get(&api).header("authorization", authorization);
-    for (k, v) in headers {
-        req = req.header(k, v);
-    }
-    let resp = req
+    let headers = creds
+        .api_headers(p, user_key.as_deref())
+        .map_err(|e| e.to_string())?;
+    let resp = env
+        .http
+        .get(&api)
+        .headers(headers)
         .send()
         .await
         .map_err(|e| format!("GET {api}: {}", e.without_url()))?;

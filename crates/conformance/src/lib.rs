@@ -3,7 +3,8 @@
 //! A scenario (`scenarios/*.toml`) is data: ordered steps with expected outcomes and
 //! expectations on the mock's journal. The [`Runner`] plays every scenario against every
 //! provider profile, each case with its own in-process mock on a random loopback port, in
-//! parallel, and returns a [`Report`] (pretty, JSON, JUnit).
+//! parallel, and returns a [`Report`] (pretty, JSON, JUnit, or HTML with a sequence diagram of
+//! every failure, drawn from its [`Trace`]).
 //!
 //! [`explore`] is the stateful property test of a client (`handshake explore`): random
 //! sequences over the same step vocabulary, every property checked after every step, a
@@ -20,6 +21,7 @@ mod error;
 mod exec;
 mod expected;
 pub mod explore;
+mod html;
 mod mockctl;
 mod partition;
 mod plan;
@@ -29,6 +31,7 @@ mod runner;
 mod scenario;
 pub mod strategies;
 mod target;
+pub mod trace;
 
 pub use blackbox::{
     app_env, check_client, AppCommand, ClientCheck, ClientCheckConfig, ClientCheckError,
@@ -48,3 +51,4 @@ pub use scenario::{
     Requirement, Scenario, ScopeChoice, SecretChoice, Step, Tamper, VerifierChoice,
 };
 pub use target::{Registration, Secret, Target};
+pub use trace::{Actor, EventKind, Trace, TraceEvent};

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use handshake_client::NativeCredentials;
-use handshake_mock::{Endpoint, JournalEntry, MockProvider, OAuthError};
-use handshake_profile::{NativeScheme, Profile};
+use handshake_mock::{Endpoint, JournalEntry, MockProvider};
+use handshake_profile::Profile;
 
 use crate::control::{Control, JournalLine};
 use crate::scenario::{EndpointName, FaultSpec, MockSetup};
@@ -119,27 +119,15 @@ pub(crate) fn record_id(record: &serde_json::Value, field: &str) -> Option<Strin
     }
 }
 
-/// The mock's native credentials as the client library takes them.
+/// The mock's native credentials as the client library takes them: the same fields by the
+/// same (profile) names.
 fn native_credentials(
     profile: &Profile,
     m: &handshake_mock::NativeCredentials,
 ) -> Option<NativeCredentials> {
-    Some(match profile.native_auth.as_ref()?.scheme {
-        NativeScheme::BearerToken => {
-            NativeCredentials::personal_access_token(m.personal_access_token())
-        }
-        NativeScheme::BasicApiKey => NativeCredentials::api_key(m.api_key()),
-        NativeScheme::BasicEmailApiKey => NativeCredentials::email_api_key(m.email(), m.api_key()),
-        NativeScheme::RedtailUserKey => {
-            NativeCredentials::redtail(m.api_key(), m.username(), m.password())
-        }
-        NativeScheme::ConnectwiseMemberKey => NativeCredentials::connectwise(
-            m.company_id(),
-            m.public_key(),
-            m.private_key(),
-            m.integration_client_id(),
-        ),
-    })
+    let scheme = profile.native_auth.as_ref()?.scheme;
+    let fields = m.fields_for(scheme);
+    NativeCredentials::from_fields(scheme, fields.iter().map(|(k, v)| (*k, v.as_str()))).ok()
 }
 
 /// Every secret the mock's native credentials hold (to spot one in a URL).
@@ -202,12 +190,11 @@ fn line(e: &JournalEntry, profile: &Profile, secrets: &[String]) -> JournalLine 
             plain.push((k.clone(), v.clone()));
         }
     }
+    // The mock tags a token (Bearer, or a profile's own word such as `Zoho-oauthtoken`);
+    // paired credentials (Basic) it redacts whole.
     if let Some(bearer) = e.header("authorization").and_then(|h| {
-        let (scheme, rest) = h.split_once(' ')?;
-        scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| rest.trim().to_owned())
-            .filter(|t| t.starts_with("[redacted:"))
+        let (_, rest) = h.split_once(' ')?;
+        Some(rest.trim().to_owned()).filter(|t| t.starts_with("[redacted:"))
     }) {
         tags.push(("bearer".to_owned(), bearer));
     }
@@ -227,6 +214,9 @@ fn line(e: &JournalEntry, profile: &Profile, secrets: &[String]) -> JournalLine 
         plain,
         error: e.error.clone(),
         error_description: e.error_description.clone(),
+        requirement: e.requirement.map(|r| r.as_str().to_owned()),
+        user: e.user.clone(),
+        from_browser: crate::browser::is_browser_request(e),
     }
 }
 
@@ -247,9 +237,13 @@ impl Control for MockProvider {
         Box::pin(async move {
             let b = self.fail_next(endpoint(spec.endpoint)?);
             let armed = if let Some(err) = &spec.error {
-                let e: OAuthError = serde_json::from_value(serde_json::Value::String(err.clone()))
-                    .map_err(|_| format!("the mock cannot inject OAuth error {err:?}"))?;
-                b.with(e)
+                if !err.is_known() {
+                    return Err(format!(
+                        "the mock cannot inject OAuth error {:?}",
+                        err.as_str()
+                    ));
+                }
+                b.with(err.clone())
             } else if let Some(s) = spec.status {
                 b.with_status(s)
             } else if let Some(ms) = spec.delay_ms {

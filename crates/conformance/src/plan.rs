@@ -133,6 +133,10 @@ fn unmet(r: Requirement, p: &Profile) -> Option<String> {
                     .to_owned(),
             )
         }
+        Requirement::RotationRetiresOld if !p.tokens.rotation.retires_old() => Some(format!(
+            "needs a rotation that refuses a rotated-out refresh token (\"rotate\" or \"rotate_reuse_revokes_family\"); this profile has tokens.rotation = {:?}",
+            rotation_name(p.tokens.rotation)
+        )),
         Requirement::Revocation if p.oauth.revoke_path().is_none() => {
             Some("oauth.revoke_paths is empty: the provider has no revocation endpoint".to_owned())
         }
@@ -141,6 +145,13 @@ fn unmet(r: Requirement, p: &Profile) -> Option<String> {
         }
         Requirement::Scope => match &p.api.required_scope {
             None => Some("api.required_scope is unset: the API needs no particular scope".to_owned()),
+            Some(_) if !p.scopes.requestable => Some(
+                "scopes.requestable = false: scopes are fixed when the app is registered, so a client cannot leave one out"
+                    .to_owned(),
+            ),
+            Some(req) if p.scopes.required.contains(req) => Some(format!(
+                "{req:?} is in scopes.required: the authorization page refuses a request without it"
+            )),
             Some(req) if !p.scopes.supported.iter().any(|s| s != req) => Some(format!(
                 "{req:?} is the only supported scope: a client cannot leave it out"
             )),
@@ -180,6 +191,13 @@ fn unmet(r: Requirement, p: &Profile) -> Option<String> {
         ),
         _ => None,
     }
+}
+
+fn rotation_name(r: Rotation) -> String {
+    serde_json::to_value(r)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn mode_name(m: PkceMode) -> &'static str {

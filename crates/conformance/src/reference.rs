@@ -237,38 +237,14 @@ impl ClientUnderTest for ReferenceSession {
 /// Tells credential sets apart without keeping a secret in clear: a SHA-256 of every field.
 fn fingerprint(c: &NativeCredentials) -> String {
     use sha2::Digest as _;
-    // Debug redacts secrets, so hash the fields through the scheme's own accessors.
+    // Debug redacts secrets, so hash the fields themselves.
     let mut h = sha2::Sha256::new();
-    match c {
-        NativeCredentials::PersonalAccessToken { token } => h.update(token.secret()),
-        NativeCredentials::ApiKey { api_key } => h.update(api_key.secret()),
-        NativeCredentials::EmailApiKey { email, api_key } => {
-            h.update(email);
+    h.update(c.scheme().as_str());
+    for (name, value) in c.fields() {
+        for part in [name, value] {
+            h.update(part);
             h.update([0]);
-            h.update(api_key.secret());
         }
-        NativeCredentials::Redtail {
-            api_key,
-            username,
-            password,
-        } => {
-            for part in [api_key.secret(), username, password.secret()] {
-                h.update(part);
-                h.update([0]);
-            }
-        }
-        NativeCredentials::ConnectWise {
-            company_id,
-            public_key,
-            private_key,
-            client_id,
-        } => {
-            for part in [company_id, public_key, private_key.secret(), client_id] {
-                h.update(part);
-                h.update([0]);
-            }
-        }
-        _ => h.update(format!("{:?}", c.scheme())),
     }
     format!("{:x}", h.finalize())
 }
@@ -297,12 +273,12 @@ pub fn failure(e: &ClientError) -> ClientFailure {
         // Logged out locally, but the provider did not confirm revocation (RFC 7009 §2.2);
         // the message says the status, e.g. "... answered HTTP 404".
         ClientError::RevocationFailed { .. } => "revocation_failed".to_owned(),
-        ClientError::AuthorizationDenied { error, .. } => error.clone(),
+        ClientError::AuthorizationDenied { error, .. } => error.to_string(),
         ClientError::TokenEndpoint { error, status, .. } => {
-            if error == "unparseable_error_body" {
+            if *error == ClientError::UNPARSEABLE_ERROR_BODY {
                 format!("http_{status}")
             } else {
-                error.clone()
+                error.to_string()
             }
         }
         ClientError::ReauthorizationRequired => "reauthorization_required".to_owned(),

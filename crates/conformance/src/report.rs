@@ -23,6 +23,15 @@
 //!         "step": 3, "action": "callback",
 //!         "expected": "...", "actual": "...",
 //!         "journal": ["#2 POST /oauth/token grant_type=authorization_code ... -> 200"]
+//!       },
+//!       "fix": "...",                        // optional: one line on how to fix it
+//!       "trace": {                           // optional, failed and warned cases only
+//!         "actors": ["browser", "client", "crm"],   // the lifelines (app for check-client)
+//!         "events": [{"kind": "request", "from": "client", "to": "crm",
+//!                     "label": "POST /oauth/token grant_type=authorization_code", "seq": 3},
+//!                    {"kind": "answer", "from": "crm", "to": "client", "label": "200",
+//!                     "status": 200, "seq": 3, "failing": true}],
+//!         "omitted_before": 0, "omitted_after": 0
 //!       }
 //!     }
 //!   ],
@@ -37,7 +46,15 @@
 //! ```
 //!
 //! Fields are only ever added. `status` is the case's own outcome: an expected failure is
-//! still `failed`, with `expected_failure` set, and does not fail the run.
+//! still `failed`, with `expected_failure` set, and does not fail the run. A trace (see
+//! [`Trace`]) holds no secret: method, path, parameter names, status and the mock's reasons.
+//!
+//! # HTML
+//!
+//! [`ReportFormat::Html`] is one self-contained page (inline CSS, no script, nothing fetched):
+//! the matrix with the text report's marks, then every failure and warning with its
+//! sequence diagram, an inline SVG drawn from its [`Trace`], the failing arrow in red with
+//! the clause and the fix beside it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -46,6 +63,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ReportError;
+use crate::trace::Trace;
 
 /// Version of the JSON schema. Bumped only on a breaking change (never, we hope).
 pub const SCHEMA_VERSION: u32 = 1;
@@ -154,6 +172,13 @@ pub struct CaseReport {
     /// were not checked (an external server has no journal). `reason` lists them.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub outcomes_only: bool,
+    /// One line on how to fix a failure or warning (a check's hint, a scenario's `fix`, a
+    /// property's fix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    /// What crossed the wire, for a failed or warned case: the sequence diagram's data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<Trace>,
 }
 
 impl CaseReport {
@@ -176,7 +201,21 @@ impl CaseReport {
             expected_failure: None,
             failure: None,
             outcomes_only: false,
+            fix: None,
+            trace: None,
         }
+    }
+
+    /// Sets the one-line fix.
+    pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
+    }
+
+    /// Attaches what crossed the wire.
+    pub fn with_trace(mut self, trace: Trace) -> Self {
+        self.trace = Some(trace);
+        self
     }
 
     /// Marks a pass as judged on outcomes only, saying which expectations went unchecked.
@@ -246,8 +285,9 @@ pub struct Summary {
     pub unexpected_passes: usize,
 }
 
-/// How a [`Report`] is written: `pretty` (for people), `json` (the stable schema above) or
-/// `junit` (JUnit XML for CI systems). Parses from those names.
+/// How a [`Report`] is written: `pretty` (for people), `json` (the stable schema above),
+/// `junit` (JUnit XML for CI systems) or `html` (one self-contained page with a sequence
+/// diagram per failure). Parses from those names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReportFormat {
     /// The matrix and failure details.
@@ -257,6 +297,8 @@ pub enum ReportFormat {
     Json,
     /// JUnit XML, one test case per case.
     Junit,
+    /// One self-contained HTML page: the matrix, and a sequence diagram per failure.
+    Html,
 }
 
 impl std::str::FromStr for ReportFormat {
@@ -267,8 +309,9 @@ impl std::str::FromStr for ReportFormat {
             "pretty" => Ok(ReportFormat::Pretty),
             "json" => Ok(ReportFormat::Json),
             "junit" => Ok(ReportFormat::Junit),
+            "html" => Ok(ReportFormat::Html),
             other => Err(format!(
-                "unknown report format {other:?} (use pretty, json or junit)"
+                "unknown report format {other:?} (use pretty, json, junit or html)"
             )),
         }
     }
@@ -424,7 +467,7 @@ impl Report {
         junit.to_string().map_err(ReportError::Junit)
     }
 
-    /// The report in `format`; `suite` names the JUnit test suite.
+    /// The report in `format`; `suite` names the JUnit test suite (and the HTML page).
     ///
     /// ```
     /// use handshake_conformance::{Report, ReportFormat};
@@ -432,6 +475,8 @@ impl Report {
     /// let report = Report::new(vec![]);
     /// let format: ReportFormat = "json".parse().unwrap();
     /// assert!(report.render(format, "demo").unwrap().contains("\"cases\""));
+    /// let html = report.render(ReportFormat::Html, "demo").unwrap();
+    /// assert!(html.starts_with("<!doctype html>"));
     /// assert!("yaml".parse::<ReportFormat>().is_err());
     /// ```
     pub fn render(&self, format: ReportFormat, suite: &str) -> Result<String, ReportError> {
@@ -439,11 +484,20 @@ impl Report {
             ReportFormat::Pretty => self.to_pretty(),
             ReportFormat::Json => self.to_json()?,
             ReportFormat::Junit => self.to_junit(suite)?,
+            ReportFormat::Html => self.to_html(suite),
         };
         if !text.ends_with('\n') {
             text.push('\n');
         }
         Ok(text)
+    }
+
+    /// The HTML report: one self-contained page titled `title`, the matrix with the text
+    /// report's marks, then each failure and warning with its sequence diagram (an inline
+    /// SVG of its [`Trace`]), expected failures, unexpected passes, skips and notes.
+    /// Everything from the wire is HTML-escaped.
+    pub fn to_html(&self, title: &str) -> String {
+        crate::html::render(self, title)
     }
 
     /// The human report: a matrix (scenario rows × provider columns), then each failure with
@@ -631,7 +685,7 @@ impl Report {
     }
 }
 
-fn mark(c: &CaseReport) -> &'static str {
+pub(crate) fn mark(c: &CaseReport) -> &'static str {
     match (c.status, c.expected_failure.is_some()) {
         (Status::Passed, false) if c.outcomes_only => "◌",
         (Status::Passed, false) => "✓",
@@ -643,7 +697,7 @@ fn mark(c: &CaseReport) -> &'static str {
     }
 }
 
-fn unexpected_pass_message(c: &CaseReport) -> String {
+pub(crate) fn unexpected_pass_message(c: &CaseReport) -> String {
     format!(
         "{} / {} passed but is listed as an expected failure ({})",
         c.provider,

@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 
-use crate::browser::Browser;
+use crate::browser::{Browser, HitLog};
 use crate::cut::{ClientFactory, ClientSettings};
-use crate::exec::{run_steps, Env};
+use crate::exec::{run_steps, Env, Failed};
 use crate::expected::ExpectedFailures;
 use crate::partition::Partition;
 use crate::plan::{plan, PlannedCase};
@@ -203,19 +203,28 @@ async fn run_case(case: PlannedCase, factory: Arc<dyn ClientFactory>) -> CaseRep
             base.with_outcomes_only(format!("not checked: {}", unchecked.join("; ")))
         }
         Ok(Ok(())) => base,
-        Ok(Err(f)) => base.with_failure(f),
-        Err(_) => base.with_failure(Failure {
-            step: None,
-            action: "case".to_owned(),
-            expected: format!("to finish within {}s", CASE_TIMEOUT.as_secs()),
-            actual: "it did not".to_owned(),
-            journal: Vec::new(),
-        }),
+        Ok(Err(Failed { failure, trace })) => {
+            let mut c = base.with_failure(failure);
+            c.trace = trace;
+            c.fix = s.fix.clone();
+            c
+        }
+        Err(_) => {
+            let mut c = base.with_failure(Failure {
+                step: None,
+                action: "case".to_owned(),
+                expected: format!("to finish within {}s", CASE_TIMEOUT.as_secs()),
+                actual: "it did not".to_owned(),
+                journal: Vec::new(),
+            });
+            c.fix = s.fix.clone();
+            c
+        }
     };
     report.with_duration(started.elapsed())
 }
 
-async fn play(case: &PlannedCase, factory: &dyn ClientFactory) -> Result<(), Failure> {
+async fn play(case: &PlannedCase, factory: &dyn ClientFactory) -> Result<(), Failed> {
     let scenario = &case.scenario;
     let profile = case.target.profile();
     let setup = |what: &str, why: String| Failure {
@@ -238,14 +247,21 @@ async fn play(case: &PlannedCase, factory: &dyn ClientFactory) -> Result<(), Fai
     let http = http
         .build()
         .map_err(|e| setup("an HTTP client", e.to_string()))?;
+    // Recorded for the trace of a failure (an external server has no journal to draw from).
     let browser = if case.target.is_controllable() {
         Browser::hermetic(Duration::from_secs(5))
     } else {
         Browser::new(Duration::from_secs(5))
     }
-    .map_err(|e| setup("a browser", e.to_string()))?;
+    .map_err(|e| setup("a browser", e.to_string()))?
+    .recording(HitLog::default());
     let scopes = match scenario.client.scopes {
         ScopeChoice::Default => profile.scopes.default.clone(),
+        // The scopes the provider insists on (HubSpot's app-required ones) stay; one other
+        // when there are none.
+        ScopeChoice::WithoutRequired if !profile.scopes.required.is_empty() => {
+            profile.scopes.required.clone()
+        }
         ScopeChoice::WithoutRequired => profile
             .scopes
             .supported

@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
+use handshake_profile::OAuthError;
 use serde::Deserialize;
 
 use crate::error::{ScenarioError, ScenarioErrorKind};
@@ -33,6 +34,7 @@ pub(crate) fn builtin_expected_failures() -> Option<&'static str> {
 /// # scenarios/state-mismatch.toml: the id is the file stem
 /// title = "A callback whose state differs from the one issued is rejected"
 /// rfc = "RFC 6749 §10.12"                # the clause checked (must mention an RFC)
+/// fix = "compare state with the session's before exchanging the code"  # optional, one line
 /// requires = ["pkce"]                     # optional: what a profile must support
 ///
 /// [client]                                # optional
@@ -100,6 +102,9 @@ pub struct Scenario {
     pub rfc: String,
     /// The vendor document checked, for CRM-specific behaviour (`Insightly KB 1447`).
     pub source: Option<String>,
+    /// One line on how a client fixes a failure, shown beside the failing arrow of the HTML
+    /// report's diagram and in the JSON report.
+    pub fix: Option<String>,
     /// What a profile must support for the scenario to apply.
     pub requires: Vec<Requirement>,
     /// How the client under test is configured for this scenario.
@@ -188,6 +193,9 @@ pub enum Requirement {
     Rotation,
     /// Reusing a rotated refresh token revokes the whole grant (RFC 9700 §4.14.2).
     RotationFamily,
+    /// A rotated-out refresh token is refused (`rotate` or `rotate_reuse_revokes_family`;
+    /// not `rotate_old_stays_valid`, where the old one keeps working).
+    RotationRetiresOld,
     /// A revocation endpoint exists (RFC 7009).
     Revocation,
     /// The API resource is rate limited.
@@ -235,6 +243,7 @@ impl Requirement {
             Requirement::Refresh => "refresh",
             Requirement::Rotation => "rotation",
             Requirement::RotationFamily => "rotation_family",
+            Requirement::RotationRetiresOld => "rotation_retires_old",
             Requirement::Revocation => "revocation",
             Requirement::RateLimit => "rate_limit",
             Requirement::Scope => "scope",
@@ -408,7 +417,7 @@ pub struct FaultSpec {
     pub endpoint: EndpointName,
     /// Answer with this OAuth error (`invalid_grant`, `temporarily_unavailable`, ...).
     #[serde(default)]
-    pub error: Option<String>,
+    pub error: Option<OAuthError>,
     /// Answer with this HTTP status.
     #[serde(default)]
     pub status: Option<u16>,
@@ -433,7 +442,7 @@ impl FaultSpec {
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
         if let Some(e) = &self.error {
-            parts.push(e.clone());
+            parts.push(e.to_string());
         }
         if let Some(s) = self.status {
             parts.push(format!("HTTP {s}"));
@@ -476,7 +485,7 @@ pub enum Action {
         /// Tampering applied first.
         tamper: Tamper,
         /// Deliver an error callback (`access_denied`) instead of the provider's answer.
-        error: Option<String>,
+        error: Option<OAuthError>,
     },
     /// The client calls the API resource.
     ApiCall,
@@ -733,6 +742,8 @@ struct RawScenario {
     #[serde(default)]
     source: Option<String>,
     #[serde(default)]
+    fix: Option<String>,
+    #[serde(default)]
     requires: Vec<Requirement>,
     #[serde(default)]
     client: ClientSetup,
@@ -741,106 +752,100 @@ struct RawScenario {
     steps: Vec<toml::Table>,
 }
 
+/// One `[[steps]]` table as written, decoded by serde: the action (tagged by `action`) with
+/// its arguments, the outcomes expected and the journal expectations. Rules that span fields
+/// are checked after decoding ([`ActionDoc::into_action`], [`check_journal`]).
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
+struct StepDoc {
+    #[serde(flatten)]
+    action: ActionDoc,
+    #[serde(default)]
+    expect: Option<Outcomes>,
+    #[serde(default, deserialize_with = "journal_list")]
+    journal: Vec<JournalExpect>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct AuthorizeArgs {
-    #[serde(default)]
-    present: Vec<String>,
-    #[serde(default)]
-    equals: BTreeMap<String, String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct CallbackArgs {
-    #[serde(default)]
-    tamper: Tamper,
-    #[serde(default)]
-    error: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct NoArgs {}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ApiCallArgs {
-    #[serde(default)]
-    parallel: Option<u32>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ClockArgs {
-    #[serde(default)]
-    seconds: Option<u64>,
-    #[serde(default)]
-    past: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawAuthorizeArgs {
-    #[serde(default)]
-    pkce: RawPkce,
-    #[serde(default)]
-    redirect_uri: RedirectChoice,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawTokenArgs {
-    #[serde(default)]
-    grant: RawGrant,
-    #[serde(default)]
-    code: CodeChoice,
-    #[serde(default)]
-    refresh_token: Option<String>,
-    #[serde(default)]
-    redirect_uri: RedirectChoice,
-    #[serde(default)]
-    code_verifier: VerifierChoice,
-    #[serde(default)]
-    client_secret: SecretChoice,
-    #[serde(default)]
-    save_as: Option<String>,
-}
-
+/// An action and its arguments, as a scenario file writes them.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawApiArgs {
-    token: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct NativeArgs {
-    #[serde(default)]
-    credentials: CredentialChoice,
-    #[serde(default)]
-    crm_error: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListArgs {
-    auth: AuthChoice,
-    #[serde(default = "yes")]
-    complete: bool,
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+enum ActionDoc {
+    Authorize {
+        #[serde(default)]
+        present: Vec<String>,
+        #[serde(default)]
+        equals: BTreeMap<String, String>,
+    },
+    Callback {
+        #[serde(default)]
+        tamper: Tamper,
+        #[serde(default)]
+        error: Option<OAuthError>,
+    },
+    ApiCall {
+        #[serde(default)]
+        parallel: Option<u32>,
+    },
+    Refresh {},
+    Logout {},
+    ExpireTokens {},
+    RevokeGrant {},
+    AdvanceClock {
+        #[serde(default)]
+        seconds: Option<u64>,
+        #[serde(default)]
+        past: Option<String>,
+    },
+    Fault(FaultSpec),
+    RawAuthorize {
+        #[serde(default)]
+        pkce: RawPkce,
+        #[serde(default)]
+        redirect_uri: RedirectChoice,
+    },
+    RawTokenRequest {
+        #[serde(default)]
+        grant: RawGrant,
+        #[serde(default)]
+        code: CodeChoice,
+        #[serde(default)]
+        refresh_token: Option<String>,
+        #[serde(default)]
+        redirect_uri: RedirectChoice,
+        #[serde(default)]
+        code_verifier: VerifierChoice,
+        #[serde(default)]
+        client_secret: SecretChoice,
+        #[serde(default)]
+        save_as: Option<String>,
+    },
+    RawApiCall {
+        token: String,
+    },
+    NativeCall {
+        #[serde(default)]
+        credentials: CredentialChoice,
+        #[serde(default)]
+        crm_error: bool,
+    },
+    RawNativeCall {
+        #[serde(default)]
+        credentials: CredentialChoice,
+        #[serde(default)]
+        crm_error: bool,
+    },
+    ListAll {
+        auth: AuthChoice,
+        #[serde(default = "yes")]
+        complete: bool,
+    },
 }
 
 fn yes() -> bool {
     true
 }
 
+/// The `action` names, in the order the format documents them (for messages; a test checks
+/// that [`ActionDoc`] knows each one).
 const ACTIONS: &[&str] = &[
     "authorize",
     "callback",
@@ -858,6 +863,189 @@ const ACTIONS: &[&str] = &[
     "raw_native_call",
     "list_all",
 ];
+
+/// `expect`: one outcome or a non-empty list of them.
+struct Outcomes(Vec<String>);
+
+impl<'de> Deserialize<'de> for Outcomes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        match OneOrMany::deserialize(d) {
+            Ok(OneOrMany::One(s)) => Ok(Outcomes(vec![s])),
+            Ok(OneOrMany::Many(v)) if !v.is_empty() => Ok(Outcomes(v)),
+            _ => Err(serde::de::Error::custom(
+                "`expect` must be an outcome (\"ok\", \"invalid_grant\", \"http_403\", ...) or a non-empty list of them",
+            )),
+        }
+    }
+}
+
+/// `journal`: a list of [`JournalExpect`] tables; an error names the entry (`journal[1]: ...`).
+fn journal_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<JournalExpect>, D::Error> {
+    struct Entries;
+    impl<'de> serde::de::Visitor<'de> for Entries {
+        type Value = Vec<JournalExpect>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of tables, e.g. [{ endpoint = \"token\", count = 1 }]")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            loop {
+                match seq.next_element::<JournalExpect>() {
+                    Ok(Some(e)) => out.push(e),
+                    Ok(None) => return Ok(out),
+                    Err(e) => {
+                        let j = out.len();
+                        // The message only: a TOML error's `Display` may add the key on a
+                        // line of its own.
+                        let reason = e.to_string();
+                        let reason = reason.trim().lines().next().unwrap_or_default();
+                        return Err(serde::de::Error::custom(format!("journal[{j}]: {reason}")));
+                    }
+                }
+            }
+        }
+    }
+    d.deserialize_seq(Entries)
+}
+
+/// The rules of one journal expectation that serde cannot state.
+fn check_journal(je: &JournalExpect) -> Result<(), String> {
+    if je.count.is_some() && (je.min.is_some() || je.max.is_some()) {
+        return Err("give `count` or `min`/`max`, not both".to_owned());
+    }
+    if je.count.is_none() && je.min.is_none() && je.max.is_none() {
+        return Err("needs `count`, `min` or `max`".to_owned());
+    }
+    if let Some(a) = &je.client_auth {
+        if !["profile", "client_secret_basic", "client_secret_post"].contains(&a.as_str()) {
+            return Err(format!("`client_auth` must be \"profile\", \"client_secret_basic\" or \"client_secret_post\", not {a:?}"));
+        }
+    }
+    Ok(())
+}
+
+impl ActionDoc {
+    /// The action, once the rules that span its fields hold.
+    fn into_action(self) -> Result<Action, String> {
+        let bad = |reason: &str| Err(reason.to_owned());
+        Ok(match self {
+            ActionDoc::Authorize { present, equals } => Action::Authorize { present, equals },
+            ActionDoc::Callback { tamper, error } => {
+                if error.is_some() && tamper != Tamper::None {
+                    return bad("give `error` or `tamper`, not both");
+                }
+                Action::Callback { tamper, error }
+            }
+            ActionDoc::ApiCall { parallel } => match parallel {
+                None | Some(1) => Action::ApiCall,
+                Some(0) => return bad("`parallel` must be at least 1"),
+                Some(calls) => Action::ParallelApiCalls { calls },
+            },
+            ActionDoc::Refresh {} => Action::Refresh,
+            ActionDoc::Logout {} => Action::Logout,
+            ActionDoc::ExpireTokens {} => Action::ExpireTokens,
+            ActionDoc::RevokeGrant {} => Action::RevokeGrant,
+            ActionDoc::AdvanceClock { seconds, past } => {
+                Action::AdvanceClock(match (seconds, past.as_deref()) {
+                    (Some(s), None) => ClockAdvance::By(Duration::from_secs(s)),
+                    (None, Some("code_lifetime")) => ClockAdvance::PastCodeLifetime,
+                    (None, Some("access_token_lifetime")) => ClockAdvance::PastAccessTokenLifetime,
+                    (None, Some(other)) => {
+                        return Err(format!("`past` must be \"code_lifetime\" or \"access_token_lifetime\", not {other:?}"))
+                    }
+                    _ => return bad("give exactly one of `seconds = N` or `past = \"code_lifetime\"`"),
+                })
+            }
+            ActionDoc::Fault(f) => {
+                f.check()?;
+                Action::Fault(f)
+            }
+            ActionDoc::RawAuthorize { pkce, redirect_uri } => {
+                Action::RawAuthorize { pkce, redirect_uri }
+            }
+            ActionDoc::RawTokenRequest {
+                grant,
+                code,
+                refresh_token,
+                redirect_uri,
+                code_verifier,
+                client_secret,
+                save_as,
+            } => Action::RawTokenRequest {
+                grant,
+                code,
+                refresh_token,
+                redirect_uri,
+                code_verifier,
+                client_secret,
+                save_as,
+            },
+            ActionDoc::RawApiCall { token } => Action::RawApiCall { token },
+            ActionDoc::NativeCall {
+                credentials,
+                crm_error,
+            } => Action::NativeCall {
+                credentials,
+                crm_error,
+            },
+            ActionDoc::RawNativeCall {
+                credentials,
+                crm_error,
+            } => Action::RawNativeCall {
+                credentials,
+                crm_error,
+            },
+            ActionDoc::ListAll { auth, complete } => Action::ListAll { auth, complete },
+        })
+    }
+}
+
+impl FaultSpec {
+    /// The rules of a fault that serde cannot state.
+    fn check(&self) -> Result<(), String> {
+        let kinds = [
+            self.error.is_some(),
+            self.status.is_some(),
+            self.delay_ms.is_some(),
+            self.drop_connection,
+            self.retry_after_secs.is_some(),
+        ];
+        if kinds.iter().filter(|b| **b).count() != 1 {
+            return Err("a fault needs exactly one of `error`, `status`, `delay_ms`, `drop_connection` or `retry_after_secs`".to_owned());
+        }
+        match self.retry_after_secs {
+            Some(0) => return Err("`retry_after_secs` must be at least 1".to_owned()),
+            Some(_) if self.endpoint != EndpointName::Api => {
+                return Err(
+                    "`retry_after_secs` (the CRM's own 429) applies to `endpoint = \"api\"` only"
+                        .to_owned(),
+                )
+            }
+            _ => {}
+        }
+        if let Some(s) = self.status {
+            if !(100..=599).contains(&s) {
+                return Err(format!("`status = {s}` is not an HTTP status"));
+            }
+        }
+        if self.endpoint == EndpointName::NativeExchange {
+            return Err("faults target `authorize`, `token`, `revoke` or `api`; `native_exchange` is for journal expectations".to_owned());
+        }
+        if self.times == 0 {
+            return Err("`times` must be at least 1".to_owned());
+        }
+        Ok(())
+    }
+}
 
 impl Scenario {
     /// What the scenario cites, for reports: the RFC clause, the vendor document, or both
@@ -995,6 +1183,10 @@ impl Scenario {
             title: raw.title,
             rfc,
             source,
+            fix: raw
+                .fix
+                .map(|f| f.trim().to_owned())
+                .filter(|f| !f.is_empty()),
             requires,
             client: raw.client,
             mock: raw.mock,
@@ -1150,9 +1342,10 @@ impl Scenario {
     }
 }
 
-fn parse_step(file: &str, index: usize, mut table: toml::Table) -> Result<Step, ScenarioError> {
-    let action_name = match table.remove("action") {
-        Some(toml::Value::String(s)) => s,
+fn parse_step(file: &str, index: usize, table: toml::Table) -> Result<Step, ScenarioError> {
+    // The action's name first, so every message can say which step it is about.
+    let action_name = match table.get("action") {
+        Some(toml::Value::String(s)) => s.clone(),
         Some(_) => {
             return Err(ScenarioError::new(
                 file,
@@ -1173,250 +1366,147 @@ fn parse_step(file: &str, index: usize, mut table: toml::Table) -> Result<Step, 
     let err = |kind, reason: &str| {
         ScenarioError::new(file, Some((index, action_name.as_str())), kind, reason)
     };
-    let expect = match table.remove("expect") {
-        None => None,
-        Some(v) => Some(match v.try_into::<OneOrMany>() {
-            Ok(OneOrMany::One(s)) => vec![s],
-            Ok(OneOrMany::Many(v)) if !v.is_empty() => v,
-            _ => {
-                return Err(err(
-                    ScenarioErrorKind::Invalid,
-                    "`expect` must be an outcome (\"ok\", \"invalid_grant\", \"http_403\", ...) or a non-empty list of them",
-                ))
-            }
-        }),
-    };
-    let journal = match table.remove("journal") {
-        None => Vec::new(),
-        Some(toml::Value::Array(items)) => {
-            let mut out = Vec::new();
-            for (j, item) in items.into_iter().enumerate() {
-                let je: JournalExpect = item.try_into().map_err(|e: toml::de::Error| {
-                    err(
-                        ScenarioErrorKind::Parse,
-                        &format!("journal[{j}]: {}", e.message().trim()),
-                    )
-                })?;
-                if je.count.is_some() && (je.min.is_some() || je.max.is_some()) {
-                    return Err(err(
-                        ScenarioErrorKind::Invalid,
-                        &format!("journal[{j}]: give `count` or `min`/`max`, not both"),
-                    ));
-                }
-                if je.count.is_none() && je.min.is_none() && je.max.is_none() {
-                    return Err(err(
-                        ScenarioErrorKind::Invalid,
-                        &format!("journal[{j}]: needs `count`, `min` or `max`"),
-                    ));
-                }
-                if let Some(a) = &je.client_auth {
-                    if !["profile", "client_secret_basic", "client_secret_post"]
-                        .contains(&a.as_str())
-                    {
-                        return Err(err(ScenarioErrorKind::Invalid, &format!("journal[{j}]: `client_auth` must be \"profile\", \"client_secret_basic\" or \"client_secret_post\", not {a:?}")));
-                    }
-                }
-                out.push(je);
-            }
-            out
-        }
-        Some(_) => {
-            return Err(err(
-                ScenarioErrorKind::Invalid,
-                "`journal` must be a list of tables, e.g. [{ endpoint = \"token\", count = 1 }]",
-            ))
-        }
-    };
-    let rest = toml::Value::Table(table);
-    fn args<T: for<'de> Deserialize<'de>>(
-        v: toml::Value,
-        err: &dyn Fn(ScenarioErrorKind, &str) -> ScenarioError,
-    ) -> Result<T, ScenarioError> {
-        v.try_into::<T>()
-            .map_err(|e| err(ScenarioErrorKind::Parse, e.message().trim()))
+    if !ACTIONS.contains(&action_name.as_str()) {
+        return Err(err(
+            ScenarioErrorKind::Invalid,
+            &format!(
+                "unknown action {action_name:?} (one of {})",
+                ACTIONS.join(", ")
+            ),
+        ));
     }
-    let action = match action_name.as_str() {
-        "authorize" => {
-            let a: AuthorizeArgs = args(rest, &err)?;
-            Action::Authorize {
-                present: a.present,
-                equals: a.equals,
-            }
-        }
-        "callback" => {
-            let a: CallbackArgs = args(rest, &err)?;
-            if a.error.is_some() && a.tamper != Tamper::None {
-                return Err(err(
-                    ScenarioErrorKind::Invalid,
-                    "give `error` or `tamper`, not both",
-                ));
-            }
-            Action::Callback {
-                tamper: a.tamper,
-                error: a.error,
-            }
-        }
-        "api_call" => {
-            let a: ApiCallArgs = args(rest, &err)?;
-            match a.parallel {
-                None | Some(1) => Action::ApiCall,
-                Some(0) => {
-                    return Err(err(
-                        ScenarioErrorKind::Invalid,
-                        "`parallel` must be at least 1",
-                    ))
-                }
-                Some(calls) => Action::ParallelApiCalls { calls },
-            }
-        }
-        "refresh" | "logout" | "expire_tokens" | "revoke_grant" => {
-            let _: NoArgs = args(rest, &err)?;
-            match action_name.as_str() {
-                "refresh" => Action::Refresh,
-                "logout" => Action::Logout,
-                "expire_tokens" => Action::ExpireTokens,
-                _ => Action::RevokeGrant,
-            }
-        }
-        "advance_clock" => {
-            let a: ClockArgs = args(rest, &err)?;
-            let adv = match (a.seconds, a.past.as_deref()) {
-                (Some(s), None) => ClockAdvance::By(Duration::from_secs(s)),
-                (None, Some("code_lifetime")) => ClockAdvance::PastCodeLifetime,
-                (None, Some("access_token_lifetime")) => ClockAdvance::PastAccessTokenLifetime,
-                (None, Some(other)) => {
-                    return Err(err(
-                        ScenarioErrorKind::Invalid,
-                        &format!("`past` must be \"code_lifetime\" or \"access_token_lifetime\", not {other:?}"),
-                    ))
-                }
-                _ => {
-                    return Err(err(
-                        ScenarioErrorKind::Invalid,
-                        "give exactly one of `seconds = N` or `past = \"code_lifetime\"`",
-                    ))
-                }
-            };
-            Action::AdvanceClock(adv)
-        }
-        "fault" => {
-            let f: FaultSpec = args(rest, &err)?;
-            let kinds = [
-                f.error.is_some(),
-                f.status.is_some(),
-                f.delay_ms.is_some(),
-                f.drop_connection,
-                f.retry_after_secs.is_some(),
-            ]
-            .iter()
-            .filter(|b| **b)
-            .count();
-            if kinds != 1 {
-                return Err(err(
-                    ScenarioErrorKind::Invalid,
-                    "a fault needs exactly one of `error`, `status`, `delay_ms`, `drop_connection` or `retry_after_secs`",
-                ));
-            }
-            match f.retry_after_secs {
-                Some(0) => {
-                    return Err(err(
-                        ScenarioErrorKind::Invalid,
-                        "`retry_after_secs` must be at least 1",
-                    ))
-                }
-                Some(_) if f.endpoint != EndpointName::Api => return Err(err(
-                    ScenarioErrorKind::Invalid,
-                    "`retry_after_secs` (the CRM's own 429) applies to `endpoint = \"api\"` only",
-                )),
-                _ => {}
-            }
-            if let Some(s) = f.status {
-                if !(100..=599).contains(&s) {
-                    return Err(err(
-                        ScenarioErrorKind::Invalid,
-                        &format!("`status = {s}` is not an HTTP status"),
-                    ));
-                }
-            }
-            if f.endpoint == EndpointName::NativeExchange {
-                return Err(err(
-                    ScenarioErrorKind::Invalid,
-                    "faults target `authorize`, `token`, `revoke` or `api`; `native_exchange` is for journal expectations",
-                ));
-            }
-            if f.times == 0 {
-                return Err(err(
-                    ScenarioErrorKind::Invalid,
-                    "`times` must be at least 1",
-                ));
-            }
-            Action::Fault(f)
-        }
-        "raw_authorize" => {
-            let a: RawAuthorizeArgs = args(rest, &err)?;
-            Action::RawAuthorize {
-                pkce: a.pkce,
-                redirect_uri: a.redirect_uri,
-            }
-        }
-        "raw_token_request" => {
-            let a: RawTokenArgs = args(rest, &err)?;
-            Action::RawTokenRequest {
-                grant: a.grant,
-                code: a.code,
-                refresh_token: a.refresh_token,
-                redirect_uri: a.redirect_uri,
-                code_verifier: a.code_verifier,
-                client_secret: a.client_secret,
-                save_as: a.save_as,
-            }
-        }
-        "raw_api_call" => {
-            let a: RawApiArgs = args(rest, &err)?;
-            Action::RawApiCall { token: a.token }
-        }
-        "native_call" | "raw_native_call" => {
-            let a: NativeArgs = args(rest, &err)?;
-            if action_name == "native_call" {
-                Action::NativeCall {
-                    credentials: a.credentials,
-                    crm_error: a.crm_error,
-                }
-            } else {
-                Action::RawNativeCall {
-                    credentials: a.credentials,
-                    crm_error: a.crm_error,
-                }
-            }
-        }
-        "list_all" => {
-            let a: ListArgs = args(rest, &err)?;
-            Action::ListAll {
-                auth: a.auth,
-                complete: a.complete,
-            }
-        }
-        other => {
-            return Err(err(
+    let doc: StepDoc = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| err(ScenarioErrorKind::Parse, e.message().trim()))?;
+    for (j, je) in doc.journal.iter().enumerate() {
+        check_journal(je).map_err(|reason| {
+            err(
                 ScenarioErrorKind::Invalid,
-                &format!("unknown action {other:?} (one of {})", ACTIONS.join(", ")),
-            ))
-        }
-    };
-    let expect = match expect {
+                &format!("journal[{j}]: {reason}"),
+            )
+        })?;
+    }
+    let action = doc
+        .action
+        .into_action()
+        .map_err(|reason| err(ScenarioErrorKind::Invalid, &reason))?;
+    let expect = match doc.expect {
         Some(_) if !action.has_outcome() => {
             return Err(err(
                 ScenarioErrorKind::Invalid,
                 "this step has no outcome: `expect` does not apply",
             ))
         }
-        Some(e) => e,
+        Some(Outcomes(e)) => e,
         None if action.has_outcome() => vec!["ok".to_owned()],
         None => Vec::new(),
     };
     Ok(Step {
         action,
         expect,
-        journal,
+        journal: doc.journal,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_knows_every_documented_action() {
+        for name in ACTIONS {
+            let err = toml::from_str::<ActionDoc>(&format!("action = {name:?}"))
+                .err()
+                .map(|e| e.message().to_owned())
+                .unwrap_or_default();
+            assert!(!err.contains("unknown variant"), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn action_names_round_trip() {
+        let text = ACTIONS
+            .iter()
+            .map(|a| match *a {
+                "advance_clock" => format!("[[steps]]\naction = {a:?}\nseconds = 1\n"),
+                "fault" => format!("[[steps]]\naction = {a:?}\nendpoint = \"api\"\nstatus = 503\n"),
+                "raw_token_request" => format!("[[steps]]\naction = {a:?}\ncode = \"bogus\"\n"),
+                "raw_api_call" => format!(
+                    "[[steps]]\naction = \"raw_token_request\"\ncode = \"bogus\"\nsave_as = \"t\"\n[[steps]]\naction = {a:?}\ntoken = \"t\"\n"
+                ),
+                "list_all" => format!("[[steps]]\naction = {a:?}\nauth = \"native\"\n"),
+                "callback" => format!("[[steps]]\naction = \"authorize\"\n[[steps]]\naction = {a:?}\n"),
+                _ => format!("[[steps]]\naction = {a:?}\n"),
+            })
+            .collect::<String>();
+        let s = Scenario::from_toml_str(
+            &format!("title = \"t\"\nrfc = \"RFC 6749\"\n{text}"),
+            "scenarios/all.toml",
+        )
+        .unwrap();
+        let mut names: Vec<&str> = s.steps.iter().map(|s| s.action.name()).collect();
+        names.dedup();
+        let mut want: Vec<&str> = ACTIONS.to_vec();
+        want.sort();
+        names.sort();
+        names.dedup();
+        assert_eq!(names, want);
+    }
+
+    #[test]
+    fn a_bad_step_names_file_step_and_reason() {
+        let text = "title = \"t\"\nrfc = \"RFC 6749\"\n[[steps]]\naction = \"authorize\"\n[[steps]]\naction = \"callback\"\nerror = \"access_denied\"\ntamper = \"replay\"\n";
+        let err = Scenario::from_toml_str(text, "scenarios/bad.toml").unwrap_err();
+        assert_eq!(err.step, Some((2, "callback".to_owned())));
+        assert_eq!(err.kind, ScenarioErrorKind::Invalid);
+        assert_eq!(
+            err.to_string(),
+            "scenarios/bad.toml: step 2 (callback): give `error` or `tamper`, not both"
+        );
+        let text = "title = \"t\"\nrfc = \"RFC 6749\"\n[[steps]]\naction = \"api_call\"\nexpect = 3\njournal = [{ endpoint = \"api\", count = 1 }, { endpoint = \"api\", count = \"one\" }]\n";
+        let err = Scenario::from_toml_str(text, "scenarios/bad.toml").unwrap_err();
+        assert_eq!(err.kind, ScenarioErrorKind::Parse);
+        assert!(
+            err.to_string()
+                .starts_with("scenarios/bad.toml: step 1 (api_call): "),
+            "{err}"
+        );
+        let text = "title = \"t\"\nrfc = \"RFC 6749\"\n[[steps]]\naction = \"api_call\"\njournal = [{ endpoint = \"api\", count = 1 }, { endpoint = \"api\", count = \"one\" }]\n";
+        let err = Scenario::from_toml_str(text, "scenarios/bad.toml").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "scenarios/bad.toml: step 1 (api_call): journal[1]: invalid type: string \"one\", expected usize"
+        );
+        let text =
+            "title = \"t\"\nrfc = \"RFC 6749\"\n[[steps]]\naction = \"api_call\"\nexpect = []\n";
+        let err = Scenario::from_toml_str(text, "scenarios/bad.toml").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "scenarios/bad.toml: step 1 (api_call): `expect` must be an outcome (\"ok\", \"invalid_grant\", \"http_403\", ...) or a non-empty list of them"
+        );
+        let text =
+            "title = \"t\"\nrfc = \"RFC 6749\"\n[[steps]]\naction = \"refresh\"\nsince = 3\n";
+        let err = Scenario::from_toml_str(text, "scenarios/bad.toml").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "scenarios/bad.toml: step 1 (refresh): unknown field `since`, there are no fields"
+        );
+    }
+
+    #[test]
+    fn an_error_callback_and_a_fault_code_are_typed() {
+        let text = "title = \"t\"\nrfc = \"RFC 6749\"\n[[steps]]\naction = \"fault\"\nendpoint = \"token\"\nerror = \"invalid_grant\"\n[[steps]]\naction = \"authorize\"\n[[steps]]\naction = \"callback\"\nerror = \"access_denied\"\nexpect = \"access_denied\"\n";
+        let s = Scenario::from_toml_str(text, "scenarios/t.toml").unwrap();
+        let Action::Fault(f) = &s.steps[0].action else {
+            panic!("{:?}", s.steps[0]);
+        };
+        assert_eq!(f.error, Some(OAuthError::InvalidGrant));
+        assert_eq!(
+            s.steps[2].action,
+            Action::Callback {
+                tamper: Tamper::None,
+                error: Some(OAuthError::AccessDenied)
+            }
+        );
+    }
 }

@@ -19,7 +19,7 @@
 use std::fmt;
 
 use base64::Engine as _;
-use handshake_profile::{PkceMethod, Profile, Rotation};
+use handshake_profile::{OAuthError, PkceMethod, Profile, Redacted, Rotation};
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{json, Map, Value};
@@ -217,7 +217,7 @@ impl fmt::Debug for IssuedCallback {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IssuedCallback")
             .field("redirect_uri", &self.redirect_uri)
-            .field("code", &"[redacted]")
+            .field("code", &Redacted)
             .field("state", &self.state)
             .field("iss", &self.iss)
             .finish()
@@ -368,13 +368,13 @@ pub fn callback(issued: &IssuedCallback) -> impl Strategy<Value = TamperedCallba
 
 fn error_code() -> impl Strategy<Value = String> {
     select(vec![
-        "access_denied",
-        "invalid_scope",
-        "server_error",
-        "temporarily_unavailable",
-        "unauthorized_client",
+        OAuthError::AccessDenied,
+        OAuthError::InvalidScope,
+        OAuthError::ServerError,
+        OAuthError::TemporarilyUnavailable,
+        OAuthError::UnauthorizedClient,
     ])
-    .prop_map(str::to_owned)
+    .prop_map(|e| e.to_string())
 }
 
 fn tampered_url(

@@ -1,28 +1,25 @@
 //! Where a case runs: an in-process mock, or an external authorization server.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use handshake_profile::Profile;
 
-/// A secret string (client secret) that prints `[redacted]` in `Debug`.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-    /// The value. Don't log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
+handshake_profile::secret_type! {
+    /// A secret string (client secret) that prints `Secret([redacted])` in `Debug`.
+    ///
+    /// ```
+    /// let s = handshake_conformance::Secret::new("s3cret");
+    /// assert_eq!(format!("{s:?}"), "Secret([redacted])");
+    /// assert_eq!(s.expose(), "s3cret");
+    /// ```
+    #[derive(Clone)]
+    pub struct Secret(String);
 }
 
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
+impl Secret {
+    /// The value, as [`Secret::secret`]. Don't log it.
+    pub fn expose(&self) -> &str {
+        &self.0
     }
 }
 
@@ -130,5 +127,57 @@ impl Target {
 
     pub(crate) fn external_parts(&self) -> Option<&(String, Registration)> {
         self.external.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategies::IssuedCallback;
+    use crate::{ClientCheckConfig, ClientSettings, RemoteMock};
+
+    #[test]
+    fn secret_bearing_types_redact_themselves_in_debug() {
+        let profile = Profile::builtin("capsule").unwrap();
+        let reg = Registration::new("app", Secret::new("CS-SECRET"), "http://localhost/cb");
+        let settings = ClientSettings {
+            base_url: "http://127.0.0.1:9".into(),
+            client_id: "app".into(),
+            client_secret: Secret::new("CS-SECRET"),
+            redirect_uri: "http://localhost/cb".into(),
+            scopes: Vec::new(),
+            timeout: None,
+            page_size: None,
+            native: Some(handshake_client::NativeCredentials::api_key("AK-SECRET")),
+        };
+        let mut check = ClientCheckConfig::new(
+            profile.clone(),
+            3001,
+            "http://127.0.0.1:3000/login".parse().unwrap(),
+        );
+        check.client_secret = "CS-SECRET".into();
+        let remote = RemoteMock::builder("http://127.0.0.1:3001".parse().unwrap())
+            .client_secret("CS-SECRET");
+        let shown = [
+            format!("{:?}", Secret::new("CS-SECRET")),
+            format!("{}", Secret::new("CS-SECRET")),
+            format!("{reg:?}"),
+            format!(
+                "{:?}",
+                Target::external(profile, "http://127.0.0.1:3001", reg)
+            ),
+            format!("{settings:?}"),
+            format!("{check:?}"),
+            format!("{remote:?}"),
+            format!(
+                "{:?}",
+                IssuedCallback::new("http://localhost/cb", "CODE-SECRET", "s")
+            ),
+        ];
+        for s in &shown {
+            assert!(!s.contains("SECRET"), "{s}");
+            assert!(s.contains("[redacted]"), "{s}");
+        }
+        assert_eq!(shown[0], "Secret([redacted])");
     }
 }

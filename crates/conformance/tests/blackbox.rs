@@ -7,6 +7,10 @@
 //! fixtures/apps/<app>`); otherwise their tests print a loud SKIPPED line. Python 3 is assumed
 //! present.
 
+// The control API's contract (crates/mock/openapi.json), shared with the mock's tests.
+#[path = "../../mock/tests/common/contract.rs"]
+mod contract;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -903,6 +907,24 @@ fn remote_url(mock: &MockProvider) -> url::Url {
     mock.uri().parse().unwrap()
 }
 
+/// Every control answer a run got (`RemoteMock::keep_control_answers`) is one that
+/// crates/mock/openapi.json allows.
+fn assert_control_answers_conform(remote: &RemoteMock) {
+    let answers = remote.control_answers();
+    assert!(
+        answers.len() > 3,
+        "only {} control answers kept",
+        answers.len()
+    );
+    for (method, path, status, headers, body) in &answers {
+        if let Err(e) =
+            contract::contract().check(method.as_str(), path, *status, headers, Some(body))
+        {
+            panic!("{e}");
+        }
+    }
+}
+
 /// The Python app against a running mock, checked by URL (`ClientCheck::run_remote`).
 async fn check_python_remote(flaw: &str) -> Report {
     let port = free_port();
@@ -915,7 +937,9 @@ async fn check_python_remote(flaw: &str) -> Report {
         port,
     )
     .await;
-    let remote = RemoteMock::connect(remote_url(&mock))
+    let remote = RemoteMock::builder(remote_url(&mock))
+        .keep_control_answers()
+        .connect()
         .await
         .expect("the running mock answers its control API");
     assert_eq!(remote.profile().id, "capsule");
@@ -931,6 +955,7 @@ async fn check_python_remote(flaw: &str) -> Report {
         "--- Python app, FLAW={flaw:?}, remote capsule ---\n{}",
         report.to_pretty()
     );
+    assert_control_answers_conform(&remote);
     // Not reset: what came before the run is still in the journal.
     let journal = mock.journal();
     assert_eq!(journal[0].seq, 1, "the journal was reset");
@@ -971,6 +996,7 @@ async fn check_blog_remote(flaw: &str, provider: &str) -> Option<(Report, MockPr
     let remote = RemoteMock::builder(remote_url(&mock))
         .client_secret(RegisteredClient::DEFAULT_SECRET)
         .profile(Profile::builtin(provider).unwrap())
+        .keep_control_answers()
         .connect()
         .await
         .expect("the running mock answers");
@@ -992,6 +1018,7 @@ async fn check_blog_remote(flaw: &str, provider: &str) -> Option<(Report, MockPr
         "--- blog-express app, FLAW={flaw:?}, remote {provider} ---\n{}",
         report.to_pretty()
     );
+    assert_control_answers_conform(&remote);
     Some((report, mock))
 }
 
@@ -1032,11 +1059,16 @@ async fn a_running_mock_already_relaxed_is_named_in_the_notes() {
         port,
     )
     .await;
-    let remote = RemoteMock::connect(remote_url(&mock)).await.unwrap();
+    let remote = RemoteMock::builder(remote_url(&mock))
+        .keep_control_answers()
+        .connect()
+        .await
+        .unwrap();
     let report = ClientCheck::new(format!("{}/login", app.base).parse().unwrap())
         .run_remote(&remote)
         .await
         .unwrap();
+    assert_control_answers_conform(&remote);
     assert!(
         report
             .notes
@@ -1135,4 +1167,87 @@ async fn a_running_mock_that_stops_mid_run_is_an_error_not_a_report() {
         msg.starts_with(&format!("no handshake mock at {url}")) && msg.contains("during the run"),
         "{msg}"
     );
+}
+
+/// The HTML report of a check-client run: a diagram per failed or warned check, with the
+/// browser, app and CRM lifelines, the app's request to the CRM inside the callback that
+/// caused it, the failing arrow marked, the check's fix beside it, and no secret.
+#[tokio::test]
+async fn python_app_html_report_draws_browser_app_and_crm() {
+    let Some(report) = check(Lang::Python, "code_in_url", "capsule", Routes::All).await else {
+        return;
+    };
+    let html = report.to_html("handshake-check-client");
+    // Kept to look at: target/tmp/check-client-report.html.
+    std::fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("check-client-report.html"),
+        &html,
+    )
+    .unwrap();
+    let flagged: Vec<_> = report
+        .cases
+        .iter()
+        .filter(|c| matches!(c.status, Status::Failed | Status::Warning))
+        .collect();
+    assert!(!flagged.is_empty());
+    assert_eq!(
+        html.matches("<svg class=\"sequence\"").count(),
+        flagged.len(),
+        "{html}"
+    );
+    let case = flagged
+        .iter()
+        .find(|c| c.scenario == "code-referer-leak")
+        .unwrap();
+    let trace = case.trace.as_ref().unwrap();
+    use handshake_conformance::{Actor, EventKind};
+    assert_eq!(trace.actors, [Actor::Browser, Actor::App, Actor::Crm]);
+    // The callback (browser -> app), and inside it the code exchange (app -> CRM).
+    let callback = trace
+        .events
+        .iter()
+        .position(|e| {
+            e.kind == EventKind::Request && e.to == Actor::App && e.label.contains("/callback")
+        })
+        .unwrap_or_else(|| panic!("{trace:#?}"));
+    let exchange = trace
+        .events
+        .iter()
+        .position(|e| {
+            e.kind == EventKind::Request
+                && e.from == Actor::App
+                && e.to == Actor::Crm
+                && e.detail
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with("authorization_code"))
+        })
+        .unwrap_or_else(|| panic!("{trace:#?}"));
+    let answered = trace
+        .events
+        .iter()
+        .enumerate()
+        .position(|(i, e)| i > callback && e.kind == EventKind::Answer && e.from == Actor::App)
+        .unwrap();
+    assert!(callback < exchange && exchange < answered, "{trace:#?}");
+    // The failing arrow is the app's answer that carries the code onward.
+    let failing = &trace.events[trace.first_failing().unwrap()];
+    assert_eq!(
+        (failing.kind, failing.from, failing.to),
+        (EventKind::Answer, Actor::App, Actor::Browser),
+        "{trace:#?}"
+    );
+    let svg = html
+        .split("data-case=\"capsule/code-referer-leak\"")
+        .nth(1)
+        .and_then(|s| s.split("</svg>").next())
+        .unwrap();
+    for actor in ["browser", "app", "crm"] {
+        assert!(svg.contains(&format!("data-actor=\"{actor}\"")), "{actor}");
+    }
+    assert!(svg.contains("class=\"arrow answer failing\" data-from=\"app\" data-to=\"browser\""));
+    assert!(svg.contains("class=\"callout\""));
+    assert!(svg.contains("RFC 9700 §4.2.4"));
+    assert!(html.contains("answer the callback with a redirect to a URL without code and state"));
+    assert!(!html.contains(RegisteredClient::DEFAULT_SECRET));
+    assert!(!html.to_lowercase().contains("bearer "));
 }

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use handshake_conformance::broken::{Broken, Flaw};
 use handshake_conformance::{
-    CaseReport, ExpectedFailures, ReferenceClient, Registration, Report, Runner, Scenario, Secret,
-    Status, Target,
+    Actor, CaseReport, EventKind, ExpectedFailures, ReferenceClient, Registration, Report, Runner,
+    Scenario, Secret, Status, Target,
 };
 use handshake_profile::Profile;
 
@@ -559,4 +559,266 @@ async fn reports_never_contain_secrets() {
         assert!(!text.contains(secret));
         assert!(!text.to_lowercase().contains("bearer "));
     }
+}
+
+// ---- the HTML report and its traces -------------------------------------------------------------
+
+/// A client that writes down every secret it is handed (the client secret, and each
+/// callback's code and state) before passing the call on to `F`'s client.
+struct Recording<F> {
+    inner: F,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+struct RecordingClient {
+    inner: Box<dyn handshake_conformance::ClientUnderTest>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl<F: handshake_conformance::ClientFactory> handshake_conformance::ClientFactory
+    for Recording<F>
+{
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn create(
+        &self,
+        profile: &Profile,
+        settings: &handshake_conformance::ClientSettings,
+    ) -> Result<Box<dyn handshake_conformance::ClientUnderTest>, handshake_conformance::ClientFailure>
+    {
+        self.seen
+            .lock()
+            .unwrap()
+            .push(settings.client_secret.expose().to_owned());
+        Ok(Box::new(RecordingClient {
+            inner: self.inner.create(profile, settings)?,
+            seen: std::sync::Arc::clone(&self.seen),
+        }))
+    }
+}
+
+type Fut<'a, T> = futures::future::BoxFuture<'a, Result<T, handshake_conformance::ClientFailure>>;
+
+impl handshake_conformance::ClientUnderTest for RecordingClient {
+    fn authorize(&self) -> Fut<'_, String> {
+        self.inner.authorize()
+    }
+    fn callback(&self, url: String) -> Fut<'_, ()> {
+        if let Ok(u) = url::Url::parse(&url) {
+            let mut seen = self.seen.lock().unwrap();
+            for (k, v) in u.query_pairs() {
+                if k == "code" || k == "state" {
+                    seen.push(v.into_owned());
+                }
+            }
+        }
+        self.inner.callback(url)
+    }
+    fn api_get(&self) -> Fut<'_, handshake_conformance::ApiReply> {
+        self.inner.api_get()
+    }
+    fn refresh(&self) -> Fut<'_, ()> {
+        self.inner.refresh()
+    }
+    fn logout(&self) -> Fut<'_, ()> {
+        self.inner.logout()
+    }
+}
+
+/// Counts of what an HTML report must hold: a diagram per failure and warning.
+fn diagrams(html: &str) -> usize {
+    html.matches("<svg class=\"sequence\"").count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_report_has_a_diagram_per_failure_and_carries_no_secret() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let report = Runner::new(Recording {
+        inner: Broken(Flaw::NoStateCheck),
+        seen: std::sync::Arc::clone(&seen),
+    })
+    .scenarios(scenarios(&[
+        "happy-path",
+        "state-mismatch",
+        "missing-state",
+        "replayed-callback",
+        "pkce-s256",
+    ]))
+    .targets(mocks(&["capsule", "redtail"]))
+    .run()
+    .await;
+    let failures = report
+        .cases
+        .iter()
+        .filter(|c| matches!(c.status, Status::Failed | Status::Warning))
+        .count();
+    assert!(failures >= 4, "{}", report.to_pretty());
+    let html = report.to_html("handshake-conformance");
+    assert_eq!(diagrams(&html), failures, "{html}");
+    // Every failure's trace marks where it went wrong, and says which step that was.
+    for c in report.cases.iter().filter(|c| c.status == Status::Failed) {
+        let t = c
+            .trace
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has no trace", c.scenario));
+        assert!(t.first_failing().is_some(), "{t:?}");
+        assert!(
+            t.events.iter().any(|e| e.kind == EventKind::Request
+                && e.from == Actor::Client
+                && e.to == Actor::Crm),
+            "the client's token request is drawn: {t:?}"
+        );
+    }
+    assert!(html.contains("class=\"arrow answer failing\""), "{html}");
+    assert!(html.contains("data-case=\"capsule/state-mismatch\""));
+    for actor in ["browser", "client", "crm"] {
+        assert!(html.contains(&format!("data-actor=\"{actor}\"")), "{actor}");
+    }
+    // No secret in any format: not the client secret, no code, no state the client saw.
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.len() > 10, "the recorder saw the codes: {seen:?}");
+    for text in [html, report.to_json().unwrap()] {
+        for s in seen.iter().filter(|s| s.len() >= 8) {
+            assert!(!text.contains(s.as_str()), "{s:?} in a report");
+        }
+        assert!(!text.to_lowercase().contains("bearer "));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_blame_the_request_too_many_and_the_request_never_sent() {
+    // Too many: a refresh loop's extra refreshes are the failing arrows.
+    let report = Runner::new(Broken(Flaw::RefreshLoop))
+        .scenarios(scenarios(&["revoked-grant"]))
+        .targets(mocks(&["capsule"]))
+        .run()
+        .await;
+    let t = case(&report, "capsule", "revoked-grant")
+        .trace
+        .clone()
+        .unwrap();
+    let failing: Vec<&handshake_conformance::TraceEvent> = t
+        .events
+        .iter()
+        .filter(|e| e.failing && e.kind == EventKind::Request)
+        .collect();
+    assert!(failing.len() >= 2, "{t:?}");
+    assert!(
+        failing.iter().all(|e| e.label == "POST /oauth/token"),
+        "{failing:?}"
+    );
+    assert!(failing[0]
+        .detail
+        .as_deref()
+        .unwrap()
+        .starts_with("refresh_token"));
+    // Never sent: a logout without revocation draws the revocation it owed.
+    let report = Runner::new(Broken(Flaw::NoRevocation))
+        .scenarios(scenarios(&["logout-revokes"]))
+        .targets(mocks(&["capsule"]))
+        .run()
+        .await;
+    let c = case(&report, "capsule", "logout-revokes");
+    let t = c.trace.clone().unwrap();
+    let missing = t
+        .events
+        .iter()
+        .find(|e| e.kind == EventKind::Missing)
+        .unwrap_or_else(|| panic!("{t:?}"));
+    assert!(missing.failing);
+    assert_eq!(missing.label, "revoke request");
+    assert!(
+        missing
+            .detail
+            .as_deref()
+            .unwrap()
+            .starts_with("expected: at least 1 revoke request(s)"),
+        "{missing:?}"
+    );
+    let html = report.to_html("t");
+    assert!(html.contains("class=\"arrow missing failing\""), "{html}");
+    assert!(html.contains("✗ never sent: revoke request"), "{html}");
+}
+
+// ---- a CRM added from a profile file alone --------------------------------------------------
+
+/// A CRM that is only a TOML file (no code): Capsule's schemes and paging under another id,
+/// name, paths and paging names, read from a temporary directory, passes the whole matrix
+/// through the public runner API; every case runs or is skipped with a reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crm_added_from_a_profile_file_alone_passes_the_whole_matrix() {
+    let capsule = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/providers/capsule.toml"),
+    )
+    .unwrap();
+    let mut text = capsule.clone();
+    for (from, to) in [
+        ("id = \"capsule\"", "id = \"acme-crm\""),
+        ("name = \"Capsule CRM\"", "name = \"Acme CRM\""),
+        (
+            "revoke_paths = [\"/oauth/revoke\", \"/oauth/token/revoke\"]",
+            "revoke_paths = [\"/login/oauth/revoke\"]",
+        ),
+        (
+            "authorize_path = \"/oauth/authorise\"",
+            "authorize_path = \"/login/oauth/authorize\"",
+        ),
+        (
+            "token_path = \"/oauth/token\"",
+            "token_path = \"/login/oauth/access_token\"",
+        ),
+        ("path = \"/api/v2/parties\"", "path = \"/v1/people\""),
+        ("envelope = \"parties\"", "envelope = \"people\""),
+        ("item_envelope = \"party\"", "item_envelope = \"person\""),
+        (
+            "size_param = \"perPage\"",
+            "size_param = \"limit\"\npage_param = \"p\"",
+        ),
+        (
+            "has_more_header = \"X-Pagination-Has-More\"",
+            "has_more_header = \"X-More-Pages\"",
+        ),
+    ] {
+        assert!(text.contains(from), "capsule.toml no longer has {from:?}");
+        text = text.replace(from, to);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("acme-crm.toml");
+    std::fs::write(&path, &text).unwrap();
+    let profile = Profile::from_file(&path).unwrap();
+    assert_eq!(profile.id, "acme-crm");
+    assert_eq!(profile.api.paging.as_ref().unwrap().page_param, "p");
+
+    let scenarios = Scenario::load_dir(scenarios_dir()).unwrap();
+    let report = Runner::new(ReferenceClient)
+        .scenarios(scenarios.clone())
+        .targets([Target::mock(profile)])
+        .run()
+        .await;
+    assert!(report.is_success(), "{}", report.to_pretty());
+    assert_eq!(report.cases.len(), scenarios.len(), "one case per scenario");
+    assert!(report.cases.iter().all(|c| c.provider == "acme-crm"));
+    for c in &report.cases {
+        match c.status {
+            Status::Passed => {}
+            Status::Skipped => assert!(
+                c.reason.as_deref().is_some_and(|r| !r.is_empty()),
+                "{} skipped without a reason",
+                c.scenario
+            ),
+            other => panic!("{}: {other:?}: {:?}", c.scenario, c.reason),
+        }
+    }
+    assert!(
+        report
+            .cases
+            .iter()
+            .filter(|c| c.status == Status::Passed)
+            .count()
+            >= 20,
+        "{}",
+        report.to_pretty()
+    );
 }

@@ -109,6 +109,11 @@ pub(crate) async fn authorize(
         Ok(scope) => scope,
         Err(desc) => return blocked_by(fail("invalid_scope", &desc), Relaxation::Scope),
     };
+    let scope = match required_scopes(&s.profile, scope, relax_scope) {
+        Ok(scope) => scope,
+        // HubSpot: "the authorization page will display an error", no redirect.
+        Err(desc) => return blocked_by(error_page(&s, &desc), Relaxation::Scope),
+    };
     let challenge = match pkce::challenge(&s.profile, &q, s.relaxed.has(Relaxation::Pkce)) {
         Ok(c) => c,
         Err((desc, None)) => return fail("invalid_request", &desc),
@@ -122,6 +127,8 @@ pub(crate) async fn authorize(
         state: state.map(str::to_owned),
         challenge,
         user: 0,
+        refresh_allowed: carries(&q, &s.profile.tokens.refresh_token_requires),
+        reissue_allowed: carries(&q, &s.profile.tokens.refresh_token_reissue_requires),
     };
     let now = s.now();
     if s.auto_approve {
@@ -146,9 +153,47 @@ fn redirect_mismatch(s: &Shared, got: &str) -> String {
     )
 }
 
+/// Whether the authorization request carried every one of `wanted` (the parameters a
+/// refresh token needs: Zoho's `access_type=offline`, `prompt=consent`).
+fn carries(q: &params::Params, wanted: &std::collections::BTreeMap<String, String>) -> bool {
+    wanted.iter().all(|(k, v)| q.get(k) == Some(v.as_str()))
+}
+
+/// `scope` with the profile's `scopes.required` checked (HubSpot's app-required scopes):
+/// one missing is refused, or added when `relaxed`.
+fn required_scopes(
+    p: &Profile,
+    mut scope: Vec<String>,
+    relaxed: bool,
+) -> Result<Vec<String>, String> {
+    let missing: Vec<&String> = p
+        .scopes
+        .required
+        .iter()
+        .filter(|r| !scope.contains(r))
+        .collect();
+    if missing.is_empty() {
+        return Ok(scope);
+    }
+    if relaxed {
+        scope.extend(missing.into_iter().cloned());
+        return Ok(scope);
+    }
+    let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+    Err(format!(
+        "the app requires the scopes {} and the request's scope leaves out {}: add them to scope",
+        p.scopes.required.join(" "),
+        names.join(" ")
+    ))
+}
+
 /// The scopes to grant. `relaxed` ([`Relaxation::Scope`]): unsupported ones are dropped
 /// instead of refused, and the defaults granted when none is left.
 fn validate_scope(p: &Profile, scope: Option<&str>, relaxed: bool) -> Result<Vec<String>, String> {
+    if !p.scopes.requestable {
+        // Pipedrive: the app's scopes are fixed at registration; a `scope` sent is ignored.
+        return Ok(p.scopes.default.clone());
+    }
     let mut requested = scope.map(|s| p.scopes.split(s)).unwrap_or_default();
     if relaxed {
         requested.retain(|s| p.scopes.supported.iter().any(|k| k == s));
@@ -183,6 +228,15 @@ fn approve(s: &Shared, req: AuthRequest, now: Instant, status: StatusCode) -> Re
     if let Some(st) = state.as_deref() {
         pairs.push(("state", st));
     }
+    // Zoho's `location` and `accounts-server` (the mock's own base URL).
+    let extra: Vec<(&str, String)> = s
+        .profile
+        .oauth
+        .callback_params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.replace("{base_url}", &s.base_url)))
+        .collect();
+    pairs.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
     with_user(redirect(s, status, &redirect_uri, &pairs), user)
 }
 

@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use handshake_profile::{ClientAuth, TokenEncoding};
 
 use crate::params::{self, Params};
@@ -120,11 +119,13 @@ impl FromRequest<Arc<Shared>> for Authenticated {
     type Rejection = Response;
 
     async fn from_request(req: Request, s: &Arc<Shared>) -> Result<Self, Response> {
-        // A clone, as axum's own `HeaderMap` extractor makes: the body takes the request.
-        let headers = req.headers().clone();
-        let body = Bytes::from_request(req, s)
+        // Split rather than cloned (axum's `HeaderMap` extractor clones). The journal layer
+        // has already read the body within its limit (`observe.rs`).
+        let (parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(body, crate::limits::BODY_LIMIT)
             .await
-            .map_err(IntoResponse::into_response)?;
+            .map_err(|_| crate::answers::payload_too_large(s, parts.uri.path()))?;
+        let headers = parts.headers;
         let params = read_body(s, &headers, &body).map_err(|r| *r)?;
         let client_id = authenticate(s, &headers, &params).map_err(|r| *r)?;
         Ok(Authenticated(params, client_id))

@@ -150,10 +150,14 @@ pub(crate) fn records(profile: &Profile, seed: u64, count: Option<u32>) -> Vec<V
             };
             let mut record = substitute(&d.template, &fill);
             if let Value::Object(map) = &mut record {
-                map.insert(
-                    d.id_field.clone(),
-                    Value::from(d.first_id.saturating_add(u64::from(i))),
-                );
+                let id = d.first_id.saturating_add(u64::from(i));
+                // HubSpot and Zoho write ids as strings.
+                let id = if d.id_as_string {
+                    Value::String(id.to_string())
+                } else {
+                    Value::from(id)
+                };
+                map.insert(d.id_field.clone(), id);
             }
             record
         })

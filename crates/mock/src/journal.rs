@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use axum::http::{HeaderMap, Uri};
-use handshake_profile::{ClientAuth, TokenEncoding};
+use handshake_profile::{ClientAuth, TokenEncoding, REDACTED};
 
 use crate::limits::{
     JOURNAL_BODY_BYTES, JOURNAL_BYTES, JOURNAL_ENTRIES, JOURNAL_ENTRY_BYTES, JOURNAL_FIELDS,
@@ -45,7 +45,6 @@ const TOKEN_KEYS: &[&str] = &[
     "code_challenge",
     "consent_id",
 ];
-const REDACTED: &str = "[redacted]";
 
 /// A note the handler leaves for the request's journal entry (a response extension), e.g.
 /// that issuing a grant evicted an older one.
@@ -600,13 +599,18 @@ fn redact_whole(k: &str, full: &str, secrets: &[String]) -> Option<String> {
     }
 }
 
-/// `Authorization` keeps its scheme and a tag of a Bearer token; cookies go entirely.
-/// `None`: the header is shown as it is.
+/// `Authorization` keeps its scheme and a tag of a token (Bearer, or another token scheme
+/// such as Zoho's `Zoho-oauthtoken`); credentials that pair keys or passwords (`Basic`,
+/// Redtail's `UserKeyAuth`) go entirely, as do cookies. `None`: the header is shown as it is.
 fn redact_header(name: &str, v: &str) -> Option<String> {
     match name {
         "authorization" | "proxy-authorization" => {
             let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
-            Some(if scheme.eq_ignore_ascii_case("bearer") {
+            let paired = ["basic", "userkeyauth"]
+                .iter()
+                .any(|p| scheme.eq_ignore_ascii_case(p));
+            let token = scheme.eq_ignore_ascii_case("bearer") || !rest.trim().is_empty();
+            Some(if !paired && token {
                 format!("{scheme} {}", params::tag(rest.trim()))
             } else {
                 format!("{scheme} {REDACTED}")

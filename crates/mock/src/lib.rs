@@ -273,6 +273,34 @@
 //! # }
 //! ```
 //!
+//! # Expectations
+//!
+//! As in wiremock-rs, say how many requests an endpoint must receive; the mock checks when
+//! it is dropped and panics with what was expected and what arrived (method, path, status
+//! and error code of each request, never a secret). [`MockProvider::verify`] checks earlier
+//! and returns a [`VerifyError`] instead. Counts come from the journal, from the moment the
+//! expectation is set.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use handshake_mock::{Endpoint, MockProvider};
+//! # let mock = MockProvider::start(handshake_profile::Profile::builtin("capsule").unwrap()).await;
+//!
+//! mock.expect(Endpoint::Token).times(1).named("refresh");
+//! mock.expect(Endpoint::Api).times(0..=3);
+//! mock.expect(Endpoint::Revoke).at_most(0);
+//!
+//! reqwest::Client::new()
+//!     .post(mock.token_url())
+//!     .basic_auth("handshake-client", Some("handshake-secret"))
+//!     .form(&[("grant_type", "refresh_token"), ("refresh_token", "not-a-real-one")])
+//!     .send()
+//!     .await
+//!     .unwrap();
+//! assert_eq!(mock.verify(), Ok(()));
+//! # }
+//! ```
+//!
 //! # Watching it run: the live feed, the log line, the page
 //!
 //! [`MockProvider::subscribe`] hands over each journal entry as its request completes, decoded
@@ -389,11 +417,13 @@
 //! - `api`: `{"list", "item" (URL template with `{id}`), "envelope", "item_envelope",
 //!   "format", "empty_status", "not_found_status"}`;
 //! - `paging`: the profile's `api.paging` (`style`, parameter names, sizes, headers), plus
-//!   `forward_only: {"header", "param": "pageId"}` (ConnectWise) and `cursor_field`/`count_field`
-//!   (Agile);
+//!   `forward_only: {"header", "param": "pageId"}` (ConnectWise), `cursor_field`/`count_field`
+//!   (Agile: the record fields; a body path where the profile puts them in the body) and
+//!   `has_more_field`/`next_url_field`/`done_field`/`record_count_field` (body paths, when
+//!   the profile has them);
 //! - `dataset`: `{"count", "seed", "id_field", "first_id", "last_id"}`;
 //! - `rate_limit`: the effective `{"limit", "window_secs", "per", "headers", "retry_after",
-//!   "body"}`, or `null`.
+//!   "body", "status"}` (`status`: 429, or 403 for Salesforce), or `null`.
 //!
 //! Profiles with `oauth.well_known = true` (Capsule) also serve the RFC 8414 fields at
 //! `/.well-known/oauth-authorization-server`.
@@ -437,7 +467,7 @@
 //! # Prior art
 //!
 //! The API follows [wiremock](https://docs.rs/wiremock): `start()`, `uri()`, staged builders,
-//! a journal of received requests.
+//! a journal of received requests, expectations verified on drop.
 
 mod answers;
 mod authorize;
@@ -446,6 +476,7 @@ mod client_auth;
 mod conn;
 mod control;
 mod dataset;
+mod expect;
 mod journal;
 pub mod limits;
 mod live;
@@ -455,6 +486,7 @@ mod native;
 mod observe;
 mod openapi;
 mod page;
+mod page_cache;
 mod params;
 mod pkce;
 mod provider;
@@ -471,9 +503,10 @@ mod token;
 mod types;
 mod users;
 
+pub use expect::{ExpectationBuilder, Times, UnmetExpectation, VerifyError};
 pub use handshake_profile::{ClientAuth, NativeScheme, Profile};
 pub use log::LogStyle;
-pub use native::NativeCredentials;
+pub use native::{NativeCredentials, NativeSetting};
 pub use openapi::OPENAPI_JSON;
 pub use provider::{ArmedFault, FaultBuilder, MockProvider, MockProviderBuilder};
 pub use types::{

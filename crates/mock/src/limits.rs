@@ -51,7 +51,9 @@ pub const MAX_CONSENTS: usize = 4096;
 pub const MAX_GRANTS_PER_CLIENT: usize = 1024;
 /// Access tokens a grant keeps alive at once; issuing more forgets the oldest.
 pub const LIVE_ACCESS_TOKENS: usize = 8;
-/// Rotated-out refresh tokens a grant remembers for reuse detection.
+/// Rotated-out refresh tokens a grant remembers for reuse detection (under
+/// `rotation = "rotate_old_stays_valid"`, the old tokens that keep working; an older one is
+/// forgotten).
 pub const RETIRED_REFRESH_TOKENS: usize = 8;
 /// Grants the expiry sweep examines per store operation (a clock hand over the grants in
 /// creation order, never a walk of all of them under the lock).

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use handshake_profile::{NativeScheme, PagingStyle, Profile};
+use handshake_profile::{Anchor, FieldPath, PagingStyle, Profile};
 use serde_json::{json, Value};
 
 use crate::state::{exchange_path, Shared};
-use crate::{dataset, resource};
+use crate::{dataset, native};
 
 /// RFC 8414 authorization server metadata.
 fn rfc8414(s: &Shared) -> serde_json::Map<String, Value> {
@@ -130,6 +130,7 @@ pub(crate) fn metadata(s: &Shared) -> Value {
                 "headers": rl.headers,
                 "retry_after": rl.retry_after,
                 "body": serde_json::from_str::<Value>(&rl.body).unwrap_or(Value::Null),
+                "status": rl.status,
             }),
             None => Value::Null,
         },
@@ -142,7 +143,8 @@ pub(crate) fn native_info(s: &Shared) -> Value {
     let Some(n) = &s.profile.native_auth else {
         return Value::Null;
     };
-    let authorization = resource::authorization_of(n.scheme);
+    let verifier = native::verifier(n.scheme);
+    let authorization = verifier.described(n);
     let credentials: serde_json::Map<String, Value> = s
         .native
         .public_parts(n.scheme)
@@ -157,13 +159,16 @@ pub(crate) fn native_info(s: &Shared) -> Value {
     });
     if let Some(path) = exchange_path(&s.profile) {
         v["exchange_endpoint"] = json!(s.url(path));
-        v["exchange_authorization"] = json!("Basic base64(api_key:username:password)");
+        v["exchange_authorization"] = json!(verifier.exchange_authorization());
     }
     if let Some(h) = &n.client_id_header {
         v["client_id_header"] = json!(h);
     }
-    if n.scheme == NativeScheme::ConnectwiseMemberKey {
-        v["api_current_version"] = json!(resource::CONNECTWISE_CURRENT_VERSION);
+    if let Some(h) = &n.key_header {
+        v["key_header"] = json!(h);
+    }
+    if let Some(version) = &s.profile.api.current_version {
+        v["api_current_version"] = json!(version);
     }
     v
 }
@@ -175,21 +180,66 @@ fn paging_info(p: &Profile) -> Value {
     };
     let mut v = json!(paging);
     if let Value::Object(m) = &mut v {
-        for k in ["provenance", "sources", "note"] {
+        // Provenance is under `provenance.paging`; the paths and forward-only names are
+        // shown in the shapes below, as the control API has always shown them.
+        for k in [
+            "provenance",
+            "sources",
+            "note",
+            "total_pages_at",
+            "total_records_at",
+            "cursor_at",
+            "count_at",
+            "has_more_at",
+            "next_url_at",
+            "done_at",
+            "record_count_at",
+            "count",
+            "next_skip_at",
+            "forward_only_header",
+            "forward_only_value",
+            "page_id_param",
+        ] {
             m.remove(k);
         }
         if paging.forward_only {
+            let header = format!(
+                "{}: {}",
+                paging.forward_only_header, paging.forward_only_value
+            );
             m.insert(
                 "forward_only".into(),
-                json!({ "header": "pagination-type: forward-only", "param": resource::PAGE_ID_PARAM }),
+                json!({ "header": header, "param": paging.page_id_param }),
             );
         }
         if paging.style == PagingStyle::Cursor {
-            m.insert("cursor_field".into(), json!("cursor"));
-            m.insert("count_field".into(), json!("count"));
+            m.insert("cursor_field".into(), json!(field_name(&paging.cursor_at)));
+            if paging.count {
+                m.insert("count_field".into(), json!(field_name(&paging.count_at)));
+            }
+        }
+        for (key, at) in [
+            ("has_more_field", &paging.has_more_at),
+            ("next_url_field", &paging.next_url_at),
+            ("done_field", &paging.done_at),
+            ("record_count_field", &paging.record_count_at),
+            ("next_skip_field", &paging.next_skip_at),
+        ] {
+            if let Some(at) = at {
+                m.insert(key.into(), json!(at.as_str()));
+            }
         }
     }
     v
+}
+
+/// How the metadata names a field: a record's field by its name (`cursor`), a field of the
+/// body by its path (`/paging/next/after`).
+fn field_name(at: &FieldPath) -> &str {
+    match (at.anchor(), at.tokens()) {
+        (Anchor::FirstRecord | Anchor::LastRecord, [name]) => name,
+        _ => at.as_str(),
+    }
 }
 
 /// `GET /.well-known/oauth-authorization-server`.

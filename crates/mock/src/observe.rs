@@ -74,7 +74,7 @@ async fn route(s: &Shared, routes: Router, req: Request) -> Response {
 
 /// An `oauth_error` fault for the authorization endpoint, which must answer it by redirect:
 /// a request extension the endpoint's handlers read.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct Injected(pub(crate) OAuthError);
 
 /// Journals the request, fires the fault armed on its endpoint, and runs the router.
@@ -93,7 +93,12 @@ async fn observe(s: Arc<Shared>, req: Request, next: Router) -> Response {
     let mut raw = Captured::request(&parts.uri, &parts.headers, &s.secrets);
     // A body that trickles in is bounded like headers that do (slowloris on the body).
     let body_timeout = Duration::from_millis(s.body_timeout_ms.load(Ordering::Relaxed));
-    let read = tokio::time::timeout(body_timeout, axum::body::to_bytes(body, BODY_LIMIT)).await;
+    let mut reading = std::pin::pin!(axum::body::to_bytes(body, BODY_LIMIT));
+    // Nearly every body has arrived with its head: arm the timer only for one that hasn't.
+    let read = match futures::poll!(reading.as_mut()) {
+        std::task::Poll::Ready(r) => Ok(r),
+        std::task::Poll::Pending => tokio::time::timeout(body_timeout, reading).await,
+    };
     let bytes = match read {
         Ok(Ok(b)) => b,
         Ok(Err(_)) | Err(_) => {
@@ -146,8 +151,8 @@ async fn observe(s: Arc<Shared>, req: Request, next: Router) -> Response {
             oauth_error(error, "injected fault")
         }
         other => {
-            if let Some(FaultKind::OauthError { error }) = other {
-                parts.extensions.insert(Injected(error));
+            if let Some(FaultKind::OauthError { error }) = &other {
+                parts.extensions.insert(Injected(error.clone()));
             }
             if let Some(FaultKind::Delay { delay_ms }) = other {
                 tokio::time::sleep(Duration::from_millis(delay_ms)).await;
@@ -216,7 +221,7 @@ fn note_outcome(s: &Shared, entry: &mut JournalEntry, resp: &Response) {
 fn scrub(pairs: &mut [(String, String)], secrets: &[String]) {
     for (_, v) in pairs.iter_mut() {
         if secrets.iter().any(|secret| v.contains(secret.as_str())) {
-            *v = "[redacted]".to_owned();
+            *v = handshake_profile::REDACTED.to_owned();
         }
     }
 }

@@ -9,6 +9,7 @@ use axum_server::tls_rustls::RustlsConfig;
 use handshake_profile::Profile;
 
 use crate::conn::ConnSettings;
+use crate::expect::{ExpectationBuilder, Expectations, VerifyError};
 use crate::native::NativeCredentials;
 use crate::observe::Observed;
 use crate::state::{exchange_path, Settings, Shared};
@@ -38,6 +39,7 @@ pub struct MockProvider {
     handle: axum_server::Handle,
     ca_pem: Option<String>,
     ca_path: Option<std::path::PathBuf>,
+    expectations: Expectations,
 }
 
 impl MockProvider {
@@ -395,6 +397,59 @@ impl MockProvider {
         self.shared.clock.advance(by);
     }
 
+    /// Expects requests to `endpoint` from now on: at least one unless
+    /// [`ExpectationBuilder::times`] (or `at_least`, `at_most`) says otherwise. Expectations
+    /// are counted from the [journal](MockProvider::journal) and checked when the mock is
+    /// dropped, which panics with what was expected and what arrived (unless the thread is
+    /// already panicking); [`MockProvider::verify`] checks them earlier and returns the
+    /// result instead.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use handshake_mock::{Endpoint, MockProvider};
+    ///
+    /// let mock = MockProvider::start(handshake_profile::Profile::builtin("capsule").unwrap()).await;
+    /// mock.expect(Endpoint::Token).times(1).named("code exchange");
+    /// mock.expect(Endpoint::Api).times(0);
+    ///
+    /// reqwest::Client::new()
+    ///     .post(mock.token_url())
+    ///     .form(&[("grant_type", "authorization_code"), ("code", "made-up")])
+    ///     .send()
+    ///     .await
+    ///     .unwrap();
+    /// // Dropping `mock` here checks both; `verify` does it now.
+    /// assert_eq!(mock.verify(), Ok(()));
+    /// # }
+    /// ```
+    ///
+    /// Only requests that arrive after `expect` count, and only those the journal still
+    /// holds: [`MockProvider::reset`] forgets the journal, and it keeps the most recent
+    /// [`JOURNAL_ENTRIES`](crate::limits::JOURNAL_ENTRIES) only.
+    pub fn expect(&self, endpoint: Endpoint) -> ExpectationBuilder<'_> {
+        self.expectations.add(endpoint, &self.shared)
+    }
+
+    /// Checks every expectation set with [`MockProvider::expect`] now, and retires them: the
+    /// drop checks only those set afterwards. For async tests that want a `Result` rather
+    /// than a panic on drop.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use handshake_mock::{Endpoint, MockProvider};
+    ///
+    /// let mock = MockProvider::start(handshake_profile::Profile::builtin("capsule").unwrap()).await;
+    /// mock.expect(Endpoint::Token).times(1);
+    /// let err = mock.verify().unwrap_err();
+    /// assert_eq!(err.unmet[0].received, 0);
+    /// assert!(err.to_string().contains("expected exactly 1 token request(s), received 0"));
+    /// assert_eq!(mock.verify(), Ok(())); // retired
+    /// # }
+    /// ```
+    pub fn verify(&self) -> Result<(), VerifyError> {
+        self.expectations.verify(&self.shared)
+    }
+
     /// The CA certificate (PEM) to trust when the mock serves HTTPS.
     pub fn ca_cert_pem(&self) -> Option<&str> {
         self.ca_pem.as_deref()
@@ -409,8 +464,17 @@ impl MockProvider {
 }
 
 impl Drop for MockProvider {
+    /// Shuts the server down, then checks the expectations ([`MockProvider::expect`]) not yet
+    /// verified, panicking with what was expected and what arrived, unless the thread is
+    /// already panicking (a failed assertion is not hidden behind a second panic).
     fn drop(&mut self) {
         self.handle.shutdown();
+        if std::thread::panicking() {
+            return;
+        }
+        if let Err(e) = self.expectations.verify(&self.shared) {
+            panic!("{e}");
+        }
     }
 }
 
@@ -896,6 +960,7 @@ impl MockProviderBuilder {
             handle,
             ca_pem,
             ca_path,
+            expectations: Expectations::default(),
         })
     }
 }

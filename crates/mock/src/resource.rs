@@ -11,31 +11,28 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::header::{
     ACCEPT, AUTHORIZATION, CONTENT_TYPE, LINK, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use handshake_profile::{BodyFormat, NativeScheme, Paging, PagingStyle, RateLimitHeaders};
+use handshake_profile::{
+    Anchor, BodyFormat, FieldPath, NativeScheme, Paging, PagingStyle, RateLimitHeaders,
+};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::dataset;
+use crate::native::{self, NativeRequest, Verdict};
+use crate::page_cache::{PageKey, Rendered};
 use crate::params::{self, ct_eq, Params};
 use crate::responses::{refused, UserUsed};
 use crate::state::Shared;
 use crate::store::{count_in_window, AccessLookup};
 use crate::sync::lock;
-
-/// ConnectWise forward-only paging: the query parameter naming where the next page starts.
-pub(crate) const PAGE_ID_PARAM: &str = "pageId";
-/// ConnectWise: the version announced in `api-current-version` (value assumed).
-pub(crate) const CONNECTWISE_CURRENT_VERSION: &str = "2025.1";
-/// Redtail's documented answer to a request without credentials.
-const REDTAIL_MISSING: &str = "Authorization header missing";
 
 /// Which authentication mode a request to the API used, for the journal (a response
 /// extension the journal layer, `observe.rs`, reads).
@@ -44,7 +41,6 @@ pub(crate) struct AuthModeUsed(pub(crate) &'static str);
 
 /// Auth modes as named in the journal and metadata.
 pub(crate) const MODE_OAUTH: &str = "oauth";
-pub(crate) const MODE_REDTAIL_BASIC: &str = "redtail_basic";
 
 /// A caller the API resource accepted.
 struct Caller {
@@ -66,6 +62,26 @@ fn native_scheme(s: &Shared) -> Option<NativeScheme> {
     s.profile.native_auth.as_ref().map(|n| n.scheme)
 }
 
+/// The native scheme's verdict on a request's `Authorization` (`native/<scheme>.rs`);
+/// `NotMine` without a native scheme.
+fn native_verdict(
+    s: &Shared,
+    headers: &HeaderMap,
+    auth_scheme: &str,
+    credentials: &str,
+) -> Verdict {
+    let Some(native) = &s.profile.native_auth else {
+        return Verdict::NotMine;
+    };
+    native::verifier(native.scheme).verify(&NativeRequest {
+        auth_scheme,
+        credentials,
+        headers,
+        native,
+        accepted: &s.native,
+    })
+}
+
 // ---------------------------------------------------------------- error bodies
 
 fn json_body(status: StatusCode, body: String) -> Response {
@@ -76,7 +92,8 @@ fn json_body(status: StatusCode, body: String) -> Response {
 }
 
 fn bearer_challenge(s: &Shared, error: Option<(&str, &str)>, scope: Option<&str>) -> HeaderValue {
-    let mut v = format!("Bearer realm=\"{}\"", s.profile.id);
+    // The OAuth auth-scheme: `Bearer` (RFC 6750), Zoho's `Zoho-oauthtoken`.
+    let mut v = format!("{} realm=\"{}\"", s.profile.api.auth_scheme, s.profile.id);
     if let Some((e, d)) = error {
         let d = challenge_text(d);
         v.push_str(&format!(", error=\"{e}\", error_description=\"{d}\""));
@@ -101,13 +118,13 @@ fn challenge_text(d: &str) -> String {
     out.replace("section  ", "section ")
 }
 
-/// The challenge of the native scheme, if it is not Bearer.
+/// The challenge of the native scheme, if it is not the OAuth one (and rides in
+/// `Authorization` at all).
 fn native_challenge(s: &Shared) -> Option<HeaderValue> {
-    let scheme = match native_scheme(s)? {
-        NativeScheme::BearerToken => return None,
-        NativeScheme::RedtailUserKey => "UserKeyAuth",
-        _ => "Basic",
-    };
+    let scheme = native_scheme(s)?.auth_scheme();
+    if scheme.is_empty() || scheme.eq_ignore_ascii_case(&s.profile.api.auth_scheme) {
+        return None;
+    }
     HeaderValue::from_str(&format!("{scheme} realm=\"{}\"", s.profile.id)).ok()
 }
 
@@ -128,9 +145,12 @@ fn unauthorized(
     refused(resp, Some(error), description)
 }
 
-/// 401 for native credentials that do not match.
+/// 401 for native credentials that do not match: the native scheme's challenge, or the
+/// OAuth one for a scheme that has none (a key in a header of its own), since a 401 always
+/// carries one (RFC 9110 §15.5.2).
 fn bad_native(s: &Shared, description: &str) -> Response {
-    let challenge: Vec<_> = native_challenge(s).into_iter().collect();
+    let challenge = native_challenge(s).unwrap_or_else(|| bearer_challenge(s, None, None));
+    let challenge = [challenge];
     unauthorized(s, "invalid_credentials", description, &challenge)
 }
 
@@ -149,17 +169,18 @@ pub(crate) fn bad_request(s: &Shared, description: &str) -> Response {
 
 // ---------------------------------------------------------------- authentication
 
-fn decode_basic(cred: &str) -> Option<String> {
-    let raw = STANDARD.decode(cred.trim()).ok()?;
-    String::from_utf8(raw).ok()
-}
-
 /// Where a request without an `Authorization` header put its credential instead, if it did:
 /// an access token in the query string (RFC 6750 §2.3) or in a form body (§2.2), or one of
 /// the native scheme's keys in the query string. The journal redacts the value either way.
 fn misplaced_credential(s: &Shared, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Option<String> {
     const TOKEN_NAMES: [&str; 2] = ["access_token", "token"];
-    const KEY_NAMES: [&str; 4] = ["api_key", "apikey", "user_key", "personal_access_token"];
+    const KEY_NAMES: [&str; 5] = [
+        "api_key",
+        "apikey",
+        "api_token",
+        "user_key",
+        "personal_access_token",
+    ];
     let query = params::parse_urlencoded(uri.query().unwrap_or("").as_bytes()).ok();
     let in_query = |names: &[&str]| {
         query
@@ -167,7 +188,10 @@ fn misplaced_credential(s: &Shared, uri: &Uri, headers: &HeaderMap, body: &[u8])
             .and_then(|q| q.0.iter().find(|(k, _)| names.contains(&k.as_str())))
             .map(|(k, _)| k.clone())
     };
-    let fix = "send it as Authorization: Bearer <token>";
+    let fix = format!(
+        "send it as Authorization: {} <token>",
+        s.profile.api.auth_scheme
+    );
     if let Some(k) = in_query(&TOKEN_NAMES) {
         return Some(format!(
             "the access token was sent in the query string (?{k}=), which this API does not read: {fix} (RFC 6750 §2.1); a token in a URL ends up in logs, history and Referer headers (RFC 6750 §2.3, §5.3)"
@@ -192,22 +216,15 @@ fn misplaced_credential(s: &Shared, uri: &Uri, headers: &HeaderMap, body: &[u8])
     }
     let native = s.profile.native_auth.as_ref()?;
     let k = in_query(&KEY_NAMES)?;
-    let send = authorization_of(native.scheme);
+    let send = native::verifier(native.scheme).described(native);
+    let send = if native.scheme.auth_scheme().is_empty() {
+        send.into_owned()
+    } else {
+        format!("Authorization: {send}")
+    };
     Some(format!(
-        "a credential was sent in the query string (?{k}=), which this API does not read: send it as Authorization: {send}; a key in a URL ends up in logs and history (RFC 6750 §5.3)"
+        "a credential was sent in the query string (?{k}=), which this API does not read: send it as {send}; a key in a URL ends up in logs and history (RFC 6750 §5.3)"
     ))
-}
-
-/// What the native scheme's `Authorization` header holds (also in the metadata's
-/// `native_auth.authorization`).
-pub(crate) fn authorization_of(scheme: NativeScheme) -> &'static str {
-    match scheme {
-        NativeScheme::BearerToken => "Bearer <personal_access_token>",
-        NativeScheme::BasicApiKey => "Basic base64(api_key:)",
-        NativeScheme::BasicEmailApiKey => "Basic base64(email:api_key)",
-        NativeScheme::RedtailUserKey => "UserKeyAuth base64(api_key:user_key)",
-        NativeScheme::ConnectwiseMemberKey => "Basic base64(company_id+public_key:private_key)",
-    }
 }
 
 fn authorize(
@@ -230,64 +247,76 @@ fn authorize(
         );
         return Err(refused(resp, Some("invalid_request"), d));
     }
-    let native = native_scheme(s);
+    let verifier = native_scheme(s).map(native::verifier);
+    let word = s.profile.api.auth_scheme.as_str();
+    if first.is_none() {
+        // A scheme whose key rides in a header of its own (Pipedrive `x-api-token`).
+        match native_verdict(s, headers, "", "") {
+            Verdict::Accepted { mode } => {
+                return Ok(Caller {
+                    mode,
+                    grant: None,
+                    user: 0,
+                })
+            }
+            Verdict::Refused { mode, description } => {
+                return Err(tagged(bad_native(s, &description), Some(mode)))
+            }
+            Verdict::NotMine => {}
+        }
+    }
     let Some(value) = first else {
         // RFC 6750 §3.1: no credentials ⇒ no error attribute in the challenge.
         let mut challenges = vec![bearer_challenge(s, None, None)];
         challenges.extend(native_challenge(s));
-        let redtail = native == Some(NativeScheme::RedtailUserKey);
-        let d = match (misplaced(), redtail) {
-            // Redtail's documented words first, then what the mock saw.
-            (Some(m), true) => format!("{REDTAIL_MISSING}: {m}"),
-            (Some(m), false) => format!("no Authorization header: {m}"),
-            (None, true) => REDTAIL_MISSING.to_owned(),
-            (None, false) => "an access token is required (Authorization: Bearer)".to_owned(),
+        let d = match (misplaced(), verifier.and_then(|v| v.missing())) {
+            // The CRM's documented words first (Redtail), then what the mock saw.
+            (Some(m), Some(words)) => format!("{words}: {m}"),
+            (Some(m), None) => format!("no Authorization header: {m}"),
+            (None, Some(words)) => words.to_owned(),
+            (None, None) => format!("an access token is required (Authorization: {word})"),
         };
         return Err(unauthorized(s, "invalid_token", &d, &challenges));
     };
     let text = String::from_utf8_lossy(value.as_bytes());
     let (scheme, cred) = text.split_once(' ').unwrap_or((&text, ""));
     let cred = cred.trim();
-    if scheme.eq_ignore_ascii_case("bearer") {
-        bearer(s, cred)
-    } else if scheme.eq_ignore_ascii_case("basic") {
-        basic(s, headers, cred)
-    } else if scheme.eq_ignore_ascii_case("userkeyauth")
-        && native == Some(NativeScheme::RedtailUserKey)
-    {
-        let mode = NativeScheme::RedtailUserKey.as_str();
-        let ok = decode_basic(cred)
-            .and_then(|t| t.split_once(':').map(|(k, u)| (k.to_owned(), u.to_owned())))
-            .is_some_and(|(key, user_key)| {
-                // Both compared, whatever the first says, so timing tells nothing.
-                ct_eq(&key, s.native.api_key()) & ct_eq(&user_key, &s.native.user_key())
-            });
-        if ok {
-            Ok(Caller {
-                mode,
-                grant: None,
-                user: 0,
-            })
-        } else {
-            Err(tagged(
-                bad_native(s, "UserKeyAuth credentials are invalid: send base64(api_key:user_key) from the authentication exchange"),
-                Some(mode),
+    if scheme.eq_ignore_ascii_case(word) {
+        return bearer(s, headers, cred);
+    }
+    match native_verdict(s, headers, scheme, cred) {
+        Verdict::Accepted { mode } => Ok(Caller {
+            mode,
+            grant: None,
+            user: 0,
+        }),
+        Verdict::Refused { mode, description } => {
+            Err(tagged(bad_native(s, &description), Some(mode)))
+        }
+        Verdict::NotMine if scheme.eq_ignore_ascii_case("basic") => {
+            let d = format!("Basic credentials are not accepted here; use Authorization: {word}");
+            Err(unauthorized(
+                s,
+                "invalid_token",
+                &d,
+                &[bearer_challenge(s, Some(("invalid_token", &d)), None)],
             ))
         }
-    } else {
-        let expected = match native {
-            None | Some(NativeScheme::BearerToken) => "Bearer",
-            Some(NativeScheme::RedtailUserKey) => "UserKeyAuth or Bearer",
-            Some(_) => "Basic or Bearer",
-        };
-        let d = format!("unsupported authorization scheme; use {expected}");
-        let mut challenges = vec![bearer_challenge(s, Some(("invalid_token", &d)), None)];
-        challenges.extend(native_challenge(s));
-        Err(unauthorized(s, "invalid_token", &d, &challenges))
+        Verdict::NotMine => {
+            let expected = match native_scheme(s).map(NativeScheme::auth_scheme) {
+                None | Some("") => word.to_owned(),
+                Some(native) if native.eq_ignore_ascii_case(word) => word.to_owned(),
+                Some(native) => format!("{native} or {word}"),
+            };
+            let d = format!("unsupported authorization scheme; use {expected}");
+            let mut challenges = vec![bearer_challenge(s, Some(("invalid_token", &d)), None)];
+            challenges.extend(native_challenge(s));
+            Err(unauthorized(s, "invalid_token", &d, &challenges))
+        }
     }
 }
 
-fn bearer(s: &Shared, token: &str) -> Result<Caller, Response> {
+fn bearer(s: &Shared, headers: &HeaderMap, token: &str) -> Result<Caller, Response> {
     let invalid = |d: &str| {
         unauthorized(
             s,
@@ -298,15 +327,13 @@ fn bearer(s: &Shared, token: &str) -> Result<Caller, Response> {
     };
     if token.is_empty() {
         return Err(tagged(
-            invalid("the Bearer token is empty"),
+            invalid(&format!("the {} token is empty", s.profile.api.auth_scheme)),
             Some(MODE_OAUTH),
         ));
     }
-    if native_scheme(s) == Some(NativeScheme::BearerToken)
-        && ct_eq(token, s.native.personal_access_token())
-    {
+    if let Verdict::Accepted { mode } = native_verdict(s, headers, "Bearer", token) {
         return Ok(Caller {
-            mode: NativeScheme::BearerToken.as_str(),
+            mode,
             grant: None,
             user: 0,
         });
@@ -373,94 +400,16 @@ fn ago_text(d: Duration) -> String {
     }
 }
 
-fn basic(s: &Shared, headers: &HeaderMap, cred: &str) -> Result<Caller, Response> {
-    let Some(scheme) = native_scheme(s).filter(|n| *n != NativeScheme::BearerToken) else {
-        let d = "Basic credentials are not accepted here; use Authorization: Bearer";
-        return Err(unauthorized(
-            s,
-            "invalid_token",
-            d,
-            &[bearer_challenge(s, Some(("invalid_token", d)), None)],
-        ));
-    };
-    let mode = if scheme == NativeScheme::RedtailUserKey {
-        MODE_REDTAIL_BASIC
-    } else {
-        scheme.as_str()
-    };
-    let fail = |d: &str| Err(tagged(bad_native(s, d), Some(mode)));
-    if scheme == NativeScheme::ConnectwiseMemberKey {
-        // ConnectWise rejects a request without its integration clientId before looking at
-        // the keys.
-        let name = s
-            .profile
-            .native_auth
-            .as_ref()
-            .and_then(|n| n.client_id_header.as_deref())
-            .unwrap_or("clientId");
-        match headers.get(name).map(|v| v.as_bytes()) {
-            None => {
-                return fail(&format!(
-                    "the {name} header is required on every request (https://developer.connectwise.com/ClientID)"
-                ))
-            }
-            Some(v) if v != s.native.integration_client_id().as_bytes() => {
-                return fail(&format!("the {name} header does not name a registered integration"))
-            }
-            Some(_) => {}
-        }
-    }
-    let Some(decoded) = decode_basic(cred) else {
-        return fail("malformed Basic credentials: expected base64 of user:password");
-    };
-    let Some((user, pass)) = decoded.split_once(':') else {
-        return fail("malformed Basic credentials: no ':' between user and password");
-    };
-    let n = &s.native;
-    let ok = match scheme {
-        // Insightly: the password is documented as ignored.
-        NativeScheme::BasicApiKey => ct_eq(user, n.api_key()),
-        NativeScheme::BasicEmailApiKey => {
-            user.eq_ignore_ascii_case(n.email()) & ct_eq(pass, n.api_key())
-        }
-        NativeScheme::RedtailUserKey => match pass.split_once(':') {
-            Some((username, password)) => {
-                ct_eq(user, n.api_key())
-                    & (username == n.username())
-                    & ct_eq(password, n.password())
-            }
-            None => false,
-        },
-        NativeScheme::ConnectwiseMemberKey => {
-            let expected = format!("{}+{}", n.company_id(), n.public_key());
-            ct_eq(user, &expected) & ct_eq(pass, n.private_key())
-        }
-        NativeScheme::BearerToken => false,
-    };
-    if ok {
-        return Ok(Caller {
-            mode,
-            grant: None,
-            user: 0,
-        });
-    }
-    fail(match scheme {
-        NativeScheme::BasicApiKey => "the API key is invalid (Basic base64(api_key:))",
-        NativeScheme::BasicEmailApiKey => "the email or API key is invalid (Basic base64(email:api_key))",
-        NativeScheme::RedtailUserKey => "the API key, username or password is invalid (Basic base64(api_key:username:password))",
-        _ => "the company id, public key or private key is invalid (Basic base64(company_id+public_key:private_key))",
-    })
-}
-
 // ---------------------------------------------------------------- rate limits
 
 /// Counts the request against its caller's window. `Ok` carries the rate-limit headers for
 /// the answer; `Err` is the 429.
-fn rate(s: &Shared, caller: &Caller) -> Result<HeaderMap, Response> {
+fn rate(s: &Shared, caller: &Caller) -> Result<RateHeaders, Response> {
     let configured = s.rate_limit.map(|(limit, _)| limit);
     if let Some(l) = s.take_rate_limited() {
         // An injected trip answers exactly like a used-up window.
         let headers = rate_headers(s, configured, 0, l.reset_at);
+        let headers = headers.map_or_else(HeaderMap::new, XRateLimit::into_map);
         let left = ceil_secs(l.retry_after);
         let why = format!(
             "the rate limit is tripped (an armed rate_limited fault); retry in {left} s (RFC 6585 §4)"
@@ -472,7 +421,7 @@ fn rate(s: &Shared, caller: &Caller) -> Result<HeaderMap, Response> {
         return Err(resp);
     }
     let Some((limit, window)) = s.rate_limit else {
-        return Ok(HeaderMap::new());
+        return Ok(None);
     };
     let now = s.now();
     let (allowed, remaining, reset_in) = match caller.grant {
@@ -493,6 +442,7 @@ fn rate(s: &Shared, caller: &Caller) -> Result<HeaderMap, Response> {
             "the rate limit of {limit} requests per {} s is used up; the window resets in {reset_secs} s (RFC 6585 §4)",
             ceil_secs(window)
         );
+        let headers = headers.map_or_else(HeaderMap::new, XRateLimit::into_map);
         Err(too_many_requests(s, reset_secs, headers, &why))
     }
 }
@@ -501,34 +451,85 @@ fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
-/// The profile's rate-limit headers (none unless it sends `X-RateLimit-*`).
-fn rate_headers(s: &Shared, limit: Option<u32>, remaining: u32, reset_at: u64) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    if s.profile.rate_limit.headers != RateLimitHeaders::XRateLimit {
-        return headers;
-    }
-    headers.reserve(3);
-    if let Some(l) = limit {
+/// The `X-RateLimit-*` values of one answer, written straight into its headers (a map of
+/// its own per request, then merged, was a tenth of the API's instructions).
+type RateHeaders = Option<XRateLimit>;
+
+#[derive(Clone, Copy)]
+struct XRateLimit {
+    limit: Option<u32>,
+    remaining: u32,
+    reset_at: u64,
+    /// HubSpot's names instead (`X-HubSpot-RateLimit-*`), with the window in milliseconds.
+    hubspot: Option<u64>,
+}
+
+impl XRateLimit {
+    fn write(self, headers: &mut HeaderMap) {
+        if let Some(window_ms) = self.hubspot {
+            if let Some(l) = self.limit {
+                headers.insert(
+                    HeaderName::from_static("x-hubspot-ratelimit-max"),
+                    HeaderValue::from(l),
+                );
+            }
+            headers.insert(
+                HeaderName::from_static("x-hubspot-ratelimit-remaining"),
+                HeaderValue::from(self.remaining),
+            );
+            headers.insert(
+                HeaderName::from_static("x-hubspot-ratelimit-interval-milliseconds"),
+                HeaderValue::from(window_ms),
+            );
+            return;
+        }
+        if let Some(l) = self.limit {
+            headers.insert(
+                HeaderName::from_static("x-ratelimit-limit"),
+                HeaderValue::from(l),
+            );
+        }
         headers.insert(
-            HeaderName::from_static("x-ratelimit-limit"),
-            HeaderValue::from(l),
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderValue::from(self.remaining),
+        );
+        headers.insert(
+            HeaderName::from_static("x-ratelimit-reset"),
+            HeaderValue::from(self.reset_at),
         );
     }
-    headers.insert(
-        HeaderName::from_static("x-ratelimit-remaining"),
-        HeaderValue::from(remaining),
-    );
-    headers.insert(
-        HeaderName::from_static("x-ratelimit-reset"),
-        HeaderValue::from(reset_at),
-    );
-    headers
+
+    fn into_map(self) -> HeaderMap {
+        let mut h = HeaderMap::with_capacity(3);
+        self.write(&mut h);
+        h
+    }
+}
+
+/// The profile's rate-limit headers (none unless it sends `X-RateLimit-*` or HubSpot's).
+fn rate_headers(s: &Shared, limit: Option<u32>, remaining: u32, reset_at: u64) -> RateHeaders {
+    let hubspot = match s.profile.rate_limit.headers {
+        RateLimitHeaders::None => return None,
+        RateLimitHeaders::XRateLimit => None,
+        RateLimitHeaders::XHubspotRateLimit => Some(s.rate_limit.map_or(
+            s.profile.rate_limit.window_secs.saturating_mul(1000),
+            |(_, w)| u64::try_from(w.as_millis()).unwrap_or(u64::MAX),
+        )),
+    };
+    Some(XRateLimit {
+        limit,
+        remaining,
+        reset_at,
+        hubspot,
+    })
 }
 
 /// The CRM's 429: its body, `Retry-After` when it sends one, and the rate-limit headers.
 fn too_many_requests(s: &Shared, retry_after_secs: u64, headers: HeaderMap, why: &str) -> Response {
     let rl = &s.profile.rate_limit;
-    let mut resp = json_body(StatusCode::TOO_MANY_REQUESTS, rl.body.clone());
+    // 429 (RFC 6585 §4), or what the CRM sends instead (Salesforce: 403).
+    let status = StatusCode::from_u16(rl.status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+    let mut resp = json_body(status, rl.body.clone());
     if rl.retry_after {
         resp.headers_mut()
             .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
@@ -542,11 +543,15 @@ fn too_many_requests(s: &Shared, retry_after_secs: u64, headers: HeaderMap, why:
 
 /// Headers every answer of the API carries, whatever its status.
 fn finish(s: &Shared, mut resp: Response, mode: Option<&'static str>) -> Response {
-    if native_scheme(s) == Some(NativeScheme::ConnectwiseMemberKey) {
-        resp.headers_mut().insert(
-            HeaderName::from_static("api-current-version"),
-            HeaderValue::from_static(CONNECTWISE_CURRENT_VERSION),
-        );
+    let api = &s.profile.api;
+    if let (Some(name), Some(version)) = (&api.current_version_header, &api.current_version) {
+        // ConnectWise `api-current-version`; the profile is validated to make a header of it.
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(version),
+        ) {
+            resp.headers_mut().insert(name, value);
+        }
     }
     tagged(resp, mode)
 }
@@ -557,7 +562,7 @@ fn admit(
     headers: &HeaderMap,
     uri: &Uri,
     body: &[u8],
-) -> Result<(Caller, HeaderMap), Response> {
+) -> Result<(Caller, RateHeaders), Response> {
     let caller = match authorize(s, headers, || misplaced_credential(s, uri, headers, body)) {
         Ok(c) => c,
         Err(r) => return Err(finish(s, r, None)),
@@ -569,23 +574,72 @@ fn admit(
 }
 
 /// `GET {api.path}`: a page of records.
-pub(crate) async fn list(
-    State(s): State<Arc<Shared>>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
+pub(crate) async fn list(State(s): State<Arc<Shared>>, req: Request) -> Response {
+    // Taken apart rather than extracted piecemeal: axum's `HeaderMap` extractor clones.
+    let (parts, body) = req.into_parts();
+    let (headers, uri) = (parts.headers, parts.uri);
+    // The journal layer has already read the body within its limit (`observe.rs`).
+    let body = axum::body::to_bytes(body, crate::limits::BODY_LIMIT)
+        .await
+        .unwrap_or_default();
     let (caller, rate_headers) = match admit(&s, &headers, &uri, &body) {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let mut resp = match page(&s, s.records_of(caller.user), &headers, &uri) {
-        Ok(p) => render_list(&s, &headers, p),
-        Err(d) => bad_request(&s, &d),
+    let key = page_key(&s, caller.user, &headers, &uri);
+    let cached = key.as_ref().and_then(|k| s.pages.get(k));
+    let mut resp = match cached {
+        Some(resp) => resp,
+        None => match page(&s, s.records_of(caller.user), &headers, &uri) {
+            Ok(p) => {
+                let resp = render_list(&s, &headers, p);
+                match key {
+                    Some(key) if resp.status().is_success() => {
+                        let (resp, kept) = Rendered::split(resp).await;
+                        if let Some(kept) = kept {
+                            s.pages.put(key, kept);
+                        }
+                        resp
+                    }
+                    _ => resp,
+                }
+            }
+            Err(d) => bad_request(&s, &d),
+        },
     };
-    resp.headers_mut().extend(rate_headers);
+    if let Some(r) = rate_headers {
+        r.write(resp.headers_mut());
+    }
     resp.extensions_mut().insert(UserUsed(caller.user));
     finish(&s, resp, Some(caller.mode))
+}
+
+/// What decides a list page besides the records (`page_cache.rs`): the user, the query and
+/// the headers paging and format read. `None` (render every time) when one of those headers
+/// comes more than once.
+fn page_key(s: &Shared, user: usize, headers: &HeaderMap, uri: &Uri) -> Option<PageKey> {
+    let paging = s.profile.api.paging.as_ref();
+    let size_header = paging
+        .filter(|p| p.size_in_header)
+        .map(|p| p.size_param.as_str());
+    let forward_only = paging
+        .filter(|p| p.forward_only)
+        .map(|p| p.forward_only_header.as_str());
+    let names = [forward_only, Some(ACCEPT.as_str()), size_header];
+    let mut values = Vec::with_capacity(names.len());
+    for name in names.into_iter().flatten() {
+        let mut all = headers.get_all(name).iter();
+        let first = all.next().cloned();
+        if all.next().is_some() {
+            return None;
+        }
+        values.push(first);
+    }
+    Some(PageKey {
+        user,
+        query: uri.query().unwrap_or("").to_owned(),
+        headers: values,
+    })
 }
 
 /// `GET {api.path}/{id}`: one record.
@@ -624,64 +678,59 @@ pub(crate) async fn item(
             )
         }
     };
-    resp.headers_mut().extend(rate_headers);
+    if let Some(r) = rate_headers {
+        r.write(resp.headers_mut());
+    }
     resp.extensions_mut().insert(UserUsed(caller.user));
     finish(&s, resp, Some(caller.mode))
 }
 
 /// Redtail: `GET {native_auth.exchange_path}` with `Basic base64(api_key:username:password)`
-/// answers the non-expiring `user_key`, at the top level and under `authenticated_user`
-/// (sources disagree on where it sits).
+/// answers the non-expiring `user_key`, wherever the profile's `native_auth.user_key_at`
+/// says (sources disagree on where it sits).
 pub(crate) async fn exchange(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let Some(native) = &s.profile.native_auth else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let verifier = native::verifier(native.scheme);
     let Some(value) = headers.get(AUTHORIZATION) else {
         let challenge: Vec<_> = native_challenge(&s).into_iter().collect();
-        return unauthorized(&s, "invalid_credentials", REDTAIL_MISSING, &challenge);
+        let d = verifier
+            .missing()
+            .unwrap_or("an Authorization header is required");
+        return unauthorized(&s, "invalid_credentials", d, &challenge);
     };
     let text = String::from_utf8_lossy(value.as_bytes());
     let (scheme, cred) = text.split_once(' ').unwrap_or((&text, ""));
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return tagged(
-            bad_native(
-                &s,
-                "the authentication exchange takes Basic base64(api_key:username:password)",
-            ),
-            None,
-        );
-    }
-    match basic(&s, &headers, cred) {
-        Ok(_) => {}
-        Err(r) => return r,
-    }
-    let n = &s.native;
-    let user_key = n.user_key();
-    let body = json!({
-        "redtail_database_id": REDTAIL_DATABASE_ID,
-        "redtail_user_id": REDTAIL_USER_ID,
-        "user_key": user_key,
-        "authenticated_user": {
-            "redtail_database_id": REDTAIL_DATABASE_ID,
-            "redtail_user_id": REDTAIL_USER_ID,
-            "user_key": user_key,
-            "username": n.username(),
-        },
-    });
+    let exchange_authorization = verifier.exchange_authorization().unwrap_or("Basic");
+    let mode = match native_verdict(&s, &headers, scheme, cred) {
+        _ if !scheme.eq_ignore_ascii_case("basic") => {
+            let d = format!("the authentication exchange takes {exchange_authorization}");
+            return tagged(bad_native(&s, &d), None);
+        }
+        Verdict::Accepted { mode } => mode,
+        Verdict::Refused { mode, description } => {
+            return tagged(bad_native(&s, &description), Some(mode))
+        }
+        Verdict::NotMine => {
+            let d = format!("the authentication exchange takes {exchange_authorization}");
+            return tagged(bad_native(&s, &d), None);
+        }
+    };
+    let body = native::redtail_user_key::exchange_answer(&s.native, native);
     let mut resp = axum::Json(body).into_response();
     // The answer carries a credential.
     resp.headers_mut().insert(
         axum::http::header::CACHE_CONTROL,
         HeaderValue::from_static("no-store"),
     );
-    tagged(resp, Some(MODE_REDTAIL_BASIC))
+    tagged(resp, Some(mode))
 }
-
-/// Ids in the exchange answer (values assumed).
-const REDTAIL_DATABASE_ID: u64 = 12_345;
-const REDTAIL_USER_ID: u64 = 1;
 
 // ---------------------------------------------------------------- paging
 
 /// One page, ready to render. Its records are borrowed from the data set unless the page
-/// had to change them (Agile's `count` and `cursor` fields).
+/// had to change them (Agile's `count` and `cursor` fields on its records).
 #[derive(Debug, Default)]
 struct Page<'a> {
     records: Cow<'a, [Value]>,
@@ -689,7 +738,23 @@ struct Page<'a> {
     links: String,
     has_more: Option<bool>,
     total_header: Option<u64>,
-    meta: Option<(u64, u64)>,
+    /// Fields of the body beside the records (Redtail's `meta` totals), each at its path.
+    body: Vec<(&'a FieldPath, Value)>,
+}
+
+impl<'a> Page<'a> {
+    /// Writes `value` where `at` says: into the body, or into the page's first or last
+    /// record (nothing on an empty page).
+    fn put(&mut self, at: &'a FieldPath, value: Value) {
+        let record = match at.anchor() {
+            Anchor::Body => return self.body.push((at, value)),
+            Anchor::FirstRecord => self.records.to_mut().first_mut(),
+            Anchor::LastRecord => self.records.to_mut().last_mut(),
+        };
+        if let Some(record) = record {
+            at.set_in(record, value);
+        }
+    }
 }
 
 fn trunc(v: &str) -> String {
@@ -715,7 +780,7 @@ fn raw<'a>(q: &'a Params, name: &str) -> Option<&'a str> {
 
 /// A page of `all` (the caller's data set), as the profile pages.
 fn page<'a>(
-    s: &Shared,
+    s: &'a Shared,
     all: &'a [Value],
     headers: &HeaderMap,
     uri: &Uri,
@@ -728,48 +793,46 @@ fn page<'a>(
     };
     let q = params::parse_urlencoded(uri.query().unwrap_or("").as_bytes())
         .map_err(|e| format!("query string: {e}"))?;
-    let ours: Vec<&str> = [
-        Some(p.page_param.as_str()),
-        p.skip_param.as_deref(),
-        p.cursor_param.as_deref(),
-        (!p.size_in_header).then_some(p.size_param.as_str()),
-        p.total_param.as_deref(),
-        p.forward_only.then_some(PAGE_ID_PARAM),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let ours = p.query_params();
     for (i, (k, _)) in q.0.iter().enumerate() {
         if ours.contains(&k.as_str()) && q.0[..i].iter().any(|(k2, _)| k2 == k) {
             return Err(format!("{k} is given more than once"));
         }
     }
     let size = page_size(p, headers, &q)?;
+    let size_text = size.to_string();
+    // The size goes in a page's URL unless the CRM takes it as a header.
+    let size_pair = (!p.size_in_header).then_some((p.size_param.as_str(), size_text.as_str()));
     let total = all.len() as u64;
     let slice = |start: u64| -> Cow<'a, [Value]> {
         let start = usize::try_from(start).unwrap_or(usize::MAX).min(all.len());
         let end = start.saturating_add(size as usize).min(all.len());
         Cow::Borrowed(&all[start..end])
     };
+    // The list's URL with `set` replacing those parameters: what `next_url_at` carries.
+    let url_with = |set: &[(&str, &str)]| link_onto(String::new(), s, uri, &q, set);
     let mut out = Page::default();
+    // The next page, named by its parameter, when there is one.
+    let mut next: Option<(&str, String)> = None;
     match p.style {
-        PagingStyle::Page if p.forward_only && forward_only_asked(headers) => {
+        PagingStyle::Page if p.forward_only && forward_only_asked(p, headers) => {
+            let id_param = p.page_id_param.as_str();
             if raw(&q, &p.page_param).is_some() {
                 return Err(format!(
-                    "{} cannot be combined with pagination-type: forward-only; follow the Link rel=\"next\" ({PAGE_ID_PARAM})",
-                    p.page_param
+                    "{} cannot be combined with {}: {}; follow the Link rel=\"next\" ({id_param})",
+                    p.page_param, p.forward_only_header, p.forward_only_value
                 ));
             }
-            let start = match raw(&q, PAGE_ID_PARAM) {
+            let start = match raw(&q, id_param) {
                 None => 0,
                 Some(v) => {
-                    let id = number(PAGE_ID_PARAM, v, 0)?.to_string();
+                    let id = number(id_param, v, 0)?.to_string();
                     let field = dataset::id_field(&s.profile);
                     let at = all
                         .iter()
                         .position(|r| dataset::id_of(r, field).as_deref() == Some(id.as_str()))
                         .ok_or_else(|| {
-                            format!("{PAGE_ID_PARAM} {id} is not the id of a record in this list")
+                            format!("{id_param} {id} is not the id of a record in this list")
                         })?;
                     at as u64 + 1
                 }
@@ -781,14 +844,16 @@ fn page<'a>(
                     .last()
                     .and_then(|r| dataset::id_of(r, dataset::id_field(&s.profile)))
                 {
+                    // Forward-only pages are named in Link only, the size always in the URL.
                     push_link(
                         &mut out.links,
                         "next",
                         s,
                         uri,
                         &q,
-                        &[(PAGE_ID_PARAM, &last), (&p.size_param, &size.to_string())],
+                        &[(id_param, &last), (&p.size_param, &size_text)],
                     );
+                    next = Some((id_param, last));
                 }
             }
         }
@@ -802,16 +867,11 @@ fn page<'a>(
             let pages = total.div_ceil(size);
             let more = start.saturating_add(size) < total;
             if p.link_header {
-                let size_text = size.to_string();
                 let mut at = |rel: &str, n: u64| {
                     let n = n.to_string();
-                    let set = [
-                        (p.page_param.as_str(), n.as_str()),
-                        (p.size_param.as_str(), size_text.as_str()),
-                    ];
-                    // The size goes in the URL unless the CRM takes it as a header.
-                    let kept = if p.size_in_header { 1 } else { 2 };
-                    push_link(&mut out.links, rel, s, uri, &q, &set[..kept]);
+                    let set = [(p.page_param.as_str(), n.as_str())];
+                    let set: Vec<_> = set.into_iter().chain(size_pair).collect();
+                    push_link(&mut out.links, rel, s, uri, &q, &set);
                 };
                 at("first", 1);
                 if page > 1 {
@@ -824,38 +884,66 @@ fn page<'a>(
             }
             out.has_more = Some(more);
             if p.meta {
-                out.meta = Some((total, pages));
+                out.put(&p.total_pages_at, pages.into());
+                out.put(&p.total_records_at, total.into());
+            }
+            if more {
+                next = Some((p.page_param.as_str(), (page + 1).to_string()));
             }
         }
         PagingStyle::SkipTop => {
-            let name = p.skip_param.as_deref().unwrap_or("skip");
+            let name = p.skip_param();
             let skip = match raw(&q, name) {
                 None => 0,
                 Some(v) => number(name, v, 0)?,
             };
             out.records = slice(skip);
-            out.has_more = Some(skip.saturating_add(size) < total);
+            let more = skip.saturating_add(size) < total;
+            out.has_more = Some(more);
+            if more {
+                let at = skip + size;
+                if let Some(f) = &p.next_skip_at {
+                    // Pipedrive `additional_data.pagination.next_start`.
+                    out.put(f, at.into());
+                }
+                next = Some((name, at.to_string()));
+            }
         }
         PagingStyle::Cursor => {
-            let name = p.cursor_param.as_deref().unwrap_or("cursor");
+            let name = p.cursor_param();
             let start = match raw(&q, name) {
                 None => 0,
                 Some(v) => decode_cursor(s, v, total)
                     .ok_or_else(|| format!("unknown {name} {:?}", trunc(v)))?,
             };
             out.records = slice(start);
-            let next = start + out.records.len() as u64;
-            if let Some(Value::Object(first)) = out.records.to_mut().first_mut() {
-                // Agile CRM: "Count of the contacts will be in the first contact".
-                first.insert("count".into(), Value::from(total));
+            let after = start + out.records.len() as u64;
+            // Agile CRM: "Count of the contacts will be in the first contact".
+            if p.count {
+                out.put(&p.count_at, total.into());
             }
-            if next < total {
-                let cursor = encode_cursor(s, next);
-                if let Some(Value::Object(last)) = out.records.to_mut().last_mut() {
-                    last.insert("cursor".into(), Value::String(cursor));
-                }
+            if after < total {
+                let cursor = encode_cursor(s, after);
+                out.put(&p.cursor_at, Value::String(cursor.clone()));
+                next = Some((name, cursor));
             }
         }
+    }
+    if let Some(at) = &p.has_more_at {
+        out.put(at, next.is_some().into());
+    }
+    if let Some(at) = &p.done_at {
+        out.put(at, next.is_none().into());
+    }
+    if let Some(at) = &p.record_count_at {
+        out.put(at, total.into());
+    }
+    if let (Some(at), Some((name, value))) = (&p.next_url_at, &next) {
+        let set: Vec<_> = [(*name, value.as_str())]
+            .into_iter()
+            .chain(size_pair)
+            .collect();
+        out.put(at, Value::String(url_with(&set)));
     }
     if let Some(h) = &p.total_header {
         let asked = match (
@@ -877,23 +965,25 @@ fn page<'a>(
     Ok(out)
 }
 
-fn forward_only_asked(headers: &HeaderMap) -> bool {
+fn forward_only_asked(p: &Paging, headers: &HeaderMap) -> bool {
     headers
-        .get("pagination-type")
+        .get(p.forward_only_header.as_str())
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("forward-only"))
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(&p.forward_only_value))
 }
 
 fn page_size(p: &Paging, headers: &HeaderMap, q: &Params) -> Result<u64, String> {
     let given = if p.size_in_header {
         match headers.get(p.size_param.as_str()) {
             None => None,
-            Some(v) => Some(
-                v.to_str()
-                    .map_err(|_| format!("the {} header must be a whole number", p.size_param))?
-                    .trim()
-                    .to_owned(),
-            ),
+            Some(v) => {
+                let text = v
+                    .to_str()
+                    .map_err(|_| format!("the {} header must be a whole number", p.size_param))?;
+                // Dynamics: `Prefer: odata.maxpagesize=50` among other preferences; a header
+                // without the size element asks for no particular size.
+                p.size_from_header(text).map(str::to_owned)
+            }
         }
     } else {
         raw(q, &p.size_param).map(str::to_owned)
@@ -1020,7 +1110,7 @@ fn render_list(s: &Shared, headers: &HeaderMap, p: Page<'_>) -> Response {
         let root = list_element(s);
         xml_response(xml_list(&root, &item_element(s, &root), &p.records))
     } else {
-        let body = list_json(api.envelope.as_deref(), &p.records, p.meta);
+        let body = list_json(api.envelope.as_deref(), &p.records, &p.body);
         let mut resp = body.into_response();
         resp.headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -1053,36 +1143,50 @@ fn render_list(s: &Shared, headers: &HeaderMap, p: Page<'_>) -> Response {
 }
 
 /// A list's JSON body, written straight from the borrowed records: byte for byte what
-/// `json!({envelope: records, "meta": {...}})` gives (object keys in sorted order).
-fn list_json(envelope: Option<&str>, records: &[Value], meta: Option<(u64, u64)>) -> Vec<u8> {
+/// `json!({envelope: records})` with each of `fields` set at its path gives (object keys in
+/// sorted order). A field whose path starts at the envelope's key replaces the records.
+fn list_json(envelope: Option<&str>, records: &[Value], fields: &[(&FieldPath, Value)]) -> Vec<u8> {
     // Writing JSON into a Vec cannot fail.
     let Some(key) = envelope else {
         let mut out = Vec::with_capacity(2 + records.len() * 256);
         let _ = serde_json::to_writer(&mut out, records);
         return out;
     };
-    let mut fields: Vec<(&str, Vec<u8>)> = Vec::with_capacity(2);
-    let meta = meta.map(|(total_records, total_pages)| {
-        format!(r#""meta":{{"total_pages":{total_pages},"total_records":{total_records}}}"#)
-    });
-    if !(key == "meta" && meta.is_some()) {
-        let mut list = Vec::with_capacity(16 + records.len() * 256);
-        let _ = serde_json::to_writer(&mut list, key);
-        list.push(b':');
-        let _ = serde_json::to_writer(&mut list, records);
-        fields.push((key, list));
+    let mut extra = Value::Object(Default::default());
+    for (at, value) in fields {
+        at.set_in(&mut extra, value.clone());
     }
-    if let Some(m) = meta {
-        fields.push(("meta", m.into_bytes()));
-    }
-    fields.sort_by(|a, b| a.0.cmp(b.0));
-    let mut out = Vec::with_capacity(2 + fields.iter().map(|f| f.1.len() + 1).sum::<usize>());
+    let Value::Object(extra) = extra else {
+        unreachable!("set_in keeps the root an object")
+    };
+    let mut out = Vec::with_capacity(16 + records.len() * 256);
     out.push(b'{');
-    for (i, (_, f)) in fields.iter().enumerate() {
-        if i > 0 {
+    let mut first = true;
+    let mut comma = |out: &mut Vec<u8>| {
+        if !std::mem::take(&mut first) {
             out.push(b',');
         }
-        out.extend_from_slice(f);
+    };
+    let mut list_written = extra.contains_key(key);
+    // serde_json's map is sorted: the records go in at their key's place.
+    for (k, v) in &extra {
+        if !list_written && key < k.as_str() {
+            comma(&mut out);
+            let _ = serde_json::to_writer(&mut out, key);
+            out.push(b':');
+            let _ = serde_json::to_writer(&mut out, records);
+            list_written = true;
+        }
+        comma(&mut out);
+        let _ = serde_json::to_writer(&mut out, k);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut out, v);
+    }
+    if !list_written {
+        comma(&mut out);
+        let _ = serde_json::to_writer(&mut out, key);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut out, records);
     }
     out.push(b'}');
     out
@@ -1258,6 +1362,48 @@ mod tests {
         assert_eq!(
             out,
             "<contact><id>1</id><name>A &amp; &lt;B&gt;</name><tags>a</tags><tags>b</tags></contact>"
+        );
+    }
+
+    #[test]
+    fn list_json_is_what_json_gives() {
+        let records = [json!({"id": 1}), json!({"id": 2})];
+        let at = |p: &str| FieldPath::parse(p).unwrap();
+        let (pages, total, more) = (
+            at("/meta/total_pages"),
+            at("/meta/total_records"),
+            at("/info/more"),
+        );
+        type Fields<'a> = Vec<(&'a FieldPath, Value)>;
+        let cases: Vec<(&str, Fields<'_>, Value)> = vec![
+            ("contacts", vec![], json!({"contacts": records})),
+            (
+                "contacts",
+                vec![(&pages, json!(3)), (&total, json!(5))],
+                json!({"contacts": records, "meta": {"total_pages": 3, "total_records": 5}}),
+            ),
+            (
+                "zz",
+                vec![(&more, json!(true))],
+                json!({"info": {"more": true}, "zz": records}),
+            ),
+            (
+                "meta",
+                vec![(&pages, json!(1))],
+                json!({"meta": {"total_pages": 1}}),
+            ),
+        ];
+        for (envelope, fields, expected) in cases {
+            let out = list_json(Some(envelope), &records, &fields);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                expected.to_string(),
+                "{envelope}"
+            );
+        }
+        assert_eq!(
+            list_json(None, &records, &[]),
+            json!(records).to_string().into_bytes()
         );
     }
 

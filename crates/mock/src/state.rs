@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     /// The data set served by the API resource to the first user, in id order.
     pub(crate) records: Vec<Value>,
     pub(crate) seed: u64,
+    /// Rendered API list pages (the records above never change while the mock runs).
+    pub(crate) pages: crate::page_cache::PageCache,
     /// User account names; index 0 is the first user (auto-approve, native credentials).
     pub(crate) users: Vec<String>,
     /// The data sets of users 1.. (the first user's is `records`).
@@ -109,6 +111,7 @@ impl Shared {
             secrets,
             records,
             seed: c.seed,
+            pages: Default::default(),
             users: c.users,
             other_records,
             relaxed: Relaxed::default(),

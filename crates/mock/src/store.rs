@@ -102,6 +102,11 @@ pub(crate) struct AuthRequest {
     pub(crate) challenge: Option<(PkceMethod, String)>,
     /// Index of the user account that approves (0 until the consent form names one).
     pub(crate) user: usize,
+    /// Whether the request carried the profile's `tokens.refresh_token_requires` (Zoho
+    /// `access_type=offline`); true when it names none.
+    pub(crate) refresh_allowed: bool,
+    /// Whether it carried `tokens.refresh_token_reissue_requires` (Zoho `prompt=consent`).
+    pub(crate) reissue_allowed: bool,
 }
 
 pub(crate) struct CodeEntry {
@@ -124,6 +129,9 @@ pub(crate) struct Grant {
     access_tokens: VecDeque<String>,
     refresh_token: Option<String>,
     refresh_expires_at: Option<Instant>,
+    /// When the current refresh token's own lifetime ends, whatever its idle expiry says
+    /// (kept by [`Store::slide_refresh`]).
+    refresh_deadline: Option<Instant>,
     retired: VecDeque<String>,
     rate_window: Option<(Instant, u32)>,
 }
@@ -185,6 +193,9 @@ pub(crate) struct Issued {
     pub(crate) scope: Vec<String>,
     /// A new grant only: the client's oldest grant, evicted to make room for it.
     pub(crate) evicted: Option<u64>,
+    /// A new grant only: the user's oldest grants, deleted by the profile's
+    /// `tokens.max_refresh_tokens_per_user` (Zoho).
+    pub(crate) capped: Vec<u64>,
 }
 
 #[derive(Default)]
@@ -347,6 +358,7 @@ impl Store {
                 access_tokens: VecDeque::new(),
                 refresh_token: None,
                 refresh_expires_at: None,
+                refresh_deadline: None,
                 retired: VecDeque::new(),
                 rate_window: None,
             },
@@ -362,7 +374,7 @@ impl Store {
             self.revoke_grant(old);
         }
         let access_token = self.issue_access(id, now, access_ttl);
-        let refresh_token = refresh.map(|ttl| self.set_refresh(id, now, ttl));
+        let refresh_token = refresh.map(|ttl| self.set_refresh(id, now, ttl, false));
         (
             id,
             Issued {
@@ -370,6 +382,7 @@ impl Store {
                 refresh_token,
                 scope,
                 evicted,
+                capped: Vec::new(),
             },
         )
     }
@@ -394,8 +407,16 @@ impl Store {
         token
     }
 
-    /// Gives the grant a new current refresh token, retiring the previous one.
-    fn set_refresh(&mut self, grant: u64, now: Instant, ttl: Option<Duration>) -> String {
+    /// Gives the grant a new current refresh token, retiring the previous one (which stays
+    /// valid when `keep_old`, Entra's rotation, until [`RETIRED_REFRESH_TOKENS`] newer ones
+    /// push it out).
+    fn set_refresh(
+        &mut self,
+        grant: u64,
+        now: Instant,
+        ttl: Option<Duration>,
+        keep_old: bool,
+    ) -> String {
         let token = random_token();
         self.refresh.insert(
             token.clone(),
@@ -407,7 +428,7 @@ impl Store {
         if let Some(g) = self.grants.get_mut(&grant) {
             g.refresh_expires_at = ttl.map(|t| later(now, t));
             if let Some(old) = g.refresh_token.replace(token.clone()) {
-                if let Some(e) = self.refresh.get_mut(&old) {
+                if let Some(e) = self.refresh.get_mut(&old).filter(|_| !keep_old) {
                     e.current = false;
                 }
                 g.retired.push_back(old);
@@ -477,6 +498,46 @@ impl Store {
             .count()
     }
 
+    /// A refresh token's idle expiry (Pipedrive: 60 days unused): it now expires `idle` from
+    /// `now`, or at the end of its own lifetime if that comes first. `fresh`: the grant's
+    /// refresh token was just issued, so its lifetime starts over.
+    pub(crate) fn slide_refresh(&mut self, grant: u64, now: Instant, idle: Duration, fresh: bool) {
+        if let Some(g) = self.grants.get_mut(&grant) {
+            if g.refresh_token.is_none() {
+                return;
+            }
+            if fresh {
+                g.refresh_deadline = g.refresh_expires_at;
+            }
+            let idle_end = later(now, idle);
+            g.refresh_expires_at = Some(g.refresh_deadline.map_or(idle_end, |d| d.min(idle_end)));
+        }
+    }
+
+    /// The grants of `client_id` for `user` holding a live refresh token, oldest first
+    /// (Zoho's refresh tokens per user). A walk of the grants, bounded by
+    /// [`MAX_GRANTS_PER_CLIENT`](crate::limits::MAX_GRANTS_PER_CLIENT) per client; only
+    /// profiles that cap or gate refresh tokens per user call it, once per code exchange.
+    pub(crate) fn user_refresh_grants(
+        &self,
+        client_id: &str,
+        user: usize,
+        now: Instant,
+    ) -> Vec<u64> {
+        let mut ids: Vec<u64> = self
+            .grants
+            .iter()
+            .filter(|(_, g)| g.user == user && g.client_id == client_id)
+            .filter(|(_, g)| {
+                g.refresh_token.is_some() && g.refresh_expires_at.is_none_or(|exp| exp > now)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        // Grant numbers grow: the oldest first.
+        ids.sort_unstable();
+        ids
+    }
+
     /// Revokes every grant of one user, with every token they issued. Returns how many.
     pub(crate) fn revoke_user(&mut self, user: usize) -> usize {
         let ids: Vec<u64> = self
@@ -505,8 +566,9 @@ impl Store {
         let access_token = self.issue_access(grant, now, access_ttl);
         let refresh_token = match rotation {
             Rotation::Rotate | Rotation::RotateReuseRevokesFamily => {
-                Some(self.set_refresh(grant, now, refresh_ttl))
+                Some(self.set_refresh(grant, now, refresh_ttl, false))
             }
+            Rotation::RotateOldStaysValid => Some(self.set_refresh(grant, now, refresh_ttl, true)),
             Rotation::Off => self
                 .grants
                 .get(&grant)
@@ -517,6 +579,7 @@ impl Store {
             refresh_token,
             scope,
             evicted: None,
+            capped: Vec::new(),
         }
     }
 
@@ -629,6 +692,8 @@ mod tests {
             state: None,
             challenge: None,
             user: 0,
+            refresh_allowed: true,
+            reissue_allowed: true,
         }
     }
 

@@ -9,7 +9,8 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use handshake_profile::Tokens;
+use base64::Engine;
+use handshake_profile::{ComputedField, Tokens};
 use serde_json::Value;
 
 use crate::client_auth::Authenticated;
@@ -137,8 +138,14 @@ fn code_grant(s: &Shared, client_id: &str, p: &Params) -> Result<(Issued, usize)
         return Err(grant_err(&d));
     }
     let t = &s.profile.tokens;
-    let refresh = t.refresh_tokens.then(|| refresh_ttl(t));
-    let (grant, issued) = store.new_grant(
+    // Salesforce and Entra: a refresh token only for a grant with one of these scopes.
+    let wanted = t.refresh_token_scopes.is_empty()
+        || req.scope.iter().any(|g| t.refresh_token_scopes.contains(g));
+    // Zoho: only with `access_type=offline`, and again only with `prompt=consent`.
+    let gated = req.refresh_allowed
+        && (req.reissue_allowed || !holds_refresh(s, &store, client_id, req.user, now));
+    let refresh = (t.refresh_tokens && wanted && gated).then(|| refresh_ttl(t));
+    let (grant, mut issued) = store.new_grant(
         client_id,
         req.scope,
         now,
@@ -146,10 +153,39 @@ fn code_grant(s: &Shared, client_id: &str, p: &Params) -> Result<(Issued, usize)
         refresh,
     );
     store.set_user(grant, req.user);
+    if let Some(idle) = t.refresh_token_idle_secs {
+        store.slide_refresh(grant, now, Duration::from_secs(idle), true);
+    }
+    if let (Some(cap), true) = (
+        t.max_refresh_tokens_per_user,
+        issued.refresh_token.is_some(),
+    ) {
+        // Zoho: the 21st refresh token deletes the oldest, whether in use or not.
+        let held = store.user_refresh_grants(client_id, req.user, now);
+        let over = held.len().saturating_sub(cap as usize);
+        for old in held.into_iter().take(over) {
+            store.revoke_grant(old);
+            issued.capped.push(old);
+        }
+    }
     if sec.single_use_codes {
         store.mark_redeemed(code, grant);
     }
     Ok((issued, req.user))
+}
+
+/// Whether `user` already holds a live refresh token from `client_id`, for a profile that
+/// asks more of a second one (`tokens.refresh_token_reissue_requires`); `false` otherwise,
+/// without looking.
+fn holds_refresh(
+    s: &Shared,
+    store: &crate::store::Store,
+    client_id: &str,
+    user: usize,
+    now: std::time::Instant,
+) -> bool {
+    !s.profile.tokens.refresh_token_reissue_requires.is_empty()
+        && !store.user_refresh_grants(client_id, user, now).is_empty()
 }
 
 /// Refreshes a grant. Returns the tokens and the index of the user the grant acts for.
@@ -223,6 +259,15 @@ fn refresh_grant(s: &Shared, client_id: &str, p: &Params) -> Result<(Issued, usi
         t.rotation,
         refresh_ttl(t),
     );
+    let mut issued = issued;
+    if let Some(idle) = t.refresh_token_idle_secs {
+        // Pipedrive: each refresh extends the same refresh token's life by the idle window.
+        store.slide_refresh(grant, now, Duration::from_secs(idle), t.rotation.rotates());
+    }
+    if !t.refresh_response_refresh_token {
+        // Zoho: the refresh response carries no refresh token; the client keeps its own.
+        issued.refresh_token = None;
+    }
     Ok((issued, user))
 }
 
@@ -241,11 +286,19 @@ fn token_response(s: &Shared, issued: Issued) -> Response {
         Num(u64),
         Json(&'a Value),
     }
-    let scope = (!issued.scope.is_empty()).then(|| s.profile.scopes.join(&issued.scope));
+    let scope = (!issued.scope.is_empty() && t.granted_scopes_field.is_none())
+        .then(|| s.profile.scopes.join_response(&issued.scope));
+    // HubSpot: the granted scopes as an array, `scopes`, instead of the `scope` string.
+    let granted = t
+        .granted_scopes_field
+        .as_deref()
+        .map(|name| (name, Value::from(issued.scope.clone())));
     let mut fields: Vec<(&str, Field<'_>)> = Vec::with_capacity(5 + t.extra_fields.len());
     fields.push(("access_token", Field::Str(&issued.access_token)));
     fields.push(("token_type", Field::Str(&t.token_type)));
-    fields.push(("expires_in", Field::Num(t.access_token_lifetime_secs)));
+    if t.expires_in {
+        fields.push(("expires_in", Field::Num(t.access_token_lifetime_secs)));
+    }
     if let Some(rt) = &issued.refresh_token {
         fields.push(("refresh_token", Field::Str(rt)));
     }
@@ -257,6 +310,13 @@ fn token_response(s: &Shared, issued: Issued) -> Response {
         // A profile's extra field replaces a standard one of the same name.
         fields.retain(|(f, _)| f != k);
         fields.push((k, Field::Json(v)));
+    }
+    let computed = computed_fields(s, t);
+    for (k, v) in &computed {
+        fields.push((k, Field::Str(v)));
+    }
+    if let Some((name, v)) = &granted {
+        fields.push((name, Field::Json(v)));
     }
     fields.sort_by(|a, b| a.0.cmp(b.0));
     let mut body = Vec::with_capacity(256);
@@ -288,8 +348,65 @@ fn token_response(s: &Shared, issued: Issued) -> Response {
             "grant {old} evicted: the client reached {} live grants (limits::MAX_GRANTS_PER_CLIENT); its tokens no longer work",
             crate::limits::MAX_GRANTS_PER_CLIENT
         )));
+    } else if !issued.capped.is_empty() {
+        let ids: Vec<String> = issued.capped.iter().map(u64::to_string).collect();
+        resp.extensions_mut().insert(journal::Note(format!(
+            "grant {} deleted: the user reached tokens.max_refresh_tokens_per_user = {} refresh tokens; the oldest goes, with its access tokens",
+            ids.join(", "),
+            t.max_refresh_tokens_per_user.unwrap_or_default()
+        )));
     }
     resp
+}
+
+/// The values of `tokens.computed_fields` for one response (Salesforce `instance_url`,
+/// `issued_at`, `signature`).
+fn computed_fields<'a>(s: &Shared, t: &'a Tokens) -> Vec<(&'a str, String)> {
+    if t.computed_fields.is_empty() {
+        return Vec::new();
+    }
+    let issued_at = s.clock.unix_now().as_millis().to_string();
+    let mut out = Vec::with_capacity(t.computed_fields.len());
+    for (k, f) in &t.computed_fields {
+        let v = match f {
+            ComputedField::BaseUrl => s.base_url.clone(),
+            ComputedField::IssuedAtMs => issued_at.clone(),
+            ComputedField::SignatureIdIssuedAt => {
+                // Validated: `id` is in extra_fields.
+                let id = match t.extra_fields.get("id") {
+                    Some(Value::String(id)) => id.clone(),
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                };
+                let key = s.client.client_secret.secret().as_bytes();
+                let mac = hmac_sha256(key, format!("{id}{issued_at}").as_bytes());
+                base64::engine::general_purpose::STANDARD.encode(mac)
+            }
+        };
+        out.push((k.as_str(), v));
+    }
+    out
+}
+
+/// HMAC-SHA256 (RFC 2104).
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |b: u8| block.map(|k| k ^ b);
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
 }
 
 /// Appends `s` as a JSON string: as it is when nothing needs escaping (tokens, names),

@@ -37,69 +37,8 @@ impl fmt::Display for Endpoint {
     }
 }
 
-/// OAuth 2.0 error codes (RFC 6749 §4.1.2.1 and §5.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OAuthError {
-    /// `invalid_request`
-    InvalidRequest,
-    /// `invalid_client` (HTTP 401 with `WWW-Authenticate: Basic` when the client used the
-    /// Authorization header, else 400)
-    InvalidClient,
-    /// `invalid_grant`
-    InvalidGrant,
-    /// `unauthorized_client`
-    UnauthorizedClient,
-    /// `unsupported_grant_type`
-    UnsupportedGrantType,
-    /// `invalid_scope`
-    InvalidScope,
-    /// `access_denied`
-    AccessDenied,
-    /// `server_error` (HTTP 500: only ever sent when a fault asks for it)
-    ServerError,
-    /// `temporarily_unavailable` (HTTP 503)
-    TemporarilyUnavailable,
-}
-
-impl OAuthError {
-    /// The wire name (`invalid_grant`).
-    ///
-    /// ```
-    /// assert_eq!(handshake_mock::OAuthError::InvalidGrant.as_str(), "invalid_grant");
-    /// ```
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OAuthError::InvalidRequest => "invalid_request",
-            OAuthError::InvalidClient => "invalid_client",
-            OAuthError::InvalidGrant => "invalid_grant",
-            OAuthError::UnauthorizedClient => "unauthorized_client",
-            OAuthError::UnsupportedGrantType => "unsupported_grant_type",
-            OAuthError::InvalidScope => "invalid_scope",
-            OAuthError::AccessDenied => "access_denied",
-            OAuthError::ServerError => "server_error",
-            OAuthError::TemporarilyUnavailable => "temporarily_unavailable",
-        }
-    }
-
-    /// HTTP status the token endpoint answers this error with (`invalid_client`: 401, the
-    /// answer to a failed `Authorization: Basic`; the mock sends 400 when the client
-    /// authenticated in the body, as a 401 must carry a challenge).
-    pub fn status(self) -> u16 {
-        match self {
-            OAuthError::InvalidClient => 401,
-            OAuthError::ServerError => 500,
-            OAuthError::TemporarilyUnavailable => 503,
-            _ => 400,
-        }
-    }
-}
-
-impl fmt::Display for OAuthError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// OAuth 2.0 error codes, shared with the client: defined in `handshake-profile`.
+pub use handshake_profile::OAuthError;
 
 /// A requirement of the provider that [`MockProvider::relax`](crate::MockProvider::relax)
 /// can lift at run time, so that a client blocked by it can be tested on everything else.
@@ -164,26 +103,17 @@ impl fmt::Display for Relaxation {
     }
 }
 
-/// A client secret. Prints `ClientSecret([redacted])` in `Debug`; read it with
-/// [`ClientSecret::secret`].
-#[derive(Clone)]
-pub struct ClientSecret(String);
-
-impl ClientSecret {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        ClientSecret(secret.into())
-    }
-    /// The secret value. Don't log it.
-    pub fn secret(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ClientSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ClientSecret([redacted])")
-    }
+handshake_profile::secret_type! {
+    /// A client secret. Prints `ClientSecret([redacted])` in `Debug`; read it with
+    /// [`ClientSecret::secret`].
+    ///
+    /// ```
+    /// let s = handshake_mock::ClientSecret::new("s3cret");
+    /// assert_eq!(format!("{s:?}"), "ClientSecret([redacted])");
+    /// assert_eq!(s.secret(), "s3cret");
+    /// ```
+    #[derive(Clone)]
+    pub struct ClientSecret(String);
 }
 
 /// The OAuth client registered with a mock (a confidential web application).
@@ -236,7 +166,9 @@ impl Default for RegisteredClient {
 pub enum FaultKind {
     /// Answer with an RFC 6749 error JSON (at the authorization endpoint: an error redirect).
     OauthError {
-        /// The error code.
+        /// The error code: one the RFCs define ([`OAuthError::KNOWN`]); the control API
+        /// refuses any other.
+        #[serde(deserialize_with = "known_oauth_error")]
         error: OAuthError,
     },
     /// Answer with this HTTP status and an RFC 6749 error JSON body.
@@ -265,6 +197,20 @@ pub enum FaultKind {
         /// `X-RateLimit-Reset` is the end of the period, rounded up to a whole second.
         retry_after_secs: u64,
     },
+}
+
+/// An [`OAuthError`] the RFCs define: a fault cannot inject a made-up code.
+fn known_oauth_error<'de, D: serde::Deserializer<'de>>(d: D) -> Result<OAuthError, D::Error> {
+    match OAuthError::deserialize(d)? {
+        OAuthError::Other(code) => {
+            let known: Vec<&str> = OAuthError::KNOWN.iter().map(OAuthError::as_str).collect();
+            Err(serde::de::Error::custom(format!(
+                "unknown OAuth error code `{code}`, expected one of {}",
+                known.join(", ")
+            )))
+        }
+        known => Ok(known),
+    }
 }
 
 /// A fault armed on an endpoint: the next `times` requests to it misbehave.
@@ -394,6 +340,17 @@ impl JournalEntry {
     pub fn header(&self, name: &str) -> Option<&str> {
         lookup(&self.headers, &name.to_ascii_lowercase())
     }
+    /// [`error`](Self::error) as a typed code.
+    ///
+    /// ```
+    /// use handshake_mock::{JournalEntry, OAuthError};
+    ///
+    /// let e = JournalEntry { error: Some("invalid_grant".into()), ..JournalEntry::default() };
+    /// assert_eq!(e.oauth_error(), Some(OAuthError::InvalidGrant));
+    /// ```
+    pub fn oauth_error(&self) -> Option<OAuthError> {
+        self.error.as_deref().map(OAuthError::from)
+    }
 }
 
 fn lookup<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -434,4 +391,30 @@ pub enum MockError {
     /// The TLS certificate could not be generated or loaded.
     #[error("TLS setup failed: {0}")]
     Tls(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_injects_only_codes_the_rfcs_define() {
+        let fault = |code: &str| {
+            serde_json::from_str::<Fault>(&format!(
+                r#"{{"endpoint":"api","kind":"oauth_error","error":"{code}"}}"#
+            ))
+        };
+        let f = fault("insufficient_scope").unwrap();
+        assert_eq!(
+            f.kind,
+            FaultKind::OauthError {
+                error: OAuthError::InsufficientScope
+            }
+        );
+        let err = fault("made_up").unwrap_err().to_string();
+        assert!(
+            err.starts_with("unknown OAuth error code `made_up`, expected one of invalid_request,"),
+            "{err}"
+        );
+    }
 }

@@ -103,7 +103,10 @@ async fn one_refresh_token_presented_at_once_by_many_follows_the_rotation_rules(
             let first = exchange(&mock, &c).await;
             assert_eq!(first.status(), 200, "{id}");
             let tokens: serde_json::Value = first.json().await.unwrap();
-            let rt = tokens["refresh_token"].as_str().unwrap().to_owned();
+            let rt = tokens["refresh_token"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id}: no refresh token in {tokens}"))
+                .to_owned();
             let m = mock.clone();
             let presented = rt.clone();
             let answers = race(move || {
@@ -121,6 +124,23 @@ async fn one_refresh_token_presented_at_once_by_many_follows_the_rotation_rules(
                         "{id}: a non-rotating token refreshes each time"
                     );
                     assert_eq!(refresh(&mock, &rt).await.status(), 200, "{id}");
+                }
+                Rotation::RotateOldStaysValid => {
+                    // Entra: each refresh brings a new token and the old one keeps working,
+                    // until the mock's bound of old tokens per grant pushes it out.
+                    let kept = handshake_mock::limits::RETIRED_REFRESH_TOKENS;
+                    assert_eq!(wins.len(), RACERS.min(kept + 1), "{id}: {answers:?}");
+                    for (status, body) in answers.iter().filter(|(s, _)| *s != 200) {
+                        assert_eq!(*status, 400, "{id}");
+                        assert_eq!(body["error"], "invalid_grant", "{id}: {body}");
+                    }
+                    for (_, body) in &wins {
+                        assert_ne!(body["refresh_token"], rt.as_str(), "{id}");
+                    }
+                    let newest = wins.iter().filter_map(|(_, b)| b["refresh_token"].as_str());
+                    for t in newest.take(1) {
+                        assert_eq!(refresh(&mock, t).await.status(), 200, "{id}");
+                    }
                 }
                 Rotation::Rotate | Rotation::RotateReuseRevokesFamily => {
                     assert_eq!(wins.len(), 1, "{id}: {answers:?}");

@@ -53,6 +53,12 @@ async fn token_response_shapes_are_pinned() {
         insta::assert_json_snapshot!(format!("token_response_{id}"), tok, {
             ".access_token" => "[access_token]",
             ".refresh_token" => "[refresh_token]",
+            // Computed per response (Salesforce).
+            ".instance_url" => "[base_url]",
+            // The mock's own base URL (Pipedrive, Zoho).
+            ".api_domain" => "[base_url]",
+            ".issued_at" => "[issued_at_ms]",
+            ".signature" => "[signature]",
         });
     }
 }

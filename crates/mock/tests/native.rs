@@ -45,6 +45,17 @@ async fn redtail_exchange(mock: &MockProvider, creds: &NativeCredentials) -> req
 async fn native_headers(mock: &MockProvider, creds: &NativeCredentials) -> Vec<(String, String)> {
     let mut h = vec![("accept".to_owned(), "application/json".to_owned())];
     let auth = match scheme(mock) {
+        NativeScheme::HeaderApiKey => {
+            let name = mock
+                .profile()
+                .native_auth
+                .as_ref()
+                .unwrap()
+                .key_header
+                .clone();
+            h.push((name.unwrap(), creds.api_key().to_owned()));
+            return h;
+        }
         NativeScheme::BearerToken => format!("Bearer {}", creds.personal_access_token()),
         NativeScheme::BasicApiKey => basic(creds.api_key(), ""),
         NativeScheme::BasicEmailApiKey => basic(creds.email(), creds.api_key()),
@@ -1131,4 +1142,104 @@ async fn native_response_shapes_are_pinned() {
         .collect::<Vec<_>>()
         .join("\n");
     insta::assert_snapshot!("capsule_rate_limited", text);
+}
+
+/// Paging styles of CRMs to come, written as profile data only (`api.paging` paths into the
+/// body): a cursor in the body (HubSpot), a "more" flag over pages (Zoho) and offsets
+/// (Pipedrive v1), a next URL (Salesforce). The mock pages each; a walk that reads only the
+/// fields the profile names gets every record once.
+#[tokio::test]
+async fn paging_fields_in_the_body_are_where_the_profile_says() {
+    use handshake_profile::{FieldPath, PagingStyle};
+    let path = |p: &str| FieldPath::parse(p).unwrap();
+    type Edit = Box<dyn Fn(&mut handshake_profile::Paging)>;
+    let variants: Vec<(&str, Edit)> = vec![
+        (
+            "results",
+            Box::new(move |p| {
+                p.style = PagingStyle::Cursor;
+                p.cursor_param = Some("after".into());
+                p.cursor_at = path("/paging/next/after");
+                p.count_at = path("/total");
+                p.size_param = "limit".into();
+            }),
+        ),
+        (
+            "data",
+            Box::new(move |p| p.has_more_at = Some(path("/info/more_records"))),
+        ),
+        (
+            "data",
+            Box::new(move |p| {
+                p.style = PagingStyle::SkipTop;
+                p.skip_param = Some("start".into());
+                p.size_param = "limit".into();
+                p.has_more_at = Some(path("/additional_data/pagination/more_items_in_collection"));
+            }),
+        ),
+        (
+            "records",
+            Box::new(move |p| p.next_url_at = Some(path("/nextRecordsUrl"))),
+        ),
+    ];
+    for (envelope, edit) in variants {
+        let mut profile = Profile::builtin("capsule").unwrap();
+        profile.api.envelope = Some(envelope.to_owned());
+        let paging = profile.api.paging.as_mut().unwrap();
+        paging.link_header = false;
+        paging.has_more_header = None;
+        edit(paging);
+        let p = paging.clone();
+        let mock = MockProvider::start(profile).await;
+        let auth = vec![(
+            "authorization".to_owned(),
+            format!(
+                "Bearer {}",
+                mock.native_credentials().personal_access_token()
+            ),
+        )];
+        let mut url = format!("{}?{}=40", mock.api_url(), p.size_param);
+        let (mut walked, mut page, mut requests) = (Vec::new(), 1u64, 0);
+        loop {
+            requests += 1;
+            assert!(requests < 20, "{envelope}: the walk does not end");
+            let body: Value = get(&url, &auth).await.json().await.unwrap();
+            let records = body[envelope].as_array().unwrap().clone();
+            walked.extend(records.iter().cloned());
+            let at = |f: &FieldPath| f.get(&body, &records).cloned();
+            if let Some(next) = &p.next_url_at {
+                match at(next) {
+                    Some(Value::String(next)) => url = next,
+                    _ => break,
+                }
+                continue;
+            }
+            if p.style == PagingStyle::Cursor {
+                assert_eq!(at(&p.count_at), Some(json!(mock.dataset().len())));
+                match at(&p.cursor_at) {
+                    Some(Value::String(c)) => {
+                        url = format!("{}?limit=40&after={c}", mock.api_url());
+                    }
+                    _ => {
+                        assert!(body.get("paging").is_none(), "no cursor, no `paging`");
+                        break;
+                    }
+                }
+                continue;
+            }
+            if at(p.has_more_at.as_ref().unwrap()) != Some(json!(true)) {
+                break;
+            }
+            url = match p.style {
+                PagingStyle::SkipTop => {
+                    format!("{}?limit=40&start={}", mock.api_url(), walked.len())
+                }
+                _ => {
+                    page += 1;
+                    format!("{}?perPage=40&page={page}", mock.api_url())
+                }
+            };
+        }
+        assert_complete(&mock, &walked, envelope);
+    }
 }

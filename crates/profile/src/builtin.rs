@@ -21,6 +21,26 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "insightly",
         include_str!("../../../fixtures/providers/insightly.toml"),
     ),
+    (
+        "salesforce",
+        include_str!("../../../fixtures/providers/salesforce.toml"),
+    ),
+    (
+        "dynamics",
+        include_str!("../../../fixtures/providers/dynamics.toml"),
+    ),
+    (
+        "hubspot",
+        include_str!("../../../fixtures/providers/hubspot.toml"),
+    ),
+    (
+        "pipedrive",
+        include_str!("../../../fixtures/providers/pipedrive.toml"),
+    ),
+    (
+        "zoho",
+        include_str!("../../../fixtures/providers/zoho.toml"),
+    ),
 ];
 
 /// Ids of the built-in profiles, in listing order.

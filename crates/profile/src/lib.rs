@@ -36,10 +36,16 @@ use serde::{Deserialize, Serialize};
 mod builtin;
 mod error;
 mod native;
+mod oauth_error;
+mod paging;
+mod secret;
 
 pub use builtin::{builtin_ids, BUILTIN};
 pub use error::{ProfileError, ProfileErrorKind};
-pub use native::{BodyFormat, Dataset, DateFormat, NativeAuth, NativeScheme, Paging, PagingStyle};
+pub use native::{BodyFormat, CredentialField, Dataset, DateFormat, NativeAuth, NativeScheme};
+pub use oauth_error::OAuthError;
+pub use paging::{Anchor, FieldPath, Paging, PagingStyle};
+pub use secret::{Redacted, REDACTED};
 
 /// Where a behaviour comes from.
 ///
@@ -160,6 +166,11 @@ pub struct OAuthEndpoints {
     /// `http(s)` URL without query or fragment.
     #[serde(default)]
     pub issuer: Option<String>,
+    /// Parameters added to every successful authorization response beside `code` and
+    /// `state`; `{base_url}` in a value is replaced by the server's base URL (Zoho's
+    /// `location` and `accounts-server`). Empty by default.
+    #[serde(default)]
+    pub callback_params: BTreeMap<String, String>,
 }
 
 impl OAuthEndpoints {
@@ -215,12 +226,6 @@ pub struct Browser {
 
 impl fmt::Debug for Browser {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        struct Redacted;
-        impl fmt::Debug for Redacted {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("[redacted]")
-            }
-        }
         struct Fields<'a>(&'a BTreeMap<String, String>);
         impl fmt::Debug for Fields<'_> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -304,6 +309,20 @@ pub struct Scopes {
     /// Separator used in the `scope` parameter (RFC 6749 §3.3 says space).
     #[serde(default = "default_separator")]
     pub separator: String,
+    /// Separator of the `scope` in token responses, when it is not `separator` (Zoho takes
+    /// commas and answers spaces).
+    #[serde(default)]
+    pub response_separator: Option<String>,
+    /// Scopes every authorization request must name (HubSpot: the app's required scopes, or
+    /// "the authorization page will display an error"); each is in `default`. Empty by
+    /// default.
+    #[serde(default)]
+    pub required: Vec<String>,
+    /// Whether an authorization request names its scopes (default `true`). `false`: scopes
+    /// are fixed when the app is registered (Pipedrive): a client sends no `scope`, and the
+    /// server grants `default` whatever is asked.
+    #[serde(default = "default_true")]
+    pub requestable: bool,
 }
 
 fn default_separator() -> String {
@@ -327,6 +346,30 @@ impl Scopes {
             .map(|s| s.as_ref().to_owned())
             .collect::<Vec<_>>()
             .join(&self.separator)
+    }
+
+    /// Joins granted scopes as a token response carries them: with `response_separator`,
+    /// else `separator`.
+    ///
+    /// ```
+    /// let p = handshake_profile::Profile::builtin("zoho").unwrap();
+    /// assert_eq!(p.scopes.join(["a", "b"]), "a,b");
+    /// assert_eq!(p.scopes.join_response(["a", "b"]), "a b");
+    /// ```
+    pub fn join_response<I, S>(&self, scopes: I) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let sep = self
+            .response_separator
+            .as_deref()
+            .unwrap_or(&self.separator);
+        scopes
+            .into_iter()
+            .map(|s| s.as_ref().to_owned())
+            .collect::<Vec<_>>()
+            .join(sep)
     }
 
     /// Splits a `scope` parameter. Accepts the profile's separator and plain spaces, since
@@ -425,6 +468,36 @@ pub enum Rotation {
     /// As `rotate`, and presenting an old refresh token revokes the whole grant
     /// (RFC 9700 §4.14.2 refresh-token reuse detection).
     RotateReuseRevokesFamily,
+    /// Each refresh returns a new refresh token, and the old one keeps working (Microsoft
+    /// Entra ID: "doesn't revoke old refresh tokens"). Clients should still keep the newest.
+    RotateOldStaysValid,
+}
+
+impl Rotation {
+    /// Whether a refresh returns a new refresh token.
+    pub fn rotates(self) -> bool {
+        self != Rotation::Off
+    }
+
+    /// Whether a refresh token, once rotated out, is refused.
+    pub fn retires_old(self) -> bool {
+        matches!(self, Rotation::Rotate | Rotation::RotateReuseRevokesFamily)
+    }
+}
+
+/// A token-response field the mock computes for each response (Salesforce's `instance_url`,
+/// `issued_at` and `signature`), named in `tokens.computed_fields`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComputedField {
+    /// The mock's base URL (where the API is): Salesforce `instance_url`.
+    BaseUrl,
+    /// When the token was issued, milliseconds since the Unix epoch, as a string
+    /// (Salesforce `issued_at`).
+    IssuedAtMs,
+    /// Base64 HMAC-SHA256 of the response's `id` field followed by its `issued_at` field,
+    /// keyed with the client secret (Salesforce `signature`).
+    SignatureIdIssuedAt,
 }
 
 /// Token lifetimes, refresh and extra response fields.
@@ -455,6 +528,47 @@ pub struct Tokens {
     /// Extra fields added to every token response (Capsule's `subdomain`).
     #[serde(default)]
     pub extra_fields: BTreeMap<String, serde_json::Value>,
+    /// Whether token responses carry `expires_in` (default `true`). Salesforce sends none:
+    /// a client then holds the token until a 401.
+    #[serde(default = "default_true")]
+    pub expires_in: bool,
+    /// When not empty, a refresh token is issued only to a grant whose scope has one of
+    /// these (Salesforce `refresh_token`/`offline_access`, Entra `offline_access`). Empty
+    /// (the default): every grant gets one when `refresh_tokens = true`.
+    #[serde(default)]
+    pub refresh_token_scopes: Vec<String>,
+    /// Fields computed for each token response: name → what goes in
+    /// (Salesforce `{ instance_url = "base_url", issued_at = "issued_at_ms" }`).
+    #[serde(default)]
+    pub computed_fields: BTreeMap<String, ComputedField>,
+    /// A refresh token dies after this many seconds unused; each refresh extends it
+    /// (Pipedrive: 60 days). `None` (the default): no idle expiry.
+    #[serde(default)]
+    pub refresh_token_idle_secs: Option<u64>,
+    /// Authorization-request parameters without which the code exchange returns no refresh
+    /// token (Zoho `{ access_type = "offline" }`); a client sends them. Empty by default.
+    #[serde(default)]
+    pub refresh_token_requires: BTreeMap<String, String>,
+    /// Parameters also needed for a new refresh token when the user already holds a live one
+    /// for the client (Zoho `{ prompt = "consent" }`); a client sends them. Empty by default.
+    #[serde(default)]
+    pub refresh_token_reissue_requires: BTreeMap<String, String>,
+    /// Refresh tokens a user may hold per client; one more deletes the oldest, with its
+    /// access tokens (Zoho: 20). `None` (the default): no cap but the mock's own bounds.
+    #[serde(default)]
+    pub max_refresh_tokens_per_user: Option<u32>,
+    /// Whether a refresh response carries the refresh token (default `true`; with
+    /// `rotation = "off"` the same one again). Zoho: `false`, the client keeps its own.
+    #[serde(default = "default_true")]
+    pub refresh_response_refresh_token: bool,
+    /// The granted scopes as a JSON array under this name, instead of the `scope` string
+    /// (HubSpot `scopes`). `None` (the default): `scope`.
+    #[serde(default)]
+    pub granted_scopes_field: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_token_type() -> String {
@@ -509,6 +623,21 @@ pub struct Api {
     /// `errors.not_found_body`, or 204 with no body (Agile CRM documents 204).
     #[serde(default = "default_not_found_status")]
     pub not_found_status: u16,
+    /// Response header announcing the API's current version on every answer (ConnectWise
+    /// `api-current-version`); none by default.
+    #[serde(default)]
+    pub current_version_header: Option<String>,
+    /// That header's value (ConnectWise: `2025.1`, assumed).
+    #[serde(default)]
+    pub current_version: Option<String>,
+    /// The auth-scheme of `Authorization` carrying an OAuth access token on API requests
+    /// (RFC 9110 §11.4): `Bearer` (RFC 6750, the default), Zoho's `Zoho-oauthtoken`.
+    #[serde(default = "default_auth_scheme")]
+    pub auth_scheme: String,
+}
+
+fn default_auth_scheme() -> String {
+    "Bearer".to_owned()
 }
 
 fn default_body_format() -> BodyFormat {
@@ -591,6 +720,9 @@ pub enum RateLimitHeaders {
     None,
     /// `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch seconds).
     XRateLimit,
+    /// HubSpot: `X-HubSpot-RateLimit-Max`, `X-HubSpot-RateLimit-Remaining`,
+    /// `X-HubSpot-RateLimit-Interval-Milliseconds` (the window).
+    XHubspotRateLimit,
 }
 
 /// Rate limiting of the API resource, per access-token grant.
@@ -615,6 +747,14 @@ pub struct RateLimit {
     /// Body of a 429 response.
     #[serde(default = "default_429_body")]
     pub body: String,
+    /// Status of the rate limit's refusal: 429 (the default, RFC 6585) or 403 (Salesforce
+    /// `REQUEST_LIMIT_EXCEEDED`).
+    #[serde(default = "default_rl_status")]
+    pub status: u16,
+}
+
+fn default_rl_status() -> u16 {
+    429
 }
 
 fn default_window() -> u64 {
@@ -640,6 +780,7 @@ impl Default for RateLimit {
             headers: default_rl_headers(),
             retry_after: true,
             body: default_429_body(),
+            status: default_rl_status(),
         }
     }
 }
@@ -713,8 +854,8 @@ impl Profile {
         Profile::from_toml_str(&text, &origin)
     }
 
-    /// One of the five profiles shipped with handshake (`capsule`, `connectwise`, `agilecrm`,
-    /// `redtail`, `insightly`).
+    /// One of the profiles shipped with handshake ([`builtin_ids`]: `capsule`, `connectwise`,
+    /// `agilecrm`, `redtail`, `insightly`, and the CRMs added since).
     pub fn builtin(id: &str) -> Result<Profile, ProfileError> {
         let (name, text) = BUILTIN
             .iter()
@@ -876,6 +1017,41 @@ impl Profile {
         if !self.tokens.refresh_tokens && self.tokens.rotation != Rotation::Off {
             return bad("tokens.rotation", "needs tokens.refresh_tokens = true");
         }
+        for s in &self.tokens.refresh_token_scopes {
+            if !self.scopes.supported.contains(s) {
+                return bad(
+                    "tokens.refresh_token_scopes",
+                    &format!("scope {s:?} is not in scopes.supported"),
+                );
+            }
+        }
+        if !self.tokens.refresh_token_scopes.is_empty() && !self.tokens.refresh_tokens {
+            return bad(
+                "tokens.refresh_token_scopes",
+                "needs tokens.refresh_tokens = true",
+            );
+        }
+        for (k, f) in &self.tokens.computed_fields {
+            if self.tokens.extra_fields.contains_key(k) {
+                return bad(
+                    "tokens.computed_fields",
+                    &format!("{k:?} is also in tokens.extra_fields"),
+                );
+            }
+            if *f == ComputedField::SignatureIdIssuedAt
+                && !self.tokens.extra_fields.contains_key("id")
+            {
+                return bad(
+                    "tokens.computed_fields",
+                    &format!(
+                        "{k:?} = \"signature_id_issued_at\" needs an `id` in tokens.extra_fields"
+                    ),
+                );
+            }
+        }
+        if !(self.rate_limit.status == 429 || self.rate_limit.status == 403) {
+            return bad("rate_limit.status", "must be 429 or 403");
+        }
         for reserved in [
             "access_token",
             "refresh_token",
@@ -883,7 +1059,9 @@ impl Profile {
             "expires_in",
             "scope",
         ] {
-            if self.tokens.extra_fields.contains_key(reserved) {
+            if self.tokens.extra_fields.contains_key(reserved)
+                || self.tokens.computed_fields.contains_key(reserved)
+            {
                 return bad(
                     "tokens.extra_fields",
                     &format!("{reserved:?} is a standard field and cannot be overridden"),
@@ -892,6 +1070,7 @@ impl Profile {
         }
         self.validate_native(origin)?;
         self.validate_external(origin)?;
+        self.validate_quirks(origin)?;
         if self.rate_limit.limit == Some(0) {
             return bad(
                 "rate_limit.limit",
@@ -1003,6 +1182,7 @@ impl Profile {
                 t.refresh_token_lifetime_secs,
             ),
             ("rate_limit.window_secs", Some(self.rate_limit.window_secs)),
+            ("tokens.refresh_token_idle_secs", t.refresh_token_idle_secs),
         ] {
             match secs {
                 Some(0) => return bad(key, "must be greater than 0"),
@@ -1031,6 +1211,16 @@ impl Profile {
         {
             headers.push(("native_auth.client_id_header", h));
         }
+        if let Some(h) = self
+            .native_auth
+            .as_ref()
+            .and_then(|n| n.version_header.as_deref())
+        {
+            headers.push(("native_auth.version_header", h));
+        }
+        if let Some(h) = &self.api.current_version_header {
+            headers.push(("api.current_version_header", h));
+        }
         if let Some(p) = &self.api.paging {
             if p.size_in_header {
                 headers.push(("api.paging.size_param", &p.size_param));
@@ -1040,6 +1230,9 @@ impl Profile {
             }
             if let Some(h) = &p.total_header {
                 headers.push(("api.paging.total_header", h));
+            }
+            if p.forward_only {
+                headers.push(("api.paging.forward_only_header", &p.forward_only_header));
             }
         }
         for (key, name) in headers {
@@ -1091,9 +1284,191 @@ impl Profile {
         Ok(())
     }
 
+    /// The settings of HubSpot's, Pipedrive's and Zoho's quirks: required and fixed scopes,
+    /// refresh tokens gated by authorization parameters, response shapes, the API's
+    /// auth-scheme, callback parameters.
+    fn validate_quirks(&self, origin: &str) -> Result<(), ProfileError> {
+        let bad = |key: &str, reason: &str| Err(ProfileError::invalid(origin, key, reason));
+        let sc = &self.scopes;
+        if sc.response_separator.as_deref() == Some("") {
+            return bad("scopes.response_separator", "must not be empty");
+        }
+        if let Some(s) = sc.required.iter().find(|s| !sc.default.contains(s)) {
+            return bad(
+                "scopes.required",
+                &format!("scope {s:?} is not in scopes.default (a client asks for the defaults)"),
+            );
+        }
+        if !sc.requestable && !sc.required.is_empty() {
+            return bad(
+                "scopes.required",
+                "needs scopes.requestable = true (a request that names no scope cannot name these)",
+            );
+        }
+        let t = &self.tokens;
+        // What an authorization request or response already carries.
+        const OAUTH_PARAMS: [&str; 11] = [
+            "client_id",
+            "redirect_uri",
+            "response_type",
+            "scope",
+            "state",
+            "code",
+            "code_challenge",
+            "code_challenge_method",
+            "iss",
+            "error",
+            "error_description",
+        ];
+        for (key, params) in [
+            ("tokens.refresh_token_requires", &t.refresh_token_requires),
+            (
+                "tokens.refresh_token_reissue_requires",
+                &t.refresh_token_reissue_requires,
+            ),
+            ("oauth.callback_params", &self.oauth.callback_params),
+        ] {
+            for (name, value) in params {
+                if name.is_empty() || OAUTH_PARAMS.contains(&name.as_str()) {
+                    return bad(
+                        key,
+                        &format!(
+                            "{name:?} is not a parameter of its own (empty, or an OAuth 2.0 one)"
+                        ),
+                    );
+                }
+                if value.is_empty() || value.chars().any(char::is_control) {
+                    return bad(key, &format!("{name:?} needs a non-empty value"));
+                }
+            }
+            if key != "oauth.callback_params" && !params.is_empty() && !t.refresh_tokens {
+                return bad(key, "needs tokens.refresh_tokens = true");
+            }
+        }
+        if let Some(n) = t.max_refresh_tokens_per_user {
+            if n == 0 || !t.refresh_tokens {
+                return bad(
+                    "tokens.max_refresh_tokens_per_user",
+                    "must be at least 1, with tokens.refresh_tokens = true",
+                );
+            }
+        }
+        if t.refresh_token_idle_secs.is_some() && !t.refresh_tokens {
+            return bad(
+                "tokens.refresh_token_idle_secs",
+                "needs tokens.refresh_tokens = true",
+            );
+        }
+        if !t.refresh_response_refresh_token && t.rotation.rotates() {
+            return bad(
+                "tokens.refresh_response_refresh_token",
+                "a rotating refresh returns the new refresh token: needs rotation = \"off\"",
+            );
+        }
+        if let Some(f) = &t.granted_scopes_field {
+            let standard = [
+                "access_token",
+                "refresh_token",
+                "token_type",
+                "expires_in",
+                "scope",
+            ];
+            if f.is_empty()
+                || standard.contains(&f.as_str())
+                || t.extra_fields.contains_key(f)
+                || t.computed_fields.contains_key(f)
+            {
+                return bad(
+                    "tokens.granted_scopes_field",
+                    &format!("{f:?} must be a field of its own: not empty, standard, or in extra_fields or computed_fields"),
+                );
+            }
+        }
+        if let Some(native) = &self.native_auth {
+            match (&native.key_header, native.scheme) {
+                (None, NativeScheme::HeaderApiKey) => {
+                    return bad(
+                        "native_auth.key_header",
+                        "header_api_key needs key_header (the header carrying the key)",
+                    )
+                }
+                (Some(h), _) if h.is_empty() || !h.chars().all(is_tchar) => {
+                    return bad(
+                        "native_auth.key_header",
+                        &format!("{h:?} is not an HTTP header name"),
+                    )
+                }
+                (Some(h), _) if h.eq_ignore_ascii_case("authorization") => {
+                    return bad(
+                        "native_auth.key_header",
+                        "must be a header of its own, not Authorization",
+                    )
+                }
+                _ => {}
+            }
+        }
+        let word = &self.api.auth_scheme;
+        if word.is_empty() || !word.chars().all(is_tchar) {
+            return bad(
+                "api.auth_scheme",
+                "must be an auth-scheme token such as \"Bearer\" (RFC 9110 §11.1)",
+            );
+        }
+        Ok(())
+    }
+
+    /// Version headers: a header value each, and a version to put in.
+    fn validate_versions(&self, origin: &str) -> Result<(), ProfileError> {
+        let bad = |key: &str, reason: &str| Err(ProfileError::invalid(origin, key, reason));
+        let header_value = |v: &str| !v.is_empty() && !v.chars().any(|c| c.is_control());
+        if let Some(native) = &self.native_auth {
+            if native.version_header.is_some() {
+                if !header_value(&native.version_value) {
+                    return bad(
+                        "native_auth.version_value",
+                        "must be a non-empty header value",
+                    );
+                }
+                let version = native.version.as_deref().unwrap_or_default();
+                if native.version_value.contains("{version}") && !header_value(version) {
+                    return bad(
+                        "native_auth.version",
+                        "version_value has {version}: set the version clients ask for",
+                    );
+                }
+            }
+        }
+        let api = &self.api;
+        match (&api.current_version_header, &api.current_version) {
+            (Some(_), Some(v)) if header_value(v) => Ok(()),
+            (Some(_), _) => bad(
+                "api.current_version",
+                "current_version_header needs a current_version (a header value)",
+            ),
+            _ => Ok(()),
+        }
+    }
+
     fn validate_native(&self, origin: &str) -> Result<(), ProfileError> {
         let bad = |key: &str, reason: &str| Err(ProfileError::invalid(origin, key, reason));
+        self.validate_versions(origin)?;
         if let Some(native) = &self.native_auth {
+            if native.scheme == NativeScheme::RedtailUserKey && native.user_key_at.is_empty() {
+                return bad(
+                    "native_auth.user_key_at",
+                    "redtail_user_key needs at least one place for the user_key",
+                );
+            }
+            if native
+                .user_key_at
+                .iter()
+                .any(|p| p.anchor() != Anchor::Body)
+            {
+                return bad(
+                    "native_auth.user_key_at",
+                    "must be JSON Pointers into the answer (\"/user_key\"), not record paths",
+                );
+            }
             match native.scheme {
                 NativeScheme::RedtailUserKey => match &native.exchange_path {
                     Some(p) if p.starts_with('/') => {}
@@ -1135,8 +1510,30 @@ impl Profile {
                 }
                 _ => {}
             }
+            if paging.size_value_prefix.is_some() && !paging.size_in_header {
+                return bad(
+                    "api.paging.size_value_prefix",
+                    "needs size_in_header = true (the prefix is of the header's value)",
+                );
+            }
             if paging.meta && self.api.envelope.is_none() {
                 return bad("api.paging.meta", "needs api.envelope (the list's key)");
+            }
+            if self.api.envelope.is_none() {
+                if let Some((key, _)) = paging.body_fields().first() {
+                    return bad(
+                        key,
+                        "a field of the body needs api.envelope (a top-level array has no room for it)",
+                    );
+                }
+            }
+            for (key, value) in [
+                ("api.paging.page_id_param", &paging.page_id_param),
+                ("api.paging.forward_only_value", &paging.forward_only_value),
+            ] {
+                if paging.forward_only && value.trim().is_empty() {
+                    return bad(key, "must not be empty when forward_only = true");
+                }
             }
         }
         if let Some(data) = &self.api.dataset {

@@ -1,9 +1,10 @@
-//! The CRMs' own (non-OAuth) authentication schemes and the way their APIs page: what
-//! integrations with four of the five CRMs really use today.
+//! The CRMs' own (non-OAuth) authentication schemes, what integrations with four of the five
+//! CRMs really use today, and the shapes of their API data.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::Origin;
+use crate::{FieldPath, Origin};
 
 /// A CRM's native authentication scheme, served beside the OAuth flow on the same API path.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,6 +21,87 @@ pub struct NativeAuth {
     /// ConnectWise: header that must carry the integration's client id on every request.
     #[serde(default)]
     pub client_id_header: Option<String>,
+    /// Redtail: where the key exchange's answer holds the `user_key`, JSON Pointers tried in
+    /// order (sources disagree: `/user_key`, `/authenticated_user/user_key`); the mock writes
+    /// it at every one.
+    #[serde(default = "default_user_key_at")]
+    pub user_key_at: Vec<FieldPath>,
+    /// Request header naming the API version a client wants (ConnectWise `Accept`); none by
+    /// default.
+    #[serde(default)]
+    pub version_header: Option<String>,
+    /// That header's value, `{version}` replaced by the version asked for.
+    #[serde(default = "default_version_value")]
+    pub version_value: String,
+    /// The version a client asks for unless told otherwise (ConnectWise `2022.1`).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// `header_api_key`: the request header carrying the API key (Pipedrive `x-api-token`).
+    #[serde(default)]
+    pub key_header: Option<String>,
+}
+
+fn default_user_key_at() -> Vec<FieldPath> {
+    ["/user_key", "/authenticated_user/user_key"]
+        .into_iter()
+        .map(|p| FieldPath::parse(p).expect("the default paths parse"))
+        .collect()
+}
+
+fn default_version_value() -> String {
+    "{version}".to_owned()
+}
+
+impl NativeAuth {
+    /// The version header of an API request, `(name, value)`, asking for `version` (else
+    /// the profile's `version`); `None` when the scheme names no version header.
+    ///
+    /// ```
+    /// let cw = handshake_profile::Profile::builtin("connectwise").unwrap();
+    /// let native = cw.native_auth.unwrap();
+    /// let (name, value) = native.version_header(None).unwrap();
+    /// assert_eq!(name, "Accept");
+    /// assert_eq!(value, "application/vnd.connectwise.com+json; version=2022.1");
+    /// assert!(native.version_header(Some("2020.4")).unwrap().1.ends_with("version=2020.4"));
+    /// ```
+    pub fn version_header(&self, version: Option<&str>) -> Option<(&str, String)> {
+        let name = self.version_header.as_deref()?;
+        let version = version.or(self.version.as_deref()).unwrap_or_default();
+        Some((name, self.version_value.replace("{version}", version)))
+    }
+
+    /// The `user_key` of a key-exchange answer: the first non-empty string found at
+    /// `user_key_at`.
+    pub fn user_key<'a>(&self, answer: &'a Value) -> Option<&'a str> {
+        self.user_key_at
+            .iter()
+            .filter_map(|p| p.get_in(answer).and_then(Value::as_str))
+            .find(|k| !k.is_empty())
+    }
+}
+
+/// One credential a native scheme is configured with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CredentialField {
+    /// Its name: how `handshake serve` prints it (`CRM_<NAME>`) and the mock's and the
+    /// client's `from_fields`/`field` call it (`api_key`, `company_id`, ...).
+    pub name: &'static str,
+    /// A secret (key, password, token): redacted wherever it could show.
+    pub secret: bool,
+    /// Part of an HTTP Basic user-id, so it cannot hold a `:` (RFC 7617 §2).
+    pub in_user_id: bool,
+    /// Sent in the profile's `native_auth.client_id_header`, not in `Authorization`.
+    pub in_client_id_header: bool,
+}
+
+const fn field(name: &'static str, secret: bool, in_user_id: bool) -> CredentialField {
+    CredentialField {
+        name,
+        secret,
+        in_user_id,
+        in_client_id_header: false,
+    }
 }
 
 /// Native authentication schemes.
@@ -39,9 +121,73 @@ pub enum NativeScheme {
     /// `Authorization: Basic base64(company+public_key:private_key)` plus a mandatory
     /// client-id header (ConnectWise PSA).
     ConnectwiseMemberKey,
+    /// The API key alone in a header of its own, `native_auth.key_header: <api_key>`
+    /// (Pipedrive `x-api-token`); no `Authorization`.
+    HeaderApiKey,
 }
 
 impl NativeScheme {
+    /// Every scheme, in listing order.
+    pub const ALL: [NativeScheme; 6] = [
+        NativeScheme::BearerToken,
+        NativeScheme::BasicApiKey,
+        NativeScheme::BasicEmailApiKey,
+        NativeScheme::RedtailUserKey,
+        NativeScheme::ConnectwiseMemberKey,
+        NativeScheme::HeaderApiKey,
+    ];
+
+    /// The credentials the scheme is configured with, in the order its `Authorization`
+    /// header uses them.
+    ///
+    /// ```
+    /// use handshake_profile::NativeScheme;
+    ///
+    /// let names: Vec<_> = NativeScheme::RedtailUserKey.credential_fields().iter().map(|f| f.name).collect();
+    /// assert_eq!(names, ["api_key", "username", "password"]);
+    /// ```
+    pub fn credential_fields(self) -> &'static [CredentialField] {
+        const PAT: &[CredentialField] = &[field("personal_access_token", true, false)];
+        const API_KEY: &[CredentialField] = &[field("api_key", true, true)];
+        const HEADER_KEY: &[CredentialField] = &[field("api_key", true, false)];
+        const EMAIL_API_KEY: &[CredentialField] =
+            &[field("email", false, true), field("api_key", true, false)];
+        const REDTAIL: &[CredentialField] = &[
+            field("api_key", true, true),
+            field("username", false, true),
+            field("password", true, false),
+        ];
+        const CONNECTWISE: &[CredentialField] = &[
+            field("company_id", false, true),
+            field("public_key", false, true),
+            field("private_key", true, false),
+            CredentialField {
+                in_client_id_header: true,
+                ..field("integration_client_id", false, false)
+            },
+        ];
+        match self {
+            NativeScheme::BearerToken => PAT,
+            NativeScheme::BasicApiKey => API_KEY,
+            NativeScheme::BasicEmailApiKey => EMAIL_API_KEY,
+            NativeScheme::RedtailUserKey => REDTAIL,
+            NativeScheme::ConnectwiseMemberKey => CONNECTWISE,
+            NativeScheme::HeaderApiKey => HEADER_KEY,
+        }
+    }
+
+    /// The auth-scheme of `Authorization` on API requests (RFC 9110 §11.4): `Bearer`,
+    /// `Basic`, or Redtail's `UserKeyAuth` (its key exchange takes `Basic`); empty for
+    /// `header_api_key`, which sends no `Authorization`.
+    pub fn auth_scheme(self) -> &'static str {
+        match self {
+            NativeScheme::BearerToken => "Bearer",
+            NativeScheme::RedtailUserKey => "UserKeyAuth",
+            NativeScheme::HeaderApiKey => "",
+            _ => "Basic",
+        }
+    }
+
     /// The scheme's name in listings.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -50,77 +196,9 @@ impl NativeScheme {
             NativeScheme::BasicEmailApiKey => "basic_email_api_key",
             NativeScheme::RedtailUserKey => "redtail_user_key",
             NativeScheme::ConnectwiseMemberKey => "connectwise_member_key",
+            NativeScheme::HeaderApiKey => "header_api_key",
         }
     }
-}
-
-/// How the API resource pages its records.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Paging {
-    /// Provenance of the paging behaviour.
-    #[serde(flatten)]
-    pub origin: Origin,
-    /// Page numbers, offsets or cursors.
-    pub style: PagingStyle,
-    /// `page` style: the page-number query parameter (1-based).
-    #[serde(default = "default_page_param")]
-    pub page_param: String,
-    /// `skip_top` style: the offset query parameter.
-    #[serde(default)]
-    pub skip_param: Option<String>,
-    /// `cursor` style: the cursor query parameter.
-    #[serde(default)]
-    pub cursor_param: Option<String>,
-    /// The page-size parameter (`perPage`, `pageSize`, `top`, `page_size`, `pagesize`).
-    pub size_param: String,
-    /// The page size is a request header, not a query parameter (Redtail `pagesize`).
-    #[serde(default)]
-    pub size_in_header: bool,
-    /// Page size when none is asked for.
-    pub default_size: u32,
-    /// Largest page size; larger requests are clamped (or rejected, see `reject_oversize`).
-    pub max_size: u32,
-    /// Answer 400 to a page size over `max_size` instead of clamping it.
-    #[serde(default)]
-    pub reject_oversize: bool,
-    /// Send an RFC 8288 `Link` header with `rel="next"`/`"prev"`/`"first"`/`"last"`.
-    #[serde(default)]
-    pub link_header: bool,
-    /// Header telling whether more pages follow (`X-Pagination-Has-More`).
-    #[serde(default)]
-    pub has_more_header: Option<String>,
-    /// Header with the total record count (`X-Total-Count`).
-    #[serde(default)]
-    pub total_header: Option<String>,
-    /// Query flag that asks for `total_header` (`count_total=true`); without it the header is
-    /// always sent.
-    #[serde(default)]
-    pub total_param: Option<String>,
-    /// Wrap lists as `{envelope: [...], "meta": {"total_records", "total_pages"}}` (Redtail).
-    #[serde(default)]
-    pub meta: bool,
-    /// ConnectWise forward-only mode: request header `pagination-type: forward-only` and
-    /// `pageId` query parameter.
-    #[serde(default)]
-    pub forward_only: bool,
-}
-
-fn default_page_param() -> String {
-    "page".to_owned()
-}
-
-/// Paging styles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PagingStyle {
-    /// `?page=N&<size>=M`, 1-based.
-    Page,
-    /// `?skip=N&top=M` offsets (Insightly).
-    SkipTop,
-    /// `?page_size=M&cursor=C`; the cursor for the next page rides on the last record and the
-    /// total count on the first (Agile CRM).
-    Cursor,
 }
 
 /// A generated, deterministic data set served by the API resource.
@@ -131,6 +209,10 @@ pub struct Dataset {
     pub count: u32,
     /// Field holding the numeric record id.
     pub id_field: String,
+    /// Whether ids are written as JSON strings (`"1234"`: HubSpot, Zoho) rather than
+    /// numbers (the default).
+    #[serde(default)]
+    pub id_as_string: bool,
     /// First id; records are numbered consecutively from it.
     #[serde(default = "default_first_id")]
     pub first_id: u64,

@@ -7,7 +7,22 @@ fn capsule_text() -> &'static str {
 #[test]
 fn every_builtin_parses_and_is_labelled() {
     let all = Profile::builtins();
-    assert_eq!(all.len(), 5);
+    assert_eq!(all.len(), BUILTIN.len());
+    let ids: Vec<_> = all.iter().map(|p| p.id.as_str()).collect();
+    for id in [
+        "capsule",
+        "connectwise",
+        "agilecrm",
+        "redtail",
+        "insightly",
+        "salesforce",
+        "dynamics",
+        "hubspot",
+        "pipedrive",
+        "zoho",
+    ] {
+        assert!(ids.contains(&id), "{id} is not a built-in: {ids:?}");
+    }
     for p in &all {
         assert!(!p.summary.is_empty(), "{} has no summary", p.id);
         if !p.oauth_documented() {
@@ -23,7 +38,20 @@ fn every_builtin_parses_and_is_labelled() {
         .filter(|p| p.oauth_documented())
         .map(|p| p.id.as_str())
         .collect();
-    assert_eq!(documented, ["capsule"]);
+    // The five seed-era CRMs: only Capsule documents its flow; every CRM added since does.
+    for id in [
+        "capsule",
+        "salesforce",
+        "dynamics",
+        "hubspot",
+        "pipedrive",
+        "zoho",
+    ] {
+        assert!(documented.contains(&id), "{id}: {documented:?}");
+    }
+    for id in ["connectwise", "agilecrm", "redtail", "insightly"] {
+        assert!(!documented.contains(&id), "{id}: {documented:?}");
+    }
 }
 
 #[test]
@@ -97,7 +125,7 @@ fn invalid_values_are_rejected_with_key_and_reason() {
 
 #[test]
 fn load_rejects_unknown_names_listing_builtins() {
-    let err = Profile::load("salesforce").unwrap_err();
+    let err = Profile::load("no-such-crm").unwrap_err();
     assert_eq!(err.kind, ProfileErrorKind::UnknownBuiltin);
     assert!(err.to_string().contains("capsule, connectwise"), "{err}");
     let err = Profile::load("/nonexistent/x.toml").unwrap_err();
@@ -172,6 +200,12 @@ fn every_builtin_has_its_native_scheme_and_paging() {
         ),
         ("redtail", NativeScheme::RedtailUserKey, PagingStyle::Page),
         ("insightly", NativeScheme::BasicApiKey, PagingStyle::SkipTop),
+        ("hubspot", NativeScheme::BearerToken, PagingStyle::Cursor),
+        (
+            "pipedrive",
+            NativeScheme::HeaderApiKey,
+            PagingStyle::SkipTop,
+        ),
     ];
     for (id, scheme, style) in expect {
         let p = Profile::builtin(id).unwrap();
@@ -447,7 +481,12 @@ fn every_builtin_declares_the_mock_only_fields_explicitly() {
             );
         }
         // Every group with an origin was found above: the list is not silently short.
-        assert!(profile.origins().len() >= 10, "{id}");
+        // Eight tables always, plus paging and the native scheme when the CRM has them
+        // (Salesforce and Dynamics have no native scheme).
+        let expected = 8
+            + usize::from(profile.api.paging.is_some())
+            + usize::from(profile.native_auth.is_some());
+        assert_eq!(profile.origins().len(), expected, "{id}");
     }
 }
 
@@ -530,8 +569,12 @@ const REFERENCE: &str = include_str!("../../../fixtures/providers/README.md");
 /// Keys whose values are free-form tables: their keys are data, not fields.
 const FREE_FORM: &[&str] = &[
     "tokens.extra_fields",
+    "tokens.computed_fields",
     "api.dataset.template",
     "browser.form_fields",
+    "oauth.callback_params",
+    "tokens.refresh_token_requires",
+    "tokens.refresh_token_reissue_requires",
 ];
 const ORIGIN_FIELDS: &[&str] = &["provenance", "sources", "note"];
 
@@ -657,6 +700,7 @@ fn no_field_is_renamed_skipped_or_aliased() {
     for (file, src) in [
         ("lib.rs", include_str!("lib.rs")),
         ("native.rs", include_str!("native.rs")),
+        ("paging.rs", include_str!("paging.rs")),
     ] {
         for attr in [
             "skip",
@@ -718,4 +762,98 @@ fn unknown_key_is_reported_at_its_own_line() {
         .unwrap()
         + 1;
     assert_eq!(err.line, Some(line), "{err}");
+}
+
+// ------------------------------------------------ wire facts as data
+
+fn builtin_text(id: &str) -> &'static str {
+    BUILTIN.iter().find(|(i, _)| *i == id).unwrap().1
+}
+
+/// The paging, version and key-exchange facts both sides read are checked at load.
+#[test]
+fn wire_fact_keys_are_validated() {
+    let cases = [
+        (
+            "agilecrm",
+            "cursor_at = \"last_record/cursor\"",
+            "cursor_at = \"cursor\"",
+            "api.paging.cursor_at",
+        ),
+        (
+            "agilecrm",
+            "cursor_at = \"last_record/cursor\"",
+            "cursor_at = \"/paging/next/after\"",
+            "api.paging.cursor_at",
+        ),
+        (
+            "redtail",
+            "user_key_at = [\"/user_key\", \"/authenticated_user/user_key\"]",
+            "user_key_at = []",
+            "native_auth.user_key_at",
+        ),
+        (
+            "redtail",
+            "user_key_at = [\"/user_key\", \"/authenticated_user/user_key\"]",
+            "user_key_at = [\"last_record/user_key\"]",
+            "native_auth.user_key_at",
+        ),
+        (
+            "connectwise",
+            "version = \"2022.1\"\n",
+            "",
+            "native_auth.version",
+        ),
+        (
+            "connectwise",
+            "current_version = \"2025.1\"\n",
+            "",
+            "api.current_version",
+        ),
+        (
+            "connectwise",
+            "forward_only_header = \"pagination-type\"",
+            "forward_only_header = \"pagination type\"",
+            "api.paging.forward_only_header",
+        ),
+        (
+            "connectwise",
+            "page_id_param = \"pageId\"",
+            "page_id_param = \"\"",
+            "api.paging.page_id_param",
+        ),
+    ];
+    for (id, from, to, key) in cases {
+        let text = builtin_text(id).replace(from, to);
+        assert_ne!(text, builtin_text(id), "replacement {from:?} did not apply");
+        let err = Profile::from_toml_str(&text, "p.toml").unwrap_err();
+        assert_eq!(err.key.as_deref(), Some(key), "{id}: {to:?}: {err}");
+    }
+}
+
+#[test]
+fn wire_fact_defaults_are_the_builtins_values() {
+    // Each built-in sets its own wire facts; without them the defaults say the same.
+    for id in ["agilecrm", "redtail", "connectwise"] {
+        let set = Profile::builtin(id).unwrap();
+        let mut text = builtin_text(id).to_owned();
+        for key in [
+            "cursor_at",
+            "count_at",
+            "total_pages_at",
+            "total_records_at",
+            "forward_only_header",
+            "forward_only_value",
+            "page_id_param",
+            "user_key_at",
+        ] {
+            text = text
+                .lines()
+                .filter(|l| !l.starts_with(&format!("{key} =")))
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+        let defaulted = Profile::from_toml_str(&text, "p.toml").unwrap();
+        assert_eq!(defaulted, set, "{id}");
+    }
 }

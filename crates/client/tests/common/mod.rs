@@ -22,6 +22,7 @@ pub(crate) const CW_COMPANY: &str = "acme";
 pub(crate) const CW_PUBLIC: &str = "pubKEY";
 pub(crate) const CW_PRIVATE: &str = "privKEY-0000";
 pub(crate) const CW_CLIENT_ID: &str = "6d1b4a6e-0000-4c1e-9a0b-000000000001";
+pub(crate) const PIPEDRIVE_TOKEN: &str = "pd-api-token-5e6f";
 
 /// Every secret the tests hand the client, and their encoded forms.
 pub(crate) const SECRETS: &[&str] = &[
@@ -33,6 +34,7 @@ pub(crate) const SECRETS: &[&str] = &[
     USER_KEY,
     USER_KEY_2,
     CW_PRIVATE,
+    PIPEDRIVE_TOKEN,
     "aW5zLWtleS00YjNhMmM6",
     "YWRhQGV4YW1wbGUuY29tOmFnaWxlLWtleS03N2Fh",
     "cnQtYXBpLWtleS0xMTExOmFkdmlzb3I6cHc6d2l0aDpjb2xvbnM=",
@@ -45,6 +47,7 @@ pub(crate) fn credentials(scheme: NativeScheme) -> NativeCredentials {
     match scheme {
         NativeScheme::BearerToken => NativeCredentials::personal_access_token(PAT),
         NativeScheme::BasicApiKey => NativeCredentials::api_key(INSIGHTLY_KEY),
+        NativeScheme::HeaderApiKey => NativeCredentials::header_api_key(PIPEDRIVE_TOKEN),
         NativeScheme::BasicEmailApiKey => NativeCredentials::email_api_key(AGILE_EMAIL, AGILE_KEY),
         NativeScheme::RedtailUserKey => {
             NativeCredentials::redtail(REDTAIL_KEY, REDTAIL_USER, REDTAIL_PASSWORD)
@@ -59,7 +62,8 @@ pub(crate) fn credentials(scheme: NativeScheme) -> NativeCredentials {
 /// (Base64 computed outside Rust).
 pub(crate) fn expected_authorization(id: &str) -> &'static str {
     match id {
-        "capsule" => "Bearer pat-capsule-9f8e7d",
+        // Capsule's personal access token and HubSpot's private-app token alike.
+        "capsule" | "hubspot" => "Bearer pat-capsule-9f8e7d",
         // base64("ins-key-4b3a2c:"): key as user name, empty password.
         "insightly" => "Basic aW5zLWtleS00YjNhMmM6",
         // base64("ada@example.com:agile-key-77aa")

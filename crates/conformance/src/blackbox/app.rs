@@ -11,6 +11,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use handshake_profile::REDACTED;
 use tokio::io::{AsyncBufReadExt as _, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use url::Url;
@@ -211,7 +212,7 @@ impl Redactor {
     pub(crate) fn apply(&self, line: &str) -> String {
         let mut out = line.to_owned();
         for lit in &self.literals {
-            out = out.replace(lit.as_str(), "[redacted]");
+            out = out.replace(lit.as_str(), REDACTED);
         }
         // Token-shaped runs whose tag the mock issued; and whatever follows "Bearer ".
         let mut result = String::with_capacity(out.len());
@@ -219,7 +220,7 @@ impl Redactor {
         let token_char = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
         let flush = |run: &mut String, result: &mut String| {
             if run.len() >= 16 && self.is_secret(run) {
-                result.push_str("[redacted]");
+                result.push_str(REDACTED);
             } else {
                 result.push_str(run);
             }
@@ -259,7 +260,7 @@ fn mask_after(text: &str, marker: &str) -> String {
             .find(|c: char| c.is_whitespace() || "\"',;)}]".contains(c))
             .map_or(text.len(), |e| e + start);
         if end > start {
-            out.push_str("[redacted]");
+            out.push_str(REDACTED);
         }
         at = end;
     }

@@ -221,6 +221,11 @@ pub(crate) struct Outcome {
     pub(crate) text: String,
     /// Journal lines backing the verdict.
     pub(crate) journal: Vec<String>,
+    /// The `seq`s of those entries: the requests a diagram marks as failing.
+    pub(crate) seqs: Vec<u64>,
+    /// The browser's request whose answer the verdict is about (method and URL, kept in
+    /// memory only to find it among the recorded requests; never shown).
+    pub(crate) hit: Option<(&'static str, url::Url)>,
 }
 
 impl Outcome {
@@ -241,10 +246,18 @@ impl Outcome {
             status,
             text: text.into(),
             journal: Vec::new(),
+            seqs: Vec::new(),
+            hit: None,
         }
     }
     pub(crate) fn with_journal(mut self, entries: &[&JournalEntry]) -> Self {
         self.journal = entries.iter().map(|e| journal_line(e)).collect();
+        self.seqs = entries.iter().map(|e| e.seq).collect();
+        self
+    }
+    /// The browser's request whose answer the verdict is about.
+    pub(crate) fn with_hit(mut self, ex: &Exchange) -> Self {
+        self.hit = Some((ex.method, ex.url.clone()));
         self
     }
     /// Keeps the worst of two outcomes (failed > warning > passed > skipped).
@@ -563,9 +576,9 @@ pub(crate) fn judge_rejected_callback(
                 a.status
             );
             if five_xx_fails {
-                Outcome::fail(text)
+                Outcome::fail(text).with_hit(a)
             } else {
-                Outcome::warn(text)
+                Outcome::warn(text).with_hit(a)
             }
         }
         Ok(a) => Outcome::pass(format!(

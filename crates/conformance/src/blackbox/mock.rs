@@ -76,13 +76,28 @@ pub struct RemoteMock {
     records: Mutex<BTreeMap<String, Option<Vec<Value>>>>,
     /// The first control call that failed during a run: the run's verdicts cannot stand.
     failure: Mutex<Option<String>>,
+    /// Every control answer, when [`RemoteMockBuilder::keep_control_answers`] asked.
+    kept: Option<Kept>,
 }
+
+/// A control call and its answer: method, path (no query), status, headers, body.
+type ControlAnswer = (
+    reqwest::Method,
+    String,
+    u16,
+    reqwest::header::HeaderMap,
+    Vec<u8>,
+);
+
+/// The control answers a [`RemoteMock`] keeps for its test suite.
+type Kept = Mutex<Vec<ControlAnswer>>;
 
 /// Options of [`RemoteMock::connect`]; from [`RemoteMock::builder`].
 pub struct RemoteMockBuilder {
     url: Url,
     profile: Option<Profile>,
     client_secret: String,
+    keep: bool,
 }
 
 impl RemoteMock {
@@ -98,6 +113,7 @@ impl RemoteMock {
             url,
             profile: None,
             client_secret: RegisteredClient::DEFAULT_SECRET.to_owned(),
+            keep: false,
         }
     }
 
@@ -138,7 +154,18 @@ impl RemoteMock {
         path: &str,
         query: &[(&str, &str)],
     ) -> Result<T, Call> {
-        get(&self.http, &self.url, path, query).await
+        get(&self.http, &self.url, path, query, self.kept.as_ref()).await
+    }
+
+    /// Every control call made through this handle and its answer (method, path, status,
+    /// headers, body), oldest first, when [`RemoteMockBuilder::keep_control_answers`] asked:
+    /// the test suite checks them against the control API's OpenAPI document.
+    #[doc(hidden)]
+    pub fn control_answers(&self) -> Vec<ControlAnswer> {
+        self.kept
+            .as_ref()
+            .map(|k| k.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .unwrap_or_default()
     }
 
     /// A control call that changes the mock; a failure is kept for the end of the run.
@@ -148,9 +175,13 @@ impl RemoteMock {
             req = req.json(b);
         }
         let what = format!("{method} /__handshake/{path}");
-        match req.send().await {
-            Ok(r) if r.status().is_success() => {}
-            Ok(r) => self.lost(format!("{what} answered {}", r.status().as_u16())),
+        let answer = match req.send().await {
+            Ok(r) => read(&method, r, self.kept.as_ref()).await,
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok((status, _)) if status.is_success() => {}
+            Ok((status, _)) => self.lost(format!("{what} answered {}", status.as_u16())),
             Err(e) => self.lost(format!("{what}: {}", describe(&e))),
         }
     }
@@ -201,6 +232,15 @@ impl RemoteMockBuilder {
         self
     }
 
+    /// Keep every control answer, for [`RemoteMock::control_answers`] (the test suite checks
+    /// them against the control API's OpenAPI document). Off by default: they are kept for
+    /// as long as the handle lives.
+    #[doc(hidden)]
+    pub fn keep_control_answers(mut self) -> Self {
+        self.keep = true;
+        self
+    }
+
     /// The client secret the mock was started with (`--client-secret`, default
     /// `handshake-secret`). Redacted in `Debug`.
     pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
@@ -229,7 +269,8 @@ impl RemoteMockBuilder {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(ClientCheckError::Http)?;
-        let meta: Value = get(&http, &url, "metadata", &[])
+        let kept: Option<Kept> = self.keep.then(Mutex::default);
+        let meta: Value = get(&http, &url, "metadata", &[], kept.as_ref())
             .await
             .map_err(|Call(why)| {
                 unreachable(format!("{why} (is `handshake serve` running there?)"))
@@ -289,7 +330,7 @@ impl RemoteMockBuilder {
         }
         let (mut exchange_url, mut native) = (None, Vec::new());
         if profile.native_auth.is_some() {
-            let info: Value = get(&http, &url, "native", &[])
+            let info: Value = get(&http, &url, "native", &[], kept.as_ref())
                 .await
                 .map_err(|Call(why)| unreachable(why))?;
             exchange_url = text(&info["exchange_endpoint"]);
@@ -320,6 +361,7 @@ impl RemoteMockBuilder {
             http,
             records: Mutex::default(),
             failure: Mutex::default(),
+            kept,
         })
     }
 }
@@ -340,7 +382,7 @@ impl fmt::Debug for RemoteMockBuilder {
         f.debug_struct("RemoteMockBuilder")
             .field("url", &self.url.as_str())
             .field("profile", &self.profile.as_ref().map(|p| &p.id))
-            .field("client_secret", &"[redacted]")
+            .field("client_secret", &handshake_profile::Redacted)
             .finish()
     }
 }
@@ -361,32 +403,50 @@ async fn get<T: DeserializeOwned>(
     base: &Url,
     path: &str,
     query: &[(&str, &str)],
+    kept: Option<&Kept>,
 ) -> Result<T, Call> {
-    let resp = http.get(control_url(base, path)).query(query).send().await;
-    decode(&format!("GET /__handshake/{path}"), resp).await
-}
-
-async fn decode<T: DeserializeOwned>(
-    what: &str,
-    resp: Result<reqwest::Response, reqwest::Error>,
-) -> Result<T, Call> {
-    let resp = resp.map_err(|e| Call(format!("{what}: {}", describe(&e))))?;
-    let status = resp.status();
+    let what = format!("GET /__handshake/{path}");
+    let resp = http
+        .get(control_url(base, path))
+        .query(query)
+        .send()
+        .await
+        .map_err(|e| Call(format!("{what}: {}", describe(&e))))?;
+    let (status, body) = read(&reqwest::Method::GET, resp, kept)
+        .await
+        .map_err(|e| Call(format!("{what}: {}", describe(&e))))?;
     if !status.is_success() {
         return Err(Call(format!(
             "{what} answered {}: not a handshake mock, or not this version",
             status.as_u16()
         )));
     }
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| Call(format!("{what}: {}", describe(&e))))?;
     serde_json::from_slice(&body).map_err(|e| {
         Call(format!(
             "{what} answered something that is not a handshake mock's JSON ({e})"
         ))
     })
+}
+
+/// An answer's status and body, kept in `kept` when asked.
+async fn read(
+    method: &reqwest::Method,
+    resp: reqwest::Response,
+    kept: Option<&Kept>,
+) -> Result<(reqwest::StatusCode, Vec<u8>), reqwest::Error> {
+    let status = resp.status();
+    let (path, headers) = (resp.url().path().to_owned(), resp.headers().clone());
+    let body = resp.bytes().await?.to_vec();
+    if let Some(k) = kept {
+        k.lock().unwrap_or_else(|e| e.into_inner()).push((
+            method.clone(),
+            path,
+            status.as_u16(),
+            headers,
+            body.clone(),
+        ));
+    }
+    Ok((status, body))
 }
 
 /// A reqwest error with its innermost cause (`connection refused`), which its `Display`
@@ -505,6 +565,14 @@ impl<'a> MockHandle<'a> {
         match self {
             MockHandle::Local(_) => None,
             MockHandle::Remote(r) => r.failure(),
+        }
+    }
+
+    /// The mock's base URL (its control API is under `/__handshake/`).
+    pub(super) fn base_url(self) -> Option<Url> {
+        match self {
+            MockHandle::Local(m) => Url::parse(&m.uri()).ok(),
+            MockHandle::Remote(r) => Some(r.url.clone()),
         }
     }
 

@@ -50,6 +50,7 @@ mod checks;
 mod leak;
 mod mock;
 mod run;
+mod trace;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -315,7 +316,7 @@ impl fmt::Debug for ClientCheckConfig {
             .field("mock_host", &self.mock_host)
             .field("mock_port", &self.mock_port)
             .field("client_id", &self.client_id)
-            .field("client_secret", &"[redacted]")
+            .field("client_secret", &handshake_profile::Redacted)
             .field("redirect_uri", &self.redirect_uri)
             .field("login_url", &self.login_url.as_str())
             .field("api_url", &self.api_url.as_ref().map(Url::as_str))

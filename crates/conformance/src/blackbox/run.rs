@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use handshake_mock::{Endpoint, JournalEntry, Relaxation};
-use handshake_profile::{PkceMethod, Profile, TokenEncoding};
+use handshake_profile::{OAuthError, PkceMethod, Profile, TokenEncoding};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -15,11 +15,13 @@ use super::app::{AppProcess, Redactor};
 use super::checks::{self, AuthzSeen, ClientCheckId as Id, Outcome};
 use super::leak;
 use super::mock::MockHandle;
+use super::trace::{of_check, Evidence};
 use super::{ClientCheck, ClientCheckError};
 use crate::browser::{
-    AuthorizeError, Browser, Choice, Exchange, FormValues, Hit, HitLog, NoAnswer,
+    AuthorizeError, Browser, Choice, Exchange, FormValues, Hit, HitLog, JournalClock, NoAnswer,
 };
 use crate::report::{CaseReport, Failure, Report, Status};
+use crate::trace::Trace;
 
 /// How long the `rate-limit-honoured` check keeps the CRM's rate limit on: short, so a run
 /// that passes everything stays within five seconds.
@@ -83,6 +85,12 @@ pub(super) struct Runner<'a> {
     /// Requirements the app's first login failed on, with the mock's reason; the rest of
     /// the run had the mock relaxed on them.
     blocked: Vec<(Relaxation, String)>,
+    /// When each check ran, for its trace.
+    spans: BTreeMap<Id, (Instant, Instant)>,
+    /// When each login ran: the trace of a verdict over logins.
+    logins: Vec<(Instant, Instant)>,
+    /// Stamps each browser request with the journal's progress.
+    clock: Option<std::sync::Arc<JournalClock>>,
 }
 
 fn random_b64(bytes: usize) -> String {
@@ -157,13 +165,22 @@ impl<'a> Runner<'a> {
             down_after: None,
             epoch: 0,
             blocked: Vec::new(),
+            spans: BTreeMap::new(),
+            logins: Vec::new(),
+            clock: mock
+                .base_url()
+                .map(|u| std::sync::Arc::new(JournalClock::new(&u))),
         })
     }
 
     fn browser(&self) -> Result<Browser, ClientCheckError> {
-        Ok(Browser::trusting(self.check.timeout, self.mock.ca().0)
+        let b = Browser::trusting(self.check.timeout, self.mock.ca().0)
             .map_err(ClientCheckError::Http)?
-            .recording(std::sync::Arc::clone(&self.hits)))
+            .recording(std::sync::Arc::clone(&self.hits));
+        Ok(match &self.clock {
+            Some(c) => b.clocked(std::sync::Arc::clone(c)),
+            None => b,
+        })
     }
 
     /// Records a check's verdict, then looks at what its requests did to the app: a crash or
@@ -188,6 +205,7 @@ impl<'a> Runner<'a> {
             None => outcome,
         };
         self.outcomes.insert(id, (outcome, since.elapsed()));
+        self.spans.insert(id, (since, Instant::now()));
         if self.down_after.is_none() {
             self.watch_app(id).await;
         }
@@ -570,6 +588,17 @@ impl<'a> Runner<'a> {
         b: &Browser,
         user: Option<&str>,
     ) -> Result<Completed, LoginFailed> {
+        let started = Instant::now();
+        let done = self.login_steps(b, user).await;
+        self.logins.push((started, Instant::now()));
+        done
+    }
+
+    async fn login_steps(
+        &mut self,
+        b: &Browser,
+        user: Option<&str>,
+    ) -> Result<Completed, LoginFailed> {
         let pending = self.open_login(b).await.map_err(|why| LoginFailed {
             seen: None,
             authz: None,
@@ -642,7 +671,11 @@ impl<'a> Runner<'a> {
                 ));
             }
         }
-        result.map(|()| self.report(started.elapsed()))
+        result?;
+        let mut journal = self.since(self.start_mark).await;
+        journal.sort_by_key(|e| e.seq);
+        let redactor = self.redactor().await;
+        Ok(self.report(started.elapsed(), &journal, &redactor))
     }
 
     /// A remote mock whose control API failed: the run's verdicts cannot stand.
@@ -897,6 +930,7 @@ impl<'a> Runner<'a> {
         // replaced by "stopped answering".
         self.outcomes
             .insert(Id::AppSurvives, (survived, t.elapsed()));
+        self.spans.insert(Id::AppSurvives, (t, Instant::now()));
         Ok(())
     }
 
@@ -939,7 +973,30 @@ impl<'a> Runner<'a> {
         Outcome::fail(text)
     }
 
-    fn report(mut self, elapsed: Duration) -> Report {
+    /// The trace of a failed or warned check.
+    fn trace(&self, id: Id, o: &Outcome, journal: &[JournalEntry], redactor: &Redactor) -> Trace {
+        let hits = self.hits.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let evidence = Evidence {
+            span: self.spans.get(&id).copied(),
+            fallback: &self.logins,
+            seqs: &o.seqs,
+            hit: o.hit.as_ref().map(|(m, u)| (*m, u)),
+        };
+        of_check(
+            &hits,
+            journal,
+            &self.check.login_url.origin(),
+            redactor,
+            &evidence,
+        )
+    }
+
+    fn report(
+        mut self,
+        elapsed: Duration,
+        journal: &[JournalEntry],
+        redactor: &Redactor,
+    ) -> Report {
         let provider = self.profile.id.clone();
         let cases = Id::ALL
             .iter()
@@ -948,7 +1005,13 @@ impl<'a> Runner<'a> {
                     .outcomes
                     .remove(&id)
                     .unwrap_or_else(|| (Outcome::skip("not run"), Duration::ZERO));
-                case(&provider, id, o, d)
+                let trace = matches!(o.status, Status::Failed | Status::Warning)
+                    .then(|| self.trace(id, &o, journal, redactor));
+                let c = case(&provider, id, o, d);
+                match trace {
+                    Some(t) => c.with_trace(t),
+                    None => c,
+                }
             })
             .collect();
         let mut report = Report::new(cases);
@@ -1065,7 +1128,8 @@ impl<'a> Runner<'a> {
                         "{} redirects to {} with the authorization code in the URL: it lands in browser history and in Referer headers",
                         hop.describe(),
                         origin_and_path(&next)
-                    ));
+                    ))
+                    .with_hit(hop);
                 }
             }
         }
@@ -1256,7 +1320,7 @@ impl<'a> Runner<'a> {
             Ok(u) => u,
             Err(why) => return Outcome::skip(format!("could not deny at the provider: {why}")),
         };
-        if query(&callback, "error").as_deref() != Some("access_denied") {
+        if query(&callback, "error").map(OAuthError::from) != Some(OAuthError::AccessDenied) {
             return Outcome::skip("the provider did not redirect with error=access_denied");
         }
         let mark = self.mark().await;
@@ -1773,7 +1837,8 @@ impl<'a> Runner<'a> {
                 return Outcome::fail(format!(
                     "the answer to {} shows the browser an {kind} (in its {place})",
                     ex.describe()
-                ));
+                ))
+                .with_hit(ex);
             }
         }
         Outcome::pass(format!(
@@ -1808,11 +1873,13 @@ fn case(provider: &str, id: Id, o: Outcome, d: Duration) -> CaseReport {
                 actual: format!("{}\nfix: {}", o.text, id.hint()),
                 journal: o.journal,
             };
-            let mut c = c.with_failure(failure);
+            let mut c = c.with_failure(failure).with_fix(id.hint());
             c.reason = Some(format!("{}. Fix: {}", o.text, id.hint()));
             c
         }
-        Status::Warning => c.with_reason(format!("{}. Fix: {}", o.text, id.hint())),
+        Status::Warning => c
+            .with_reason(format!("{}. Fix: {}", o.text, id.hint()))
+            .with_fix(id.hint()),
         Status::Skipped => c.with_reason(o.text),
         Status::Passed => c,
     }

@@ -10,8 +10,9 @@
 mod form;
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::redirect::Policy;
 use url::Url;
@@ -26,6 +27,16 @@ const MAX_HOPS: usize = 10;
 
 /// Bodies are kept up to this size for scanning; an app page is far smaller.
 const MAX_BODY: usize = 1 << 20;
+
+/// The browser's `User-Agent`: how the mock's journal tells the browser's requests from the
+/// client's ([`is_browser_request`]).
+const USER_AGENT: &str = concat!("handshake-browser/", env!("CARGO_PKG_VERSION"));
+
+/// Whether the harness's browser sent this request (its `User-Agent`), not the client.
+pub(crate) fn is_browser_request(e: &handshake_mock::JournalEntry) -> bool {
+    e.header("user-agent")
+        .is_some_and(|ua| ua.starts_with("handshake-browser/"))
+}
 
 /// One request and its answer.
 #[derive(Clone)]
@@ -127,13 +138,19 @@ fn no_answer(e: &reqwest::Error) -> NoAnswer {
 }
 
 /// One request a browser sent, and whether it got an answer: the record `check-client`
-/// reads to tell which request killed or hung the app.
+/// reads to tell which request killed or hung the app, and draws its diagrams from.
 #[derive(Clone)]
 pub(crate) struct Hit {
     pub(crate) method: &'static str,
     pub(crate) url: Url,
     /// The status, or why there was none.
     pub(crate) answer: Result<u16, NoAnswer>,
+    /// When it was sent.
+    pub(crate) at: Instant,
+    /// The mock journal's last `seq` when it was sent and when it was answered, with a
+    /// [`JournalClock`]: the app's requests to the mock with a `seq` in between were sent
+    /// while the app was answering this one.
+    pub(crate) journal: Option<(u64, u64)>,
 }
 
 impl Hit {
@@ -155,10 +172,58 @@ impl Hit {
 /// Requests of every browser of a run, in order.
 pub(crate) type HitLog = Arc<std::sync::Mutex<Vec<Hit>>>;
 
+/// How far a mock's journal has got, read over its control API (`GET
+/// /__handshake/journal?since=N`, the same for a mock in this process and a running `handshake
+/// serve`): each request a browser sends is stamped with it before and after, which places
+/// it among the requests the app sent to the mock meanwhile.
+pub(crate) struct JournalClock {
+    url: Url,
+    last: AtomicU64,
+}
+
+impl JournalClock {
+    /// The clock of the mock at `base` (its base URL).
+    pub(crate) fn new(base: &Url) -> Self {
+        let mut url = base.clone();
+        url.set_path("/__handshake/journal");
+        url.set_query(None);
+        url.set_fragment(None);
+        JournalClock {
+            url,
+            last: AtomicU64::new(0),
+        }
+    }
+
+    /// The journal's last `seq` now; `None` when the mock did not answer.
+    async fn now(&self, http: &reqwest::Client) -> Option<u64> {
+        let since = self.last.load(Ordering::SeqCst);
+        let resp = http
+            .get(self.url.clone())
+            .query(&[("since", since)])
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        let body = resp.bytes().await.ok()?;
+        let entries: Vec<serde_json::Value> = serde_json::from_slice(&body).ok()?;
+        let max = entries
+            .iter()
+            .filter_map(|e| e["seq"].as_u64())
+            .max()
+            .unwrap_or(since);
+        self.last.fetch_max(max, Ordering::SeqCst);
+        Some(self.last.load(Ordering::SeqCst))
+    }
+}
+
 /// A browser with its own cookie jar.
 pub(crate) struct Browser {
     client: reqwest::Client,
     log: Option<HitLog>,
+    clock: Option<Arc<JournalClock>>,
 }
 
 impl Browser {
@@ -184,6 +249,7 @@ impl Browser {
         Ok(Browser {
             client: builder.build()?,
             log: None,
+            clock: None,
         })
     }
 
@@ -192,7 +258,7 @@ impl Browser {
             .cookie_provider(Arc::new(reqwest::cookie::Jar::default()))
             .redirect(Policy::none())
             .timeout(timeout)
-            .user_agent(concat!("handshake-browser/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT)
     }
 
     fn build(timeout: Duration, hermetic: bool) -> Result<Self, reqwest::Error> {
@@ -203,6 +269,7 @@ impl Browser {
         Ok(Browser {
             client: builder.build()?,
             log: None,
+            clock: None,
         })
     }
 
@@ -212,18 +279,51 @@ impl Browser {
         self
     }
 
-    fn note(&self, method: &'static str, url: &Url, answer: &Result<Exchange, NoAnswer>) {
+    /// The same browser, stamping each recorded request with the mock journal's progress.
+    pub(crate) fn clocked(mut self, clock: Arc<JournalClock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Every request recorded so far (of every browser sharing the log).
+    pub(crate) fn recorded(&self) -> Vec<Hit> {
+        self.log
+            .as_ref()
+            .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .unwrap_or_default()
+    }
+
+    /// The journal's progress, when recording with a clock.
+    async fn tick(&self) -> Option<u64> {
+        match (&self.log, &self.clock) {
+            (Some(_), Some(clock)) => clock.now(&self.client).await,
+            _ => None,
+        }
+    }
+
+    fn note(
+        &self,
+        method: &'static str,
+        url: &Url,
+        answer: &Result<Exchange, NoAnswer>,
+        at: Instant,
+        journal: Option<(u64, u64)>,
+    ) {
         if let Some(log) = &self.log {
             let hit = Hit {
                 method,
                 url: url.clone(),
                 answer: answer.as_ref().map(|e| e.status).map_err(Clone::clone),
+                at,
+                journal,
             };
             log.lock().unwrap_or_else(|e| e.into_inner()).push(hit);
         }
     }
 
     pub(crate) async fn get(&self, url: &Url) -> Result<Exchange, NoAnswer> {
+        let at = Instant::now();
+        let before = self.tick().await;
         let answer = async {
             let res = self
                 .client
@@ -235,7 +335,8 @@ impl Browser {
             read("GET", url, res).await
         }
         .await;
-        self.note("GET", url, &answer);
+        let after = self.tick().await;
+        self.note("GET", url, &answer, at, before.zip(after));
         answer
     }
 
@@ -255,6 +356,8 @@ impl Browser {
         } else {
             "cross-site"
         };
+        let at = Instant::now();
+        let before = self.tick().await;
         let answer = async {
             let res = self
                 .client
@@ -270,7 +373,8 @@ impl Browser {
             read("POST", url, res).await
         }
         .await;
-        self.note("POST", url, &answer);
+        let after = self.tick().await;
+        self.note("POST", url, &answer, at, before.zip(after));
         answer
     }
 

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use handshake_profile::{PkceMethod, Profile, Rotation};
+use handshake_profile::{OAuthError, PkceMethod, Profile, Rotation};
 use url::Url;
 
 use super::property::Property;
@@ -215,7 +215,7 @@ impl Checker {
                     e.seq
                 ));
             }
-            if !injected(e) && e.error.as_deref() == Some("invalid_grant") {
+            if !injected(e) && refused_with(e, OAuthError::InvalidGrant) {
                 if let Some(d) = e.error_description.as_deref() {
                     let l = d.to_ascii_lowercase();
                     if l.contains("pkce") || l.contains("code_verifier") {
@@ -267,7 +267,7 @@ impl Checker {
                     e.seq
                 ));
             }
-            if is_grant(e, "refresh_token") && e.error.as_deref() == Some("invalid_grant") {
+            if is_grant(e, "refresh_token") && refused_with(e, OAuthError::InvalidGrant) {
                 required = true;
                 refused_here.get_or_insert(e.seq);
             }
@@ -385,7 +385,7 @@ impl Checker {
                 }
             }
             if is_grant(e, "refresh_token") {
-                if e.error.as_deref() == Some("invalid_grant") {
+                if refused_with(e, OAuthError::InvalidGrant) {
                     self.reauthorization_required = true;
                 }
                 if e.status == 200 && !injected(e) {
@@ -508,6 +508,11 @@ fn is_grant(e: &JournalLine, grant: &str) -> bool {
     e.endpoint == Some(EndpointName::Token) && e.grant_type.as_deref() == Some(grant)
 }
 
+/// Whether the provider refused the request with this OAuth error code.
+fn refused_with(e: &JournalLine, code: OAuthError) -> bool {
+    e.error.as_deref() == Some(code.as_str())
+}
+
 /// An answer made by an injected fault, not by the provider's logic.
 fn injected(e: &JournalLine) -> bool {
     e.error_description.as_deref() == Some("injected fault")
@@ -552,6 +557,9 @@ mod tests {
             plain: Vec::new(),
             error: None,
             error_description: None,
+            requirement: None,
+            user: None,
+            from_browser: false,
         }
     }
 

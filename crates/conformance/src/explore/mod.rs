@@ -57,6 +57,8 @@ mod play;
 mod property;
 mod write;
 
+pub(crate) use self::write::describe as describe_action;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -79,6 +81,7 @@ use crate::error::ScenarioError;
 use crate::report::{CaseReport, Failure, Report, ReportFormat, Status};
 use crate::scenario::{Action, Scenario};
 use crate::target::Target;
+use crate::trace::{Blame, StepView, Trace};
 use crate::ReportError;
 
 /// Sequences explored per provider unless told otherwise.
@@ -382,6 +385,23 @@ impl Explorer {
             })
             .collect();
         let journal = run.steps[index].entries.iter().map(render_line).collect();
+        let views: Vec<StepView<'_>> = run
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| StepView {
+                index: i + 1,
+                action: &s.action,
+                outcome: Some(match &s.detail {
+                    Some(d) => format!("{} ({d})", s.outcome),
+                    None => s.outcome.clone(),
+                }),
+                entries: &s.entries,
+                hits: &[],
+            })
+            .collect();
+        let blame = Blame::from_text(&violation.detail);
+        let trace = crate::trace::of_steps(&views, Some((index + 1, &blame)));
         let scenario = self
             .write_scenario(
                 target,
@@ -405,6 +425,7 @@ impl Explorer {
             step: index + 1,
             detail: violation.detail,
             journal,
+            trace,
             scenario,
         })
     }
@@ -724,6 +745,8 @@ pub struct Finding {
     pub detail: String,
     /// What crossed the wire during that step (secrets redacted, tokens as tags).
     pub journal: Vec<String>,
+    /// The shrunk sequence as it played, step by step: the report's sequence diagram.
+    pub trace: Trace,
     /// The scenario file that reproduces it.
     pub scenario: Option<WrittenScenario>,
 }
@@ -809,6 +832,8 @@ impl ExploreReport {
                                 Failure::at_step(f.step, action, p.statement(), &f.detail)
                                     .with_journal(f.journal.clone()),
                             )
+                            .with_fix(p.fix())
+                            .with_trace(f.trace.clone())
                         }
                         _ => base,
                     }

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use handshake_profile::Profile;
+use handshake_profile::{OAuthError, Profile};
 use proptest::collection::SizeRange;
 use proptest::prelude::*;
 use proptest::strategy::{BoxedStrategy, Just, Union};
@@ -184,13 +184,13 @@ fn callback(tamper: Tamper) -> Action {
 
 fn error_callback() -> impl Strategy<Value = Action> {
     prop_oneof![
-        4 => Just("access_denied"),
-        1 => Just("temporarily_unavailable"),
-        1 => Just("server_error"),
+        4 => Just(OAuthError::AccessDenied),
+        1 => Just(OAuthError::TemporarilyUnavailable),
+        1 => Just(OAuthError::ServerError),
     ]
     .prop_map(|e| Action::Callback {
         tamper: Tamper::None,
-        error: Some(e.to_owned()),
+        error: Some(e),
     })
 }
 
@@ -213,7 +213,7 @@ fn clock() -> impl Strategy<Value = Action> {
 /// authorization endpoint (the runner, not the client, would fail then).
 fn fault(v: Vocabulary) -> impl Strategy<Value = Action> {
     let token = prop_oneof![
-        3 => oauth_error(&["invalid_grant", "invalid_request", "invalid_client", "temporarily_unavailable", "server_error"]),
+        3 => oauth_error(vec![OAuthError::InvalidGrant, OAuthError::InvalidRequest, OAuthError::InvalidClient, OAuthError::TemporarilyUnavailable, OAuthError::ServerError]),
         2 => status(&[500, 502, 503]),
         2 => delay(),
         1 => Just(Kind::Drop),
@@ -226,12 +226,12 @@ fn fault(v: Vocabulary) -> impl Strategy<Value = Action> {
     ];
     let revoke = prop_oneof![
         2 => status(&[500, 503]),
-        1 => oauth_error(&["invalid_request", "invalid_client"]),
+        1 => oauth_error(vec![OAuthError::InvalidRequest, OAuthError::InvalidClient]),
         1 => delay(),
         1 => Just(Kind::Drop),
     ];
     let authorize = prop_oneof![
-        2 => oauth_error(&["access_denied", "server_error", "temporarily_unavailable"]),
+        2 => oauth_error(vec![OAuthError::AccessDenied, OAuthError::ServerError, OAuthError::TemporarilyUnavailable]),
         1 => status(&[500, 503]),
         1 => delay(),
     ];
@@ -261,7 +261,7 @@ fn fault(v: Vocabulary) -> impl Strategy<Value = Action> {
             times,
         };
         match kind {
-            Kind::Error(e) => spec.error = Some(e.to_owned()),
+            Kind::Error(e) => spec.error = Some(e),
             Kind::Status(s) => spec.status = Some(s),
             Kind::Delay(ms) => spec.delay_ms = Some(ms),
             Kind::Drop => spec.drop_connection = true,
@@ -273,14 +273,14 @@ fn fault(v: Vocabulary) -> impl Strategy<Value = Action> {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    Error(&'static str),
+    Error(OAuthError),
     Status(u16),
     Delay(u64),
     Drop,
     RateLimited(u64),
 }
 
-fn oauth_error(errors: &'static [&'static str]) -> BoxedStrategy<Kind> {
+fn oauth_error(errors: Vec<OAuthError>) -> BoxedStrategy<Kind> {
     proptest::sample::select(errors)
         .prop_map(Kind::Error)
         .boxed()

@@ -126,6 +126,51 @@ impl Property {
         }
     }
 
+    /// One line on how a client fixes a violation.
+    ///
+    /// ```
+    /// use handshake_conformance::explore::Property;
+    ///
+    /// assert!(Property::ALL.iter().all(|p| !p.fix().is_empty()));
+    /// ```
+    pub fn fix(self) -> &'static str {
+        match self {
+            Property::CallbackState => {
+                "compare the callback's state with the one kept for this login (constant time), delete it once used, and stop before the token request when it differs or is missing"
+            }
+            Property::ErrorCallback => {
+                "check the callback for an error parameter first: report it to the user and never call the token endpoint"
+            }
+            Property::PkceChallenge => {
+                "send code_challenge=BASE64URL(SHA256(verifier)) with code_challenge_method=S256 on every authorization request, a new verifier each time"
+            }
+            Property::PkceVerifier => {
+                "keep the verifier with the login's state and send that same verifier as code_verifier in the code exchange"
+            }
+            Property::CodeSingleUse => {
+                "redeem each code once: drop the callback (and its state) as soon as the exchange starts, whatever its outcome"
+            }
+            Property::NoCredentialsInUrl => {
+                "send tokens in the Authorization header and client secrets in the body or Basic header, never in a query string"
+            }
+            Property::SingleFlightRefresh => {
+                "let one refresh run per grant at a time: concurrent callers wait for it and use the tokens it stores"
+            }
+            Property::ReauthorizeAfterInvalidGrant => {
+                "on invalid_grant at refresh, drop the tokens and ask the user to authorize again; do not call the API or refresh again"
+            }
+            Property::RotatedRefreshToken => {
+                "store the refresh token of every token response, replacing the old one, and refresh only with the newest"
+            }
+            Property::RateLimitRespected => {
+                "on a 429, wait Retry-After (or until X-RateLimit-Reset) before one retry, or report it; never retry at once"
+            }
+            Property::TokensMatchLastResponse => {
+                "after every token response, use its access token (and refresh token) from then on, never an older one"
+            }
+        }
+    }
+
     /// Why the property cannot be observed against this provider, or `None` when it can.
     ///
     /// ```

@@ -288,7 +288,7 @@ pub(crate) fn action_lines(a: &Action) -> Result<Vec<String>, String> {
                 l.push(format!("tamper = {}", q(tamper_name(*tamper))));
             }
             if let Some(e) = error {
-                l.push(format!("error = {}", q(e)));
+                l.push(format!("error = {}", q(e.as_str())));
             }
         }
         Action::ParallelApiCalls { calls } => l.push(format!("parallel = {calls}")),
@@ -305,7 +305,7 @@ pub(crate) fn action_lines(a: &Action) -> Result<Vec<String>, String> {
         Action::Fault(f) => {
             l.push(format!("endpoint = {}", q(f.endpoint.as_str())));
             if let Some(e) = &f.error {
-                l.push(format!("error = {}", q(e)));
+                l.push(format!("error = {}", q(e.as_str())));
             }
             if let Some(s) = f.status {
                 l.push(format!("status = {s}"));

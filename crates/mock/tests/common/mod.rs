@@ -32,6 +32,15 @@ pub fn auth_params(p: &Profile) -> Vec<(String, String)> {
         ("state".to_owned(), "st-123".to_owned()),
         ("scope".to_owned(), p.scopes.join(&p.scopes.default)),
     ];
+    // What a refresh token needs (Zoho `access_type=offline`, `prompt=consent`).
+    for (k, v) in p
+        .tokens
+        .refresh_token_requires
+        .iter()
+        .chain(&p.tokens.refresh_token_reissue_requires)
+    {
+        q.push((k.clone(), v.clone()));
+    }
     if let Some(m) = p.pkce.best_method() {
         let challenge = match m {
             PkceMethod::S256 => s256(VERIFIER),
@@ -181,7 +190,9 @@ pub async fn api(mock: &MockProvider, token: Option<&str>) -> reqwest::Response 
         .get(mock.api_url())
         .header("accept", "application/json");
     if let Some(t) = token {
-        req = req.bearer_auth(t);
+        // `Bearer`, or the profile's own word (Zoho `Zoho-oauthtoken`).
+        let scheme = &mock.profile().api.auth_scheme;
+        req = req.header("authorization", format!("{scheme} {t}"));
     }
     req.send().await.unwrap()
 }

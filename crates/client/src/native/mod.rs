@@ -1,5 +1,10 @@
 //! The CRMs' own authentication schemes: what integrations with four of the five CRMs really
 //! use instead of OAuth (see the profile's `native_auth`).
+//!
+//! One module per scheme, each behind [`NativeAuth`]: the headers its credentials put on a
+//! request. What a scheme shares with the mock (its credential fields, header names, the
+//! version header, where the key exchange answers the key) is profile data; this module is
+//! the client around them: the exchange, its cache and the request helper.
 
 use std::fmt;
 use std::sync::Mutex;
@@ -13,242 +18,159 @@ use serde_json::Value;
 use url::Url;
 
 use crate::api::{api_url, ApiAuth, ApiResponse, Outgoing, Requester};
-use crate::client::{DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RETRY_WAIT, DEFAULT_TIMEOUT};
+use crate::config::{DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RETRY_WAIT, DEFAULT_TIMEOUT};
 use crate::error::ClientError;
-use crate::paging::{Caller, ListOptions, Pages, Walker};
+use crate::paging::{ListOptions, PageSource, Pages, Sending, Walker};
 use crate::token::field_names;
 use crate::transport::default_http_client;
 
-/// The ConnectWise API version asked for in `Accept` unless
-/// [`NativeClient::with_connectwise_version`] says otherwise.
-pub const DEFAULT_CONNECTWISE_VERSION: &str = "2022.1";
+mod basic_api_key;
+mod basic_email_api_key;
+mod bearer_token;
+mod connectwise_member_key;
+mod credentials;
+mod header_api_key;
+mod redtail_user_key;
 
-const REDACTED: &str = "[redacted]";
+use credentials::REDACTED;
+pub use credentials::{NativeCredentials, NativeSecret};
 
-/// A native credential (API key, password, private key, personal access token). `Debug`
-/// prints `NativeSecret([redacted])`; there is no `PartialEq`, so secrets are not compared
-/// casually.
-///
-/// ```
-/// use handshake_client::NativeSecret;
-///
-/// let key = NativeSecret::new("k-123");
-/// assert_eq!(format!("{key:?}"), "NativeSecret([redacted])");
-/// assert_eq!(key.secret(), "k-123");
-/// ```
-#[derive(Clone)]
-pub struct NativeSecret(String);
+/// One native scheme as the client speaks it, made once per client from the credentials
+/// and the profile (`<scheme>.rs`).
+pub(crate) trait NativeAuth: Send + Sync {
+    /// Sets `Authorization` and the headers the scheme makes mandatory (ConnectWise's
+    /// client id). `user_key` is the key a key exchange gave (Redtail), `None` before one
+    /// or for schemes without one.
+    fn apply(&self, headers: &mut HeaderMap, user_key: Option<&str>) -> Result<(), ClientError>;
 
-impl NativeSecret {
-    /// Wraps a secret value.
-    pub fn new(secret: impl Into<String>) -> Self {
-        NativeSecret(secret.into())
+    /// The key exchange's `Authorization`, for a scheme that exchanges its credentials for
+    /// a key first (Redtail); `None` for the others.
+    fn exchange(&self) -> Option<&HeaderValue> {
+        None
     }
 
-    /// The secret itself. Never log it.
-    pub fn secret(&self) -> &str {
-        &self.0
-    }
+    /// The encoded forms of the credentials it sends, to scrub from text a server echoes.
+    fn encoded(&self) -> Vec<String>;
 }
 
-impl fmt::Debug for NativeSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("NativeSecret([redacted])")
-    }
+/// The scheme module for these credentials.
+fn scheme_auth(
+    credentials: &NativeCredentials,
+    native: &handshake_profile::NativeAuth,
+) -> Result<Box<dyn NativeAuth>, ClientError> {
+    Ok(match credentials {
+        NativeCredentials::PersonalAccessToken { token } => Box::new(bearer_token::new(token)?),
+        NativeCredentials::ApiKey { api_key } => Box::new(basic_api_key::new(api_key)?),
+        NativeCredentials::EmailApiKey { email, api_key } => {
+            Box::new(basic_email_api_key::new(email, api_key)?)
+        }
+        NativeCredentials::Redtail {
+            api_key,
+            username,
+            password,
+        } => Box::new(redtail_user_key::new(api_key, username, password)?),
+        NativeCredentials::ConnectWise {
+            company_id,
+            public_key,
+            private_key,
+            client_id,
+        } => Box::new(connectwise_member_key::new(
+            native,
+            company_id,
+            public_key,
+            private_key,
+            client_id,
+        )?),
+        NativeCredentials::HeaderApiKey { api_key } => {
+            Box::new(header_api_key::new(native, api_key)?)
+        }
+    })
 }
 
-/// Credentials for a CRM's native authentication scheme, one variant per scheme of
-/// [`NativeScheme`]. Secrets are [`NativeSecret`]s, redacted in `Debug`; identifiers (email,
-/// user name, company id, public key, clientId) are not secret and do print.
-///
-/// ```
-/// use handshake_client::NativeCredentials;
-/// use handshake_profile::NativeScheme;
-///
-/// let creds = NativeCredentials::connectwise("acme", "pub-key", "priv-key", "6d1b4a6e-client-id");
-/// assert_eq!(creds.scheme(), NativeScheme::ConnectwiseMemberKey);
-/// assert!(!format!("{creds:?}").contains("priv-key"));
-/// ```
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum NativeCredentials {
-    /// Capsule personal access token, sent as `Authorization: Bearer <token>`.
-    PersonalAccessToken {
-        /// The token.
-        token: NativeSecret,
-    },
-    /// Insightly API key, sent as `Authorization: Basic base64(api_key:)`.
-    ApiKey {
-        /// The key.
-        api_key: NativeSecret,
-    },
-    /// Agile CRM user email and API key, sent as `Authorization: Basic base64(email:api_key)`.
-    EmailApiKey {
-        /// The user's email address.
-        email: String,
-        /// The user's REST API key.
-        api_key: NativeSecret,
-    },
-    /// Redtail partner API key and user credentials, exchanged once for a `user_key`.
-    Redtail {
-        /// The partner API key.
-        api_key: NativeSecret,
-        /// The Redtail user name.
-        username: String,
-        /// The user's password.
-        password: NativeSecret,
-    },
-    /// ConnectWise PSA API member keys and the integration's clientId.
-    ConnectWise {
-        /// The company id (login company).
-        company_id: String,
-        /// The API member's public key.
-        public_key: String,
-        /// The API member's private key.
-        private_key: NativeSecret,
-        /// The integration's clientId GUID (developer.connectwise.com/ClientID).
-        client_id: String,
-    },
+/// The profile's native scheme, when these credentials are for it.
+fn native_auth_of<'p>(
+    profile: &'p Profile,
+    credentials: &NativeCredentials,
+) -> Result<&'p handshake_profile::NativeAuth, ClientError> {
+    let native = profile.native_auth.as_ref().ok_or_else(|| {
+        ClientError::Config(format!(
+            "profile `{}` documents no native authentication scheme",
+            profile.id
+        ))
+    })?;
+    if credentials.scheme() != native.scheme {
+        return Err(ClientError::Config(format!(
+            "profile `{}` uses the {} scheme, but the credentials are for {}",
+            profile.id,
+            native.scheme.as_str(),
+            credentials.scheme().as_str()
+        )));
+    }
+    Ok(native)
+}
+
+/// The headers the profile asks of every native request, whatever the scheme: its version
+/// header (ConnectWise's versioned `Accept`), else `Accept: application/json` where the API
+/// answers XML without it (Agile CRM).
+fn profile_headers(
+    profile: &Profile,
+    native: &handshake_profile::NativeAuth,
+    version: Option<&str>,
+    headers: &mut HeaderMap,
+) -> Result<(), ClientError> {
+    if let Some((name, value)) = native.version_header(version) {
+        let bad =
+            || ClientError::Config(format!("the {name} version header is not a valid header"));
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
+        let value = HeaderValue::from_str(&value).map_err(|_| bad())?;
+        headers.insert(name, value);
+    } else if profile.api.format == BodyFormat::XmlUnlessAcceptJson {
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    }
+    Ok(())
 }
 
 impl NativeCredentials {
-    /// A Capsule personal access token.
-    pub fn personal_access_token(token: impl Into<String>) -> Self {
-        NativeCredentials::PersonalAccessToken {
-            token: NativeSecret::new(token),
-        }
+    /// The headers these credentials put on an API request to a provider described by
+    /// `profile`, as [`NativeClient`] sends them: `Authorization` (marked sensitive), the
+    /// scheme's mandatory headers and the profile's version header. Redtail's need the
+    /// `user_key` of its exchange (see [`exchange_authorization`](Self::exchange_authorization)).
+    /// For a runner that sends its own requests; credentials are not validated here, and an
+    /// empty ConnectWise client id leaves its header out.
+    ///
+    /// ```
+    /// use handshake_client::NativeCredentials;
+    /// use handshake_profile::Profile;
+    ///
+    /// let profile = Profile::builtin("connectwise").unwrap();
+    /// let creds = NativeCredentials::connectwise("acme", "pub", "priv", "client-guid");
+    /// let headers = creds.api_headers(&profile, None).unwrap();
+    /// assert_eq!(headers["clientId"], "client-guid");
+    /// assert!(headers["accept"].to_str().unwrap().ends_with("version=2022.1"));
+    /// assert!(headers["authorization"].is_sensitive());
+    /// ```
+    pub fn api_headers(
+        &self,
+        profile: &Profile,
+        user_key: Option<&str>,
+    ) -> Result<HeaderMap, ClientError> {
+        let native = native_auth_of(profile, self)?;
+        let auth = scheme_auth(self, native)?;
+        let mut headers = HeaderMap::new();
+        auth.apply(&mut headers, user_key)?;
+        profile_headers(profile, native, None, &mut headers)?;
+        Ok(headers)
     }
 
-    /// An Insightly API key.
-    pub fn api_key(api_key: impl Into<String>) -> Self {
-        NativeCredentials::ApiKey {
-            api_key: NativeSecret::new(api_key),
-        }
+    /// The `Authorization` of the key exchange, for a scheme that has one (Redtail:
+    /// `Basic base64(api_key:username:password)`); `None` for the others.
+    pub fn exchange_authorization(
+        &self,
+        profile: &Profile,
+    ) -> Result<Option<HeaderValue>, ClientError> {
+        let native = native_auth_of(profile, self)?;
+        Ok(scheme_auth(self, native)?.exchange().cloned())
     }
-
-    /// An Agile CRM email and API key.
-    pub fn email_api_key(email: impl Into<String>, api_key: impl Into<String>) -> Self {
-        NativeCredentials::EmailApiKey {
-            email: email.into(),
-            api_key: NativeSecret::new(api_key),
-        }
-    }
-
-    /// Redtail partner API key, user name and password.
-    pub fn redtail(
-        api_key: impl Into<String>,
-        username: impl Into<String>,
-        password: impl Into<String>,
-    ) -> Self {
-        NativeCredentials::Redtail {
-            api_key: NativeSecret::new(api_key),
-            username: username.into(),
-            password: NativeSecret::new(password),
-        }
-    }
-
-    /// ConnectWise company id, API member keys and integration clientId.
-    pub fn connectwise(
-        company_id: impl Into<String>,
-        public_key: impl Into<String>,
-        private_key: impl Into<String>,
-        client_id: impl Into<String>,
-    ) -> Self {
-        NativeCredentials::ConnectWise {
-            company_id: company_id.into(),
-            public_key: public_key.into(),
-            private_key: NativeSecret::new(private_key),
-            client_id: client_id.into(),
-        }
-    }
-
-    /// The scheme these credentials are for.
-    pub fn scheme(&self) -> NativeScheme {
-        match self {
-            NativeCredentials::PersonalAccessToken { .. } => NativeScheme::BearerToken,
-            NativeCredentials::ApiKey { .. } => NativeScheme::BasicApiKey,
-            NativeCredentials::EmailApiKey { .. } => NativeScheme::BasicEmailApiKey,
-            NativeCredentials::Redtail { .. } => NativeScheme::RedtailUserKey,
-            NativeCredentials::ConnectWise { .. } => NativeScheme::ConnectwiseMemberKey,
-        }
-    }
-
-    fn secrets(&self) -> Vec<&str> {
-        match self {
-            NativeCredentials::PersonalAccessToken { token } => vec![token.secret()],
-            NativeCredentials::ApiKey { api_key }
-            | NativeCredentials::EmailApiKey { api_key, .. } => {
-                vec![api_key.secret()]
-            }
-            NativeCredentials::Redtail {
-                api_key, password, ..
-            } => vec![api_key.secret(), password.secret()],
-            NativeCredentials::ConnectWise { private_key, .. } => vec![private_key.secret()],
-        }
-    }
-
-    /// Rejects values HTTP Basic cannot carry (RFC 7617 §2: no `:` in the user-id) and
-    /// empty ones, naming the field, never its value.
-    fn validate(&self) -> Result<(), ClientError> {
-        let check = |field: &str, value: &str, colon_ok: bool| {
-            if value.is_empty() {
-                return Err(ClientError::Config(format!(
-                    "native credentials: `{field}` is empty"
-                )));
-            }
-            if !colon_ok && value.contains(':') {
-                return Err(ClientError::Config(format!(
-                    "native credentials: `{field}` contains ':', which HTTP Basic cannot carry there"
-                )));
-            }
-            Ok(())
-        };
-        match self {
-            NativeCredentials::PersonalAccessToken { token } => {
-                check("token", token.secret(), true)
-            }
-            NativeCredentials::ApiKey { api_key } => check("api_key", api_key.secret(), false),
-            NativeCredentials::EmailApiKey { email, api_key } => {
-                check("email", email, false)?;
-                check("api_key", api_key.secret(), true)
-            }
-            NativeCredentials::Redtail {
-                api_key,
-                username,
-                password,
-            } => {
-                check("api_key", api_key.secret(), false)?;
-                check("username", username, false)?;
-                check("password", password.secret(), true)
-            }
-            NativeCredentials::ConnectWise {
-                company_id,
-                public_key,
-                private_key,
-                client_id,
-            } => {
-                check("company_id", company_id, false)?;
-                check("public_key", public_key, false)?;
-                check("private_key", private_key.secret(), true)?;
-                check("client_id", client_id, true)
-            }
-        }
-    }
-}
-
-fn basic(user_pass: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(user_pass)
-    )
-}
-
-fn sensitive(value: &str) -> Result<HeaderValue, ClientError> {
-    let mut v = HeaderValue::from_str(value).map_err(|_| {
-        ClientError::Config("native credentials contain characters not allowed in a header".into())
-    })?;
-    v.set_sensitive(true);
-    Ok(v)
 }
 
 #[derive(Default)]
@@ -270,9 +192,12 @@ struct UserKeyCache {
 /// | Agile CRM | `Authorization: Basic base64(email:api_key)`, `Accept: application/json` (Agile answers XML otherwise) |
 /// | Redtail | once: `GET <exchange_path>` with `Basic base64(api_key:username:password)`; then `Authorization: UserKeyAuth base64(api_key:user_key)` |
 /// | ConnectWise PSA | `Authorization: Basic base64(company_id+public_key:private_key)`, `clientId: <guid>`, `Accept: application/vnd.connectwise.com+json; version=2022.1` |
+/// | Pipedrive API token | `x-api-token: <api_token>` (the profile's `native_auth.key_header`) |
 ///
-/// Redtail's `user_key` does not expire; it is fetched lazily once and cached, read from
-/// `user_key` or `authenticated_user.user_key` (sources disagree). A 401 re-runs the
+/// Redtail's `user_key` does not expire; it is fetched lazily once and cached, read where
+/// the profile's `native_auth.user_key_at` says (`user_key` or `authenticated_user.user_key`:
+/// sources disagree). The versioned `Accept` is the profile's `native_auth.version_header`
+/// ([`with_api_version`](Self::with_api_version) changes the version). A 401 re-runs the
 /// exchange once, the only reaction Redtail documents. No other scheme has anything to
 /// renew, so a 401 is final.
 ///
@@ -299,11 +224,11 @@ pub struct NativeClient {
     credentials: NativeCredentials,
     base_url: String,
     base: Url,
-    /// `Authorization` for every scheme but Redtail's; Redtail's exchange request otherwise.
-    authorization: HeaderValue,
-    client_id_header: Option<(HeaderName, HeaderValue)>,
+    /// The scheme's headers (`<scheme>.rs`).
+    auth: Box<dyn NativeAuth>,
     exchange_url: Option<Url>,
-    connectwise_version: String,
+    /// The API version asked for in the profile's `native_auth.version_header`.
+    version: Option<String>,
     http: reqwest::Client,
     timeout: Duration,
     max_retry_wait: Duration,
@@ -335,20 +260,7 @@ impl NativeClient {
         base_url: impl Into<String>,
         credentials: NativeCredentials,
     ) -> Result<NativeClient, ClientError> {
-        let native = profile.native_auth.as_ref().ok_or_else(|| {
-            ClientError::Config(format!(
-                "profile `{}` documents no native authentication scheme",
-                profile.id
-            ))
-        })?;
-        if credentials.scheme() != native.scheme {
-            return Err(ClientError::Config(format!(
-                "profile `{}` uses the {} scheme, but the credentials are for {}",
-                profile.id,
-                native.scheme.as_str(),
-                credentials.scheme().as_str()
-            )));
-        }
+        let native = native_auth_of(profile, &credentials)?;
         credentials.validate()?;
         let base_url = base_url.into();
         let base =
@@ -356,55 +268,17 @@ impl NativeClient {
         if !matches!(base.scheme(), "http" | "https") {
             return Err(ClientError::Config("base_url must be http or https".into()));
         }
-        let mut exchange_url = None;
-        let mut client_id_header = None;
-        let authorization = match &credentials {
-            NativeCredentials::PersonalAccessToken { token } => {
-                sensitive(&format!("Bearer {}", token.secret()))?
-            }
-            NativeCredentials::ApiKey { api_key } => {
-                // Insightly: the key is the user name and the password is empty.
-                sensitive(&basic(&format!("{}:", api_key.secret())))?
-            }
-            NativeCredentials::EmailApiKey { email, api_key } => {
-                sensitive(&basic(&format!("{email}:{}", api_key.secret())))?
-            }
-            NativeCredentials::Redtail {
-                api_key,
-                username,
-                password,
-            } => {
+        let auth = scheme_auth(&credentials, native)?;
+        let exchange_url = match auth.exchange() {
+            None => None,
+            Some(_) => {
                 let path = native.exchange_path.as_deref().ok_or_else(|| {
                     ClientError::Config(format!(
-                        "profile `{}` has no native_auth.exchange_path for the Redtail key exchange",
+                        "profile `{}` has no native_auth.exchange_path for the key exchange",
                         profile.id
                     ))
                 })?;
-                exchange_url = Some(api_url(&base_url, &base, path)?);
-                sensitive(&basic(&format!(
-                    "{}:{username}:{}",
-                    api_key.secret(),
-                    password.secret()
-                )))?
-            }
-            NativeCredentials::ConnectWise {
-                company_id,
-                public_key,
-                private_key,
-                client_id,
-            } => {
-                let name = native.client_id_header.as_deref().unwrap_or("clientId");
-                let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                    ClientError::Config(format!("profile header name `{name}` is invalid"))
-                })?;
-                let value = HeaderValue::from_str(client_id).map_err(|_| {
-                    ClientError::Config("client_id is not a valid header value".into())
-                })?;
-                client_id_header = Some((name, value));
-                sensitive(&basic(&format!(
-                    "{company_id}+{public_key}:{}",
-                    private_key.secret()
-                )))?
+                Some(api_url(&base_url, &base, path)?)
             }
         };
         Ok(NativeClient {
@@ -413,10 +287,9 @@ impl NativeClient {
             credentials,
             base_url,
             base,
-            authorization,
-            client_id_header,
+            auth,
             exchange_url,
-            connectwise_version: DEFAULT_CONNECTWISE_VERSION.to_owned(),
+            version: None,
             http: default_http_client(DEFAULT_TIMEOUT)?,
             timeout: DEFAULT_TIMEOUT,
             max_retry_wait: DEFAULT_MAX_RETRY_WAIT,
@@ -457,11 +330,17 @@ impl NativeClient {
         self
     }
 
-    /// The ConnectWise API version sent in `Accept: application/vnd.connectwise.com+json;
-    /// version=<v>` (default [`DEFAULT_CONNECTWISE_VERSION`]). Ignored by other schemes.
-    pub fn with_connectwise_version(mut self, version: impl Into<String>) -> Self {
-        self.connectwise_version = version.into();
+    /// The API version asked for in the profile's `native_auth.version_header` (ConnectWise:
+    /// `Accept: application/vnd.connectwise.com+json; version=<v>`), instead of the
+    /// profile's `native_auth.version`. Ignored when the profile names no version header.
+    pub fn with_api_version(mut self, version: impl Into<String>) -> Self {
+        self.version = Some(version.into());
         self
+    }
+
+    /// [`with_api_version`](Self::with_api_version), by its older name.
+    pub fn with_connectwise_version(self, version: impl Into<String>) -> Self {
+        self.with_api_version(version)
     }
 
     /// The profile this client follows.
@@ -479,7 +358,7 @@ impl NativeClient {
     /// [`ClientError::ApiUnauthorized`]. The other schemes have nothing to exchange and
     /// return `Ok` without a request.
     pub async fn authenticate(&self) -> Result<(), ClientError> {
-        if self.scheme == NativeScheme::RedtailUserKey {
+        if self.auth.exchange().is_some() {
             self.user_key().await?;
         }
         Ok(())
@@ -526,7 +405,7 @@ impl NativeClient {
     pub fn pages(&self, path: &str) -> Result<Pages<'_>, ClientError> {
         let start = api_url(&self.base_url, &self.base, path)?;
         Ok(Pages::new(
-            Caller::Native(self),
+            NativePages(self),
             Walker::new(
                 &self.profile.api,
                 &self.list_options,
@@ -563,11 +442,7 @@ impl NativeClient {
             .into_iter()
             .map(str::to_owned)
             .collect();
-        if let Ok(auth) = self.authorization.to_str() {
-            if let Some((_, encoded)) = auth.split_once(' ') {
-                secrets.push(encoded.to_owned());
-            }
-        }
+        secrets.extend(self.auth.encoded());
         if let Some(key) = &lock(&self.user_key).key {
             secrets.push(key.secret().to_owned());
         }
@@ -642,19 +517,22 @@ impl NativeClient {
                     resp.body.len()
                 ),
             })?;
-        // w6w-apps reads `user_key` at the top level, Nango `authenticated_user.user_key`.
-        let key = body
-            .get("user_key")
-            .or_else(|| body.get("authenticated_user").and_then(|u| u.get("user_key")))
-            .and_then(Value::as_str)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| ClientError::UnexpectedApiResponse {
+        // w6w-apps reads `user_key` at the top level, Nango `authenticated_user.user_key`:
+        // the profile lists both.
+        let native = self.profile.native_auth.as_ref();
+        let key = native.and_then(|n| n.user_key(&body)).ok_or_else(|| {
+            let places: Vec<&str> = native
+                .map(|n| n.user_key_at.iter().map(|p| p.as_str()).collect())
+                .unwrap_or_default();
+            ClientError::UnexpectedApiResponse {
                 status: resp.status,
                 reason: format!(
-                    "no `user_key` (or `authenticated_user.user_key`) in the key exchange answer; {}",
+                    "no `user_key` (at {}) in the key exchange answer; {}",
+                    places.join(" or "),
                     field_names(&resp.body)
                 ),
-            })?;
+            }
+        })?;
         Ok(NativeSecret::new(key))
     }
 }
@@ -673,45 +551,27 @@ struct NativeAuthState<'a> {
 impl ApiAuth for NativeAuthState<'_> {
     async fn apply(&mut self, headers: &mut HeaderMap) -> Result<(), ClientError> {
         let client = self.client;
-        let authorization = match &client.credentials {
-            NativeCredentials::Redtail { api_key, .. } => {
+        let key = match client.auth.exchange() {
+            Some(_) => {
                 let (key, generation) = client.user_key().await?;
                 self.generation = Some(generation);
-                let pair = format!("{}:{}", api_key.secret(), key.secret());
-                sensitive(&format!(
-                    "UserKeyAuth {}",
-                    base64::engine::general_purpose::STANDARD.encode(pair)
-                ))?
+                Some(key)
             }
-            _ => client.authorization.clone(),
+            None => None,
         };
-        headers.insert(AUTHORIZATION, authorization);
-        if let Some((name, value)) = &client.client_id_header {
-            headers.insert(name.clone(), value.clone());
-        }
-        match client.scheme {
-            NativeScheme::ConnectwiseMemberKey => {
-                let accept = format!(
-                    "application/vnd.connectwise.com+json; version={}",
-                    client.connectwise_version
-                );
-                let accept = HeaderValue::from_str(&accept).map_err(|_| {
-                    ClientError::Config(
-                        "the ConnectWise version is not a valid header value".into(),
-                    )
-                })?;
-                headers.insert(ACCEPT, accept);
+        client
+            .auth
+            .apply(headers, key.as_ref().map(NativeSecret::secret))?;
+        match &client.profile.native_auth {
+            Some(native) => {
+                profile_headers(&client.profile, native, client.version.as_deref(), headers)
             }
-            _ if client.profile.api.format == BodyFormat::XmlUnlessAcceptJson => {
-                headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-            }
-            _ => {}
+            None => Ok(()),
         }
-        Ok(())
     }
 
     async fn renew_after_401(&mut self) -> Result<bool, ClientError> {
-        if self.client.scheme != NativeScheme::RedtailUserKey {
+        if self.client.auth.exchange().is_none() {
             return Ok(false);
         }
         tracing::info!(provider = %self.client.profile.id, "API answered 401; re-running the Redtail key exchange once");
@@ -731,7 +591,12 @@ struct ExchangeAuth<'a> {
 
 impl ApiAuth for ExchangeAuth<'_> {
     async fn apply(&mut self, headers: &mut HeaderMap) -> Result<(), ClientError> {
-        headers.insert(AUTHORIZATION, self.client.authorization.clone());
+        let authorization = self
+            .client
+            .auth
+            .exchange()
+            .ok_or_else(|| ClientError::Config("this scheme has no key exchange".into()))?;
+        headers.insert(AUTHORIZATION, authorization.clone());
         Ok(())
     }
 
@@ -741,5 +606,62 @@ impl ApiAuth for ExchangeAuth<'_> {
 
     fn scrub(&self, text: &str) -> String {
         self.client.scrub(text)
+    }
+}
+
+/// A native client's page requests.
+struct NativePages<'a>(&'a NativeClient);
+
+impl PageSource for NativePages<'_> {
+    fn send_page<'a>(&'a self, out: &'a Outgoing<'a>) -> Sending<'a> {
+        Box::pin(self.0.send(out))
+    }
+
+    fn page_error(&self, resp: &ApiResponse) -> ClientError {
+        resp.to_error(&|s| self.0.scrub(s))
+    }
+}
+
+/// `Basic base64(user_pass)`, marked sensitive.
+fn basic(user_pass: &str) -> Result<HeaderValue, ClientError> {
+    sensitive(&format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(user_pass)
+    ))
+}
+
+/// A header value holding a credential: never logged by the HTTP stack.
+fn sensitive(value: &str) -> Result<HeaderValue, ClientError> {
+    let mut v = HeaderValue::from_str(value).map_err(|_| {
+        ClientError::Config("native credentials contain characters not allowed in a header".into())
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+/// The credential part of an `Authorization` value (after the scheme), for scrubbing.
+fn encoded_part(value: &HeaderValue) -> Option<String> {
+    let text = value.to_str().ok()?;
+    text.split_once(' ').map(|(_, e)| e.to_owned())
+}
+
+/// A scheme whose `Authorization` never changes (Bearer token, Basic keys), with its
+/// mandatory extra header if any.
+struct Fixed {
+    authorization: HeaderValue,
+    extra: Option<(HeaderName, HeaderValue)>,
+}
+
+impl NativeAuth for Fixed {
+    fn apply(&self, headers: &mut HeaderMap, _: Option<&str>) -> Result<(), ClientError> {
+        headers.insert(AUTHORIZATION, self.authorization.clone());
+        if let Some((name, value)) = &self.extra {
+            headers.insert(name.clone(), value.clone());
+        }
+        Ok(())
+    }
+
+    fn encoded(&self) -> Vec<String> {
+        encoded_part(&self.authorization).into_iter().collect()
     }
 }
