@@ -15,7 +15,19 @@ use std::process::{Child, Command, Stdio};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_handshake");
-const CRMS: [&str; 5] = ["capsule", "connectwise", "agilecrm", "redtail", "insightly"];
+/// The built-in CRMs the third-party clients run against at their default settings: all but
+/// two whose documented behaviour those defaults cannot meet. Salesforce sends no
+/// `expires_in` (the scripts assert one) and Zoho issues a refresh token only when the
+/// authorization request carries `access_type=offline` (the libraries send no extra
+/// parameter by default). Both are covered by the scenario matrix with the reference client.
+const NEEDS_CRM_SETTINGS: [&str; 2] = ["salesforce", "zoho"];
+
+fn crms() -> Vec<&'static str> {
+    handshake_profile::builtin_ids()
+        .into_iter()
+        .filter(|id| !NEEDS_CRM_SETTINGS.contains(id))
+        .collect()
+}
 
 fn interop_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop")
@@ -251,7 +263,7 @@ fn run_matrix_judged(
     applies: impl Fn(&Serve) -> bool + Sync,
     judge_more: impl Fn(&Serve, &[Value]) -> Result<(), String> + Sync,
 ) {
-    run_cases(kind, &CRMS, &[], Wire::default(), applies, judge_more);
+    run_cases(kind, &crms(), &[], Wire::default(), applies, judge_more);
 }
 
 /// As `run_matrix_judged`, against `crms` only, with `extra_env` beside the `.env` lines and
@@ -372,7 +384,7 @@ fn passport_oauth2_runs_the_full_flow_against_every_crm() {
     };
     run_cases(
         "passport-oauth2",
-        &CRMS,
+        &crms(),
         &[],
         wire,
         |_| true,
