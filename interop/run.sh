@@ -43,7 +43,7 @@ trap cleanup EXIT
 root=$(pwd)
 cargo build -q -p handshake
 empty=$(mktemp -d); tmpfiles+=("$empty")
-conformance() { (cd "$empty" && "$root/target/debug/handshake" conformance "$@"); }
+conformance() { (cd "$empty" && "${CARGO_TARGET_DIR:-$root/target}/debug/handshake" conformance "$@"); }
 
 # start_server NAME CMD...: starts CMD in the background, logging to $server_log, and waits up
 # to 10 s for its "NAME ready at URL" line; sets $server_pid, and $base (empty if it never came).

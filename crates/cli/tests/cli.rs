@@ -261,6 +261,8 @@ fn providers_lists_every_profile_with_provenance() {
         ("hubspot", "bearer_token"),
         ("pipedrive", "header_api_key"),
         ("zoho", "oauth"),
+        ("salesforce", "oauth"),
+        ("dynamics", "oauth"),
     ] {
         let line = text.lines().find(|l| l.starts_with(id));
         assert!(line.is_some_and(|l| l.contains(scheme)), "{id}:\n{text}");

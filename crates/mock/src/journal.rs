@@ -224,6 +224,17 @@ pub(crate) struct Captured {
 impl Captured {
     /// Captures the query string and the headers.
     pub(crate) fn request(uri: &Uri, headers: &HeaderMap, secrets: &[String]) -> Captured {
+        Captured::request_with_key(uri, headers, secrets, None)
+    }
+
+    /// [`request`](Self::request), with the header a native key rides in (Pipedrive's
+    /// `x-api-token`): its value is kept as a tag only, whatever key it holds.
+    pub(crate) fn request_with_key(
+        uri: &Uri,
+        headers: &HeaderMap,
+        secrets: &[String],
+        key_header: Option<&str>,
+    ) -> Captured {
         let query = uri.query().unwrap_or("").as_bytes();
         let header_bytes: usize = headers
             .iter()
@@ -244,6 +255,18 @@ impl Captured {
         };
         c.encoded_pairs(Part::Query, query, secrets);
         for (name, value) in headers {
+            if key_header.is_some_and(|k| name.as_str().eq_ignore_ascii_case(k)) {
+                let tag = params::tag(&String::from_utf8_lossy(value.as_bytes()));
+                if c.admit(Part::Header, name.as_str().len() + tag.len()) {
+                    c.push(
+                        Part::Header,
+                        Form::Final,
+                        name.as_str().as_bytes(),
+                        tag.as_bytes(),
+                    );
+                }
+                continue;
+            }
             c.header(name.as_str(), value.as_bytes(), secrets);
         }
         c

@@ -115,6 +115,8 @@
 //! | `agilecrm` | `basic_email_api_key` | `Authorization: Basic base64(email:api_key)` |
 //! | `redtail` | `redtail_user_key` | once `GET /api/public/v1/authentication` with `Basic base64(api_key:username:password)` → `{"user_key", "authenticated_user": {"user_key"}, ...}`; then `Authorization: UserKeyAuth base64(api_key:user_key)` (Basic `api_key:username:password` on a call works too, as Redtail documents) |
 //! | `connectwise` | `connectwise_member_key` | `Authorization: Basic base64(company_id+public_key:private_key)` and `clientId: <integration_client_id>` |
+//! | `hubspot` | `bearer_token` | `Authorization: Bearer <personal_access_token>` (a private-app token) |
+//! | `pipedrive` | `header_api_key` | `x-api-token: <api_key>` (the profile's `native_auth.key_header`) |
 //!
 //! Wrong credentials get 401 in the CRM's body shape (`errors.unauthorized_body`) with a
 //! `WWW-Authenticate` challenge for the scheme. ConnectWise checks `clientId` first: missing

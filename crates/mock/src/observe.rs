@@ -90,7 +90,12 @@ async fn observe(s: Arc<Shared>, req: Request, next: Router) -> Response {
     let (mut parts, body) = req.into_parts();
     // Copied and cut now, decoded and redacted when the journal is read (journal.rs).
     let mut entry = journal::entry(seq, endpoint, parts.method.as_str(), path);
-    let mut raw = Captured::request(&parts.uri, &parts.headers, &s.secrets);
+    let key_header = s
+        .profile
+        .native_auth
+        .as_ref()
+        .and_then(|n| n.key_header.as_deref());
+    let mut raw = Captured::request_with_key(&parts.uri, &parts.headers, &s.secrets, key_header);
     // A body that trickles in is bounded like headers that do (slowloris on the body).
     let body_timeout = Duration::from_millis(s.body_timeout_ms.load(Ordering::Relaxed));
     let mut reading = std::pin::pin!(axum::body::to_bytes(body, BODY_LIMIT));

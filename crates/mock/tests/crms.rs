@@ -596,6 +596,15 @@ async fn pipedrive_api_token_rides_in_x_api_token() {
     );
     let wrong = call(&mock, &mock.api_url(), None, &[("x-api-token", "nope")]).await;
     let wrong = answer(wrong, &["www-authenticate"]).await;
+    // Even a wrong key is kept in the journal as a tag only (it may be someone's real key).
+    let shown = mock
+        .journal()
+        .last()
+        .unwrap()
+        .header("x-api-token")
+        .unwrap()
+        .to_owned();
+    assert!(shown.starts_with("[redacted:"), "{shown}");
     // The query parameter of older docs is not read; the refusal names the header.
     let url = format!("{}?api_token={key}", mock.api_url());
     let in_url = call(&mock, &url, None, &[]).await;
