@@ -35,9 +35,10 @@ pub(crate) struct ConformanceArgs {
     /// built-in (`happy-path.toml`) replaces it.
     #[arg(long, value_name = "DIR")]
     scenarios_dir: Option<PathBuf>,
-    /// Provider mode: a profile whose paths are served by the server at --base-url.
-    /// Scenarios that need mock control are skipped with the reason.
-    #[arg(long, value_name = "FILE", requires = "base_url")]
+    /// A profile file. With --base-url, provider mode: the server there serves its paths, and
+    /// scenarios that need mock control are skipped with the reason. Without, the matrix runs
+    /// against a mock built from it (a CRM added as a profile alone).
+    #[arg(long, value_name = "FILE")]
     profile: Option<PathBuf>,
     /// Base URL of the external server (with --profile).
     #[arg(long, value_name = "URL", requires = "profile")]
@@ -127,6 +128,18 @@ pub(crate) async fn run(args: ConformanceArgs) -> Result<bool> {
                 .form_fields
                 .iter()
                 .fold(target, |t, (k, v)| t.with_form_field(k, v))]
+        }
+        (Some(path), None) => {
+            // A CRM added as a profile file alone: its mock, beside any --provider built-ins.
+            let mut targets = vec![Target::mock(Profile::from_file(path)?)];
+            let all = Profile::builtins();
+            for wanted in &args.providers {
+                match all.iter().find(|p| &p.id == wanted) {
+                    Some(p) => targets.push(Target::mock(p.clone())),
+                    None => bail!("unknown provider {wanted:?}"),
+                }
+            }
+            targets
         }
         _ => {
             let all = Profile::builtins();

@@ -1,6 +1,7 @@
 //! The `handshake` binary as a user runs it.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_handshake");
@@ -555,6 +556,42 @@ fn conformance_scenarios_dir_adds_and_replaces() {
         .map(|c| c["title"].as_str().unwrap())
         .collect();
     assert_eq!(titles, ["replaced", "mine"]);
+}
+
+#[test]
+fn conformance_runs_the_matrix_against_a_crm_added_as_a_profile_file() {
+    // A new CRM that reuses Capsule's schemes and paging: only its id and name differ.
+    let capsule = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/providers/capsule.toml"),
+    )
+    .unwrap();
+    let acme = capsule
+        .replacen("id = \"capsule\"", "id = \"acme\"", 1)
+        .replacen("name = \"Capsule CRM\"", "name = \"Acme CRM\"", 1);
+    assert!(
+        acme.contains("id = \"acme\""),
+        "capsule.toml's id line moved"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("acme.toml");
+    std::fs::write(&file, acme).unwrap();
+    let out = Command::new(BIN)
+        .args(["conformance", "--format", "json", "--profile"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let cases = report["cases"].as_array().unwrap();
+    assert!(!cases.is_empty());
+    assert!(cases.iter().all(|c| c["provider"] == "acme"), "{text}");
+    assert!(cases.iter().any(|c| c["status"] == "passed"), "{text}");
+    assert!(cases.iter().all(|c| c["status"] != "failed"), "{text}");
 }
 
 #[test]
