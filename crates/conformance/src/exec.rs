@@ -203,6 +203,18 @@ pub(crate) async fn run_steps(
     Ok(())
 }
 
+/// The journal lines a journal expectation counts: its endpoint, and its grant type if any.
+fn matching_lines<'a>(je: &JournalExpect, entries: &'a [JournalLine]) -> Vec<&'a JournalLine> {
+    entries
+        .iter()
+        .filter(|e| e.endpoint == Some(je.endpoint))
+        .filter(|e| match &je.grant_type {
+            Some(g) => e.grant_type.as_deref() == Some(g.as_str()),
+            None => true,
+        })
+        .collect()
+}
+
 /// What a journal expectation that did not hold is blamed on: the requests its verdict
 /// names, the requests beyond its maximum, or the request it wanted and never saw.
 fn journal_blame(je: &JournalExpect, entries: &[JournalLine], actual: &str) -> Blame {
@@ -210,14 +222,7 @@ fn journal_blame(je: &JournalExpect, entries: &[JournalLine], actual: &str) -> B
     if !named.seqs.is_empty() {
         return named;
     }
-    let matching: Vec<&JournalLine> = entries
-        .iter()
-        .filter(|e| e.endpoint == Some(je.endpoint))
-        .filter(|e| match &je.grant_type {
-            Some(g) => e.grant_type.as_deref() == Some(g.as_str()),
-            None => true,
-        })
-        .collect();
+    let matching = matching_lines(je, entries);
     let (min, max) = je.bounds();
     match max {
         Some(m) if matching.len() > m => Blame {
@@ -308,14 +313,7 @@ fn check_journal(
     entries: &[JournalLine],
     profile: &Profile,
 ) -> Result<(), String> {
-    let matching: Vec<&JournalLine> = entries
-        .iter()
-        .filter(|e| e.endpoint == Some(je.endpoint))
-        .filter(|e| match &je.grant_type {
-            Some(g) => e.grant_type.as_deref() == Some(g.as_str()),
-            None => true,
-        })
-        .collect();
+    let matching = matching_lines(je, entries);
     let (min, max) = je.bounds();
     let n = matching.len();
     if n < min || max.is_some_and(|m| n > m) {
