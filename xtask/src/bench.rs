@@ -208,11 +208,11 @@ impl Server {
         Server::spawn(cmd, "handshake serve")
     }
 
-    fn baseline(api_body: &Path) -> anyhow::Result<Server> {
+    fn baseline(api_body: &Path, api_head: &Path, token_head: &Path) -> anyhow::Result<Server> {
         // Its own binary (`xtask/src/bin/bench-baseline.rs`), so that it can have the
         // handshake binary's allocator while xtask's fuzz keeps the system's.
         let mut cmd = Command::new(sibling("bench-baseline")?);
-        cmd.arg(api_body);
+        cmd.arg(api_body).arg(api_head).arg(token_head);
         Server::spawn(cmd, "the bare axum baseline")
     }
 
@@ -269,6 +269,22 @@ fn http(addr: SocketAddr, request: &str) -> anyhow::Result<(u16, String, String)
         .and_then(|s| s.parse().ok())
         .context("no HTTP status")?;
     Ok((status, head.to_owned(), body.to_owned()))
+}
+
+/// The header lines of an answer's head that the baseline repeats: all but the status line
+/// and what hyper writes itself (`date`, `content-length`, `connection`).
+fn answer_headers(head: &str) -> String {
+    head.lines()
+        .skip(1)
+        .filter(|l| {
+            let name = l.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+            !matches!(
+                name.as_str(),
+                "date" | "content-length" | "connection" | "transfer-encoding" | ""
+            )
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
@@ -647,13 +663,29 @@ fn bench(o: Opts) -> anyhow::Result<ExitCode> {
     let mock_addr = mock.addr()?;
     let (rss_idle, _) = memory_mb(mock.pid())?;
     let (access, _) = grant(mock_addr)?;
-    let (_, _, page) = http(
+    let (_, page_head, page) = http(
         mock_addr,
         &format!("GET {API_PATH} HTTP/1.1\r\nhost: {mock_addr}\r\nauthorization: Bearer {access}\r\nconnection: close\r\n\r\n"),
     )?;
     let api_body = dir.join("page.json");
     std::fs::write(&api_body, &page)?;
-    let base = Server::baseline(&api_body)?;
+    // The baseline answers with the mock's own headers (captured here, served verbatim), so
+    // both put the same bytes on the wire and the ratio compares the work behind them.
+    let api_head = dir.join("page.headers");
+    std::fs::write(&api_head, answer_headers(&page_head))?;
+    let (_, refresh) = grant(mock_addr)?;
+    let body = format!("grant_type=refresh_token&refresh_token={refresh}");
+    let (status, token_head, _) = http(
+        mock_addr,
+        &format!(
+            "POST /oauth/token HTTP/1.1\r\nhost: {mock_addr}\r\nauthorization: {BASIC}\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )?;
+    ensure!(status == 200, "refresh answered {status}");
+    let token_headers = dir.join("token.headers");
+    std::fs::write(&token_headers, answer_headers(&token_head))?;
+    let base = Server::baseline(&api_body, &api_head, &token_headers)?;
 
     // Refresh grant: fresh chains for every mock run (rotation spends them).
     let refresh_load = |url: &str, tokens: Vec<String>| {

@@ -204,7 +204,6 @@ mod tests {
     #[test]
     fn the_sweep_forgets_unusable_grants_a_few_per_operation() {
         use crate::store::Store;
-        use handshake_profile::Rotation;
         let mut s = Store::default();
         let now = Instant::now();
         let ttl = Duration::from_secs(10);
@@ -215,18 +214,18 @@ mod tests {
         // Expired, but within the grace: still known (answered "expired", not "unknown").
         let soon = now + ttl + Duration::from_secs(1);
         for _ in 0..200 {
-            s.lookup_refresh("none", soon, Rotation::Rotate);
+            s.redeem_code("none", soon, true);
         }
         assert_eq!(s.sizes()[2], 101);
         let later = now + ttl + EXPIRED_GRACE;
-        s.lookup_refresh("none", later, Rotation::Rotate);
+        s.redeem_code("none", later, true);
         assert_eq!(
             s.sizes()[2],
             101 - SWEEP_PER_OP,
             "one operation sweeps a few grants"
         );
         for _ in 0..100 {
-            s.lookup_refresh("none", later, Rotation::Rotate);
+            s.redeem_code("none", later, true);
         }
         assert_eq!(
             s.sizes()[2],
@@ -234,6 +233,13 @@ mod tests {
             "only the grant with a refresh token is left"
         );
         assert!(s.grant(kept).is_some());
+        // A refresh creates nothing and sweeps nothing (the hot path stays off cold grants).
+        for _ in 0..10 {
+            s.new_grant("c", vec![], later, Duration::ZERO, None);
+        }
+        let before = s.sizes()[2];
+        s.lookup_refresh("none", later + EXPIRED_GRACE, handshake_profile::Rotation::Rotate);
+        assert_eq!(s.sizes()[2], before);
     }
 
     #[test]

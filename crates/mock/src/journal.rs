@@ -21,7 +21,7 @@ use crate::limits::{
 };
 use crate::params;
 use crate::sync::lock;
-use crate::types::{Endpoint, JournalEntry};
+use crate::types::{Endpoint, JournalEntry, Relaxation};
 
 /// Parameter names whose values are secrets: journaled as `[redacted]`.
 const SECRET_KEYS: &[&str] = &[
@@ -53,6 +53,11 @@ pub(crate) struct Note(pub(crate) String);
 
 /// The journal: the most recent entries, at most [`JOURNAL_ENTRIES`] of them and at most
 /// [`JOURNAL_BYTES`] in all.
+///
+/// Entries are kept serialized, back to back, in one circular byte buffer allocated once:
+/// recording copies a few hundred bytes to the end and evicting moves the start, so the
+/// request path neither keeps allocations alive for thousands of requests nor frees cold
+/// ones (which is what made an owned-struct journal the mock's largest per-request cost).
 #[derive(Default)]
 pub(crate) struct Journal {
     ring: Mutex<Ring>,
@@ -60,40 +65,66 @@ pub(crate) struct Journal {
 
 #[derive(Default)]
 struct Ring {
-    entries: VecDeque<Recorded>,
-    bytes: usize,
+    /// [`JOURNAL_BYTES`] once the first entry arrives.
+    data: Vec<u8>,
+    /// Offset of the oldest record.
+    head: usize,
+    /// Bytes of `data` the records take, from `head` on (wrapping).
+    used: usize,
+    /// Per record, oldest first: its `seq` and serialized length.
+    index: VecDeque<(u64, u32)>,
 }
 
-/// One request: the parts known without decoding (`entry`: seq, endpoint, method, path and
-/// everything the response told), plus the captured query, headers and body.
-#[derive(Clone)]
-struct Recorded {
-    entry: JournalEntry,
-    raw: Captured,
-    cost: usize,
+impl Ring {
+    fn push(&mut self, seq: u64, bytes: &[u8]) {
+        if self.data.is_empty() {
+            self.data = vec![0; JOURNAL_BYTES];
+        }
+        let cap = self.data.len();
+        if bytes.len() > cap {
+            return; // cannot happen: an entry is bounded far below the journal
+        }
+        while self.index.len() >= JOURNAL_ENTRIES || self.used + bytes.len() > cap {
+            let Some((_, len)) = self.index.pop_front() else {
+                break;
+            };
+            self.head = (self.head + len as usize) % cap;
+            self.used -= len as usize;
+        }
+        let at = (self.head + self.used) % cap;
+        let first = bytes.len().min(cap - at);
+        self.data[at..at + first].copy_from_slice(&bytes[..first]);
+        self.data[..bytes.len() - first].copy_from_slice(&bytes[first..]);
+        self.used += bytes.len();
+        self.index.push_back((seq, bytes.len() as u32));
+    }
+
+    /// Copies out the records whose seq `keep` picks, oldest first.
+    fn copy(&self, keep: impl Fn(u64) -> bool) -> Vec<Vec<u8>> {
+        let cap = self.data.len();
+        let mut at = self.head;
+        let mut out = Vec::new();
+        for &(seq, len) in &self.index {
+            let len = len as usize;
+            if keep(seq) {
+                let mut r = Vec::with_capacity(len);
+                let first = len.min(cap - at);
+                r.extend_from_slice(&self.data[at..at + first]);
+                r.extend_from_slice(&self.data[..len - first]);
+                out.push(r);
+            }
+            at = (at + len) % cap;
+        }
+        out
+    }
 }
 
 impl Journal {
-    /// Adds an entry, evicting the oldest ones beyond the bounds. Evicted entries are freed
-    /// after the lock is released.
+    /// Adds an entry, evicting the oldest ones beyond the bounds. The entry is serialized
+    /// before the lock is taken; under it, only its bytes are copied.
     pub(crate) fn record(&self, entry: JournalEntry, raw: Captured) {
-        let cost = std::mem::size_of::<Recorded>() + raw.heap_bytes() + entry_heap_bytes(&entry);
-        let mut evicted = Vec::new();
-        {
-            let mut ring = lock(&self.ring);
-            ring.entries.push_back(Recorded { entry, raw, cost });
-            ring.bytes += cost;
-            while ring.entries.len() > JOURNAL_ENTRIES
-                || (ring.bytes > JOURNAL_BYTES && ring.entries.len() > 1)
-            {
-                let Some(old) = ring.entries.pop_front() else {
-                    break;
-                };
-                ring.bytes -= old.cost;
-                evicted.push(old);
-            }
-        }
-        drop(evicted);
+        let bytes = encode(&entry, &raw);
+        lock(&self.ring).push(entry.seq, &bytes);
     }
 
     /// Every entry kept, oldest first, decoded and redacted.
@@ -104,40 +135,231 @@ impl Journal {
     /// The entries kept whose `seq` is greater than `since`, oldest first, decoded and
     /// redacted; only those are decoded.
     pub(crate) fn entries_since(&self, since: u64, secrets: &[String]) -> Vec<JournalEntry> {
-        self.decoded(|r| r.entry.seq > since, secrets)
+        self.decoded(|seq| seq > since, secrets)
     }
 
     /// The entries kept that `keep` picks, oldest first: copied under the lock, decoded
     /// after it.
-    fn decoded(&self, keep: impl Fn(&Recorded) -> bool, secrets: &[String]) -> Vec<JournalEntry> {
-        let copied: Vec<Recorded> = lock(&self.ring)
-            .entries
-            .iter()
-            .filter(|r| keep(r))
-            .cloned()
-            .collect();
+    fn decoded(&self, keep: impl Fn(u64) -> bool, secrets: &[String]) -> Vec<JournalEntry> {
+        let copied = lock(&self.ring).copy(keep);
         let mut out: Vec<JournalEntry> = copied
-            .into_iter()
-            .map(|r| {
-                let mut e = r.entry;
-                r.raw.fill(&mut e, secrets);
-                e
+            .iter()
+            .filter_map(|bytes| {
+                let (mut e, raw) = decode_record(bytes)?;
+                raw.fill(&mut e, secrets);
+                Some(e)
             })
             .collect();
         out.sort_by_key(|e| e.seq);
         out
     }
 
-    /// Bytes held, by the journal's own accounting (for tests of the bound).
+    /// Bytes held (for tests of the bound).
     #[cfg(test)]
     fn bytes(&self) -> usize {
-        lock(&self.ring).bytes
+        lock(&self.ring).used
     }
 
     pub(crate) fn clear(&self) {
-        let old = std::mem::take(&mut *lock(&self.ring));
-        drop(old);
+        let mut ring = lock(&self.ring);
+        ring.head = 0;
+        ring.used = 0;
+        ring.index.clear();
     }
+}
+
+// ------------------------------------------------------------------ record encoding
+//
+// A record: fixed fields, then length-prefixed strings (u32::MAX for `None`), the notes,
+// the captured items and the captured bytes. Little-endian throughout; written and read
+// only by this module.
+
+const NONE: u32 = u32::MAX;
+
+fn endpoint_code(e: Option<Endpoint>) -> u8 {
+    match e {
+        None => 0,
+        Some(Endpoint::Authorize) => 1,
+        Some(Endpoint::Token) => 2,
+        Some(Endpoint::Revoke) => 3,
+        Some(Endpoint::Api) => 4,
+    }
+}
+
+fn relaxation_code(r: Option<Relaxation>) -> u8 {
+    r.map_or(0, |r| {
+        Relaxation::ALL.iter().position(|x| *x == r).map_or(0, |i| i as u8 + 1)
+    })
+}
+
+fn encode(e: &JournalEntry, raw: &Captured) -> Vec<u8> {
+    let strings = e.method.len()
+        + e.path.len()
+        + [&e.auth_mode, &e.error, &e.error_description, &e.user]
+            .iter()
+            .map(|s| s.as_ref().map_or(0, String::len))
+            .sum::<usize>()
+        + e.notes.iter().map(String::len).sum::<usize>();
+    let mut out = Vec::with_capacity(
+        64 + strings + 4 * (8 + e.notes.len()) + raw.items.len() * 18 + raw.buf.len(),
+    );
+    out.extend_from_slice(&e.seq.to_le_bytes());
+    out.push(endpoint_code(e.endpoint));
+    out.extend_from_slice(&e.status.to_le_bytes());
+    out.push(relaxation_code(e.requirement));
+    out.push(match raw.basic {
+        None => 0,
+        Some(false) => 1,
+        Some(true) => 2,
+    });
+    out.push(u8::from(raw.no_client_auth));
+    for n in raw.kept.iter().chain(&raw.dropped) {
+        out.extend_from_slice(&n.to_le_bytes());
+    }
+    let body_unkept = u32::try_from(raw.body_unkept).unwrap_or(u32::MAX);
+    out.extend_from_slice(&body_unkept.to_le_bytes());
+    let put = |out: &mut Vec<u8>, s: Option<&[u8]>| match s {
+        Some(s) => {
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s);
+        }
+        None => out.extend_from_slice(&NONE.to_le_bytes()),
+    };
+    put(&mut out, Some(e.method.as_bytes()));
+    put(&mut out, Some(e.path.as_bytes()));
+    for s in [&e.auth_mode, &e.error, &e.error_description, &e.user] {
+        put(&mut out, s.as_deref().map(str::as_bytes));
+    }
+    out.extend_from_slice(&(e.notes.len() as u32).to_le_bytes());
+    for n in &e.notes {
+        put(&mut out, Some(n.as_bytes()));
+    }
+    out.extend_from_slice(&(raw.items.len() as u32).to_le_bytes());
+    for it in &raw.items {
+        out.push(it.part as u8);
+        out.push(it.form as u8);
+        for n in [it.key.0, it.key.1, it.val.0, it.val.1] {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+    }
+    put(&mut out, Some(&raw.buf));
+    out
+}
+
+/// Reads a record back; `None` only for bytes `encode` did not write.
+fn decode_record(bytes: &[u8]) -> Option<(JournalEntry, Captured)> {
+    struct Reader<'a>(&'a [u8]);
+    impl<'a> Reader<'a> {
+        fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+            if self.0.len() < n {
+                return None;
+            }
+            let (a, b) = self.0.split_at(n);
+            self.0 = b;
+            Some(a)
+        }
+        fn u8(&mut self) -> Option<u8> {
+            Some(self.take(1)?[0])
+        }
+        fn u16(&mut self) -> Option<u16> {
+            Some(u16::from_le_bytes(self.take(2)?.try_into().ok()?))
+        }
+        fn u32(&mut self) -> Option<u32> {
+            Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+        }
+        fn u64(&mut self) -> Option<u64> {
+            Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+        }
+        fn bytes(&mut self) -> Option<Option<&'a [u8]>> {
+            match self.u32()? {
+                NONE => Some(None),
+                n => Some(Some(self.take(n as usize)?)),
+            }
+        }
+        fn string(&mut self) -> Option<Option<String>> {
+            Some(self.bytes()?.map(lossy))
+        }
+    }
+    let mut r = Reader(bytes);
+    let seq = r.u64()?;
+    let endpoint = match r.u8()? {
+        1 => Some(Endpoint::Authorize),
+        2 => Some(Endpoint::Token),
+        3 => Some(Endpoint::Revoke),
+        4 => Some(Endpoint::Api),
+        _ => None,
+    };
+    let status = r.u16()?;
+    let requirement = match r.u8()? {
+        0 => None,
+        i => Relaxation::ALL.get(usize::from(i) - 1).copied(),
+    };
+    let basic = match r.u8()? {
+        1 => Some(false),
+        2 => Some(true),
+        _ => None,
+    };
+    let no_client_auth = r.u8()? == 1;
+    let mut counts = [0u32; 6];
+    for c in &mut counts {
+        *c = r.u32()?;
+    }
+    let body_unkept = r.u32()? as usize;
+    let method = r.string()?.unwrap_or_default();
+    let path = r.string()?.unwrap_or_default();
+    let auth_mode = r.string()?;
+    let error = r.string()?;
+    let error_description = r.string()?;
+    let user = r.string()?;
+    let notes = (0..r.u32()?)
+        .map(|_| r.string().map(Option::unwrap_or_default))
+        .collect::<Option<Vec<_>>>()?;
+    let items = (0..r.u32()?)
+        .map(|_| {
+            let part = match r.u8()? {
+                0 => Part::Query,
+                1 => Part::Header,
+                2 => Part::Param,
+                _ => Part::JsonBody,
+            };
+            let form = match r.u8()? {
+                0 => Form::Encoded,
+                1 => Form::Text,
+                _ => Form::Final,
+            };
+            Some(Item {
+                part,
+                form,
+                key: (r.u32()?, r.u32()?),
+                val: (r.u32()?, r.u32()?),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let buf = r.bytes()?.unwrap_or_default().to_vec();
+    let entry = JournalEntry {
+        seq,
+        endpoint,
+        method,
+        path,
+        status,
+        auth_mode,
+        error,
+        error_description,
+        requirement,
+        user,
+        notes,
+        ..JournalEntry::default()
+    };
+    let raw = Captured {
+        buf,
+        items,
+        kept: [counts[0], counts[1], counts[2]],
+        dropped: [counts[3], counts[4], counts[5]],
+        body_unkept,
+        basic,
+        no_client_auth,
+    };
+    Some((entry, raw))
 }
 
 /// One entry decoded and redacted exactly as [`Journal::entries`] gives it, for the live
@@ -162,17 +384,6 @@ pub(crate) fn entry(
         path: cut_text(path, JOURNAL_PATH_BYTES),
         ..JournalEntry::default()
     }
-}
-
-fn entry_heap_bytes(e: &JournalEntry) -> usize {
-    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
-    e.method.capacity()
-        + e.path.capacity()
-        + opt(&e.auth_mode)
-        + opt(&e.error)
-        + opt(&e.error_description)
-        + opt(&e.user)
-        + e.notes.iter().map(String::capacity).sum::<usize>()
 }
 
 /// Where a captured field goes.
@@ -314,10 +525,6 @@ impl Captured {
     /// Marks the request as an API call: `client_auth` stays `None`.
     pub(crate) fn no_client_auth(&mut self) {
         self.no_client_auth = true;
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.buf.capacity() + self.items.capacity() * std::mem::size_of::<Item>()
     }
 
     fn room(&self, more: usize) -> bool {
@@ -836,6 +1043,59 @@ mod tests {
         let kept = j.entries(&[]);
         assert!(kept.len() < 2000 && kept.len() > 100, "{}", kept.len());
         assert_eq!(kept.last().unwrap().seq, 2000);
+    }
+
+    #[test]
+    fn every_field_survives_the_ring_across_its_wrap() {
+        let j = Journal::default();
+        let uri: Uri = "/oauth/token?a=1&b=%20x".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", HeaderValue::from_static("Basic YTpi"));
+        let big = format!("k={}", "v".repeat(JOURNAL_VALUE_BYTES - 8));
+        // Enough entries of ~16 KiB to go round the buffer more than once.
+        let rounds = 3 * JOURNAL_BYTES / JOURNAL_ENTRY_BYTES;
+        for i in 0..rounds as u64 {
+            let mut e = entry(i + 1, Some(Endpoint::Token), "POST", "/oauth/token");
+            e.status = 400;
+            e.error = Some("invalid_grant".into());
+            e.error_description = Some(format!("refused {i}"));
+            e.requirement = Some(Relaxation::ClientAuth);
+            e.auth_mode = Some("oauth".into());
+            e.user = Some("ada@example.com".into());
+            e.notes = vec![format!("note {i}"), String::new()];
+            let mut c = Captured::request(&uri, &headers, &[]);
+            let body = vec![big.as_str(); 15].join("&");
+            c.body(Some(TokenEncoding::Form), body.as_bytes(), &[]);
+            j.record(e, c);
+        }
+        assert!(j.bytes() <= JOURNAL_BYTES);
+        let kept = j.entries(&[]);
+        assert!(kept.len() > 100 && kept.len() < rounds, "{}", kept.len());
+        let seqs: Vec<u64> = kept.iter().map(|e| e.seq).collect();
+        let want: Vec<u64> = (rounds as u64 - kept.len() as u64 + 1..=rounds as u64).collect();
+        assert_eq!(seqs, want, "the newest entries, in order, none lost");
+        for e in &kept {
+            assert_eq!(e.endpoint, Some(Endpoint::Token));
+            assert_eq!((e.method.as_str(), e.path.as_str()), ("POST", "/oauth/token"));
+            assert_eq!(e.status, 400);
+            assert_eq!(e.error.as_deref(), Some("invalid_grant"));
+            assert_eq!(e.error_description, Some(format!("refused {}", e.seq - 1)));
+            assert_eq!(e.requirement, Some(Relaxation::ClientAuth));
+            assert_eq!(e.auth_mode.as_deref(), Some("oauth"));
+            assert_eq!(e.user.as_deref(), Some("ada@example.com"));
+            assert_eq!(e.notes, vec![format!("note {}", e.seq - 1), String::new()]);
+            assert_eq!(e.query, vec![("a".into(), "1".into()), ("b".into(), " x".into())]);
+            assert_eq!(e.headers, vec![("authorization".into(), format!("Basic {REDACTED}"))]);
+            assert_eq!(e.client_auth, Some(ClientAuth::ClientSecretBasic));
+            assert_eq!(e.params.len(), 15);
+            assert!(e.params.iter().all(|(k, v)| k == "k" && v.len() == JOURNAL_VALUE_BYTES - 8));
+        }
+        let since = j.entries_since(rounds as u64 - 3, &[]);
+        assert_eq!(since.iter().map(|e| e.seq).collect::<Vec<_>>(), want[want.len() - 3..]);
+        j.clear();
+        assert!(j.entries(&[]).is_empty());
+        j.record(entry(1, None, "GET", "/"), Captured::default());
+        assert_eq!(j.entries(&[]).len(), 1);
     }
 
     #[test]

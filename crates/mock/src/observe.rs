@@ -98,11 +98,16 @@ async fn observe(s: Arc<Shared>, req: Request, next: Router) -> Response {
     let mut raw = Captured::request_with_key(&parts.uri, &parts.headers, &s.secrets, key_header);
     // A body that trickles in is bounded like headers that do (slowloris on the body).
     let body_timeout = Duration::from_millis(s.body_timeout_ms.load(Ordering::Relaxed));
-    let mut reading = std::pin::pin!(axum::body::to_bytes(body, BODY_LIMIT));
-    // Nearly every body has arrived with its head: arm the timer only for one that hasn't.
-    let read = match futures::poll!(reading.as_mut()) {
-        std::task::Poll::Ready(r) => Ok(r),
-        std::task::Poll::Pending => tokio::time::timeout(body_timeout, reading).await,
+    // A GET has no body to read (hyper knows from the head); nearly every other body has
+    // arrived with its head: arm the timer only for one that hasn't.
+    let read = if axum::body::HttpBody::is_end_stream(&body) {
+        Ok(Ok(Bytes::new()))
+    } else {
+        let mut reading = std::pin::pin!(axum::body::to_bytes(body, BODY_LIMIT));
+        match futures::poll!(reading.as_mut()) {
+            std::task::Poll::Ready(r) => Ok(r),
+            std::task::Poll::Pending => tokio::time::timeout(body_timeout, reading).await,
+        }
     };
     let bytes = match read {
         Ok(Ok(b)) => b,
@@ -162,7 +167,15 @@ async fn observe(s: Arc<Shared>, req: Request, next: Router) -> Response {
             if let Some(FaultKind::Delay { delay_ms }) = other {
                 tokio::time::sleep(Duration::from_millis(delay_ms)).await;
             }
-            route(&s, next, Request::from_parts(parts, Body::from(bytes))).await
+            {
+                // An empty body needs no allocation (`Body::empty` boxes a zero-sized type).
+                let body = if bytes.is_empty() {
+                    Body::empty()
+                } else {
+                    Body::from(bytes)
+                };
+                route(&s, next, Request::from_parts(parts, body)).await
+            }
         }
     };
     entry.status = resp.status().as_u16();

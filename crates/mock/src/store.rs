@@ -8,8 +8,8 @@
 //! [`RETIRED_REFRESH_TOKENS`] retired refresh tokens; rotation replaces the refresh token in
 //! place. Refresh-token rotation lives here whole, as the profile's [`Rotation`] says: whether
 //! a refresh rotates, which tokens are retired, and what presenting a retired one costs. Expired codes and consents, and grants nothing can use any more, are forgotten a
-//! little at a time on each operation (`bounds.rs`), never by a walk of everything under the
-//! store's lock.
+//! little at a time on each operation that creates state (a consent, a code, a grant;
+//! `bounds.rs`), never by a walk of everything under the store's lock.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,9 +27,47 @@ use crate::limits::{MAX_CODES, MAX_CONSENTS, SWEEP_PER_OP};
 
 /// 256 bits from the thread-local CSPRNG, base64url.
 pub(crate) fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    Tok::random().as_str().to_owned()
+}
+
+/// A grant's scopes, shared.
+pub(crate) type Scope = std::sync::Arc<[String]>;
+
+/// Length of a token: 32 bytes in base64url without padding.
+const TOKEN_LEN: usize = 43;
+
+/// An access or refresh token the mock issued: 256 bits from the thread-local CSPRNG,
+/// base64url, kept inline. The token maps hold no allocation per token, and a lookup
+/// compares in place instead of following a pointer to a string freed or allocated far
+/// away (the store's largest cost on the refresh path when tokens were `String`s).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Tok([u8; TOKEN_LEN]);
+
+impl Tok {
+    pub(crate) fn random() -> Tok {
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let mut out = [0u8; TOKEN_LEN];
+        // 32 bytes encode to exactly TOKEN_LEN: the slice is always large enough.
+        let _ = URL_SAFE_NO_PAD.encode_slice(bytes, &mut out);
+        Tok(out)
+    }
+
+    /// The token a client presented, as a key; `None` when it cannot be one of ours.
+    fn key(presented: &str) -> Option<Tok> {
+        presented.as_bytes().try_into().ok().map(Tok)
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // base64url is ASCII; `key` only makes keys for lookups, never tokens to answer.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Tok {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tok([redacted])")
+    }
 }
 
 /// Real time plus an offset that tests can advance.
@@ -123,16 +161,19 @@ struct Consent {
 
 pub(crate) struct Grant {
     pub(crate) client_id: String,
-    pub(crate) scope: Vec<String>,
+    /// Shared with every token response and API lookup of the grant (no copy per request).
+    pub(crate) scope: Scope,
     /// Index of the user account the grant acts for; its tokens inherit it.
     pub(crate) user: usize,
-    access_tokens: VecDeque<String>,
-    refresh_token: Option<String>,
+    /// Live access tokens, oldest first, with their expiry (as in `Store::access`), so the
+    /// sweep can tell a dead grant without a lookup per token.
+    access_tokens: VecDeque<(Tok, Instant)>,
+    refresh_token: Option<Tok>,
     refresh_expires_at: Option<Instant>,
     /// When the current refresh token's own lifetime ends, whatever its idle expiry says
     /// (kept by [`Store::slide_refresh`]).
     refresh_deadline: Option<Instant>,
-    retired: VecDeque<String>,
+    retired: VecDeque<Tok>,
     rate_window: Option<(Instant, u32)>,
 }
 
@@ -173,12 +214,12 @@ pub(crate) enum RefreshLookup {
 pub(crate) enum AccessLookup {
     Valid {
         grant: u64,
-        scope: Vec<String>,
+        scope: Scope,
         user: usize,
     },
     Expired {
         grant: u64,
-        scope: Vec<String>,
+        scope: Scope,
         user: usize,
         /// How long ago the token expired.
         ago: Duration,
@@ -188,9 +229,9 @@ pub(crate) enum AccessLookup {
 
 /// Tokens issued by one token response.
 pub(crate) struct Issued {
-    pub(crate) access_token: String,
-    pub(crate) refresh_token: Option<String>,
-    pub(crate) scope: Vec<String>,
+    pub(crate) access_token: Tok,
+    pub(crate) refresh_token: Option<Tok>,
+    pub(crate) scope: Scope,
     /// A new grant only: the client's oldest grant, evicted to make room for it.
     pub(crate) evicted: Option<u64>,
     /// A new grant only: the user's oldest grants, deleted by the profile's
@@ -206,8 +247,8 @@ pub(crate) struct Store {
     codes: FxHashMap<String, CodeEntry>,
     consents: FxHashMap<String, Consent>,
     grants: FxHashMap<u64, Grant>,
-    access: FxHashMap<String, AccessEntry>,
-    refresh: FxHashMap<String, RefreshEntry>,
+    access: FxHashMap<Tok, AccessEntry>,
+    refresh: FxHashMap<Tok, RefreshEntry>,
     next_grant: u64,
     code_order: Expiring<String, MAX_CODES>,
     consent_order: Expiring<String, MAX_CONSENTS>,
@@ -249,10 +290,7 @@ impl Store {
         let gone = |at: Instant| later(at, EXPIRED_GRACE) <= now;
         let refresh_alive =
             g.refresh_token.is_some() && g.refresh_expires_at.is_none_or(|exp| !gone(exp));
-        let access_alive = g
-            .access_tokens
-            .iter()
-            .any(|t| self.access.get(t).is_some_and(|a| !gone(a.expires_at)));
+        let access_alive = g.access_tokens.iter().any(|&(_, exp)| !gone(exp));
         !refresh_alive && !access_alive
     }
 
@@ -267,7 +305,7 @@ impl Store {
         access.retain(|_, a| a.expires_at > now);
         let mut dead = Vec::new();
         for (id, g) in self.grants.iter_mut() {
-            g.access_tokens.retain(|t| access.contains_key(t));
+            g.access_tokens.retain(|(t, _)| access.contains_key(t));
             let refresh_alive =
                 g.refresh_token.is_some() && g.refresh_expires_at.is_none_or(|exp| exp > now);
             if !refresh_alive && g.access_tokens.is_empty() {
@@ -347,6 +385,7 @@ impl Store {
         access_ttl: Duration,
         refresh: Option<Option<Duration>>,
     ) -> (u64, Issued) {
+        let scope = Scope::from(scope);
         self.next_grant += 1;
         let id = self.next_grant;
         self.grants.insert(
@@ -387,19 +426,15 @@ impl Store {
         )
     }
 
-    fn issue_access(&mut self, grant: u64, now: Instant, ttl: Duration) -> String {
-        let token = random_token();
-        self.access.insert(
-            token.clone(),
-            AccessEntry {
-                grant,
-                expires_at: later(now, ttl),
-            },
-        );
+    fn issue_access(&mut self, grant: u64, now: Instant, ttl: Duration) -> Tok {
+        let token = Tok::random();
+        let expires_at = later(now, ttl);
+        self.access
+            .insert(token, AccessEntry { grant, expires_at });
         if let Some(g) = self.grants.get_mut(&grant) {
-            g.access_tokens.push_back(token.clone());
+            g.access_tokens.push_back((token, expires_at));
             if g.access_tokens.len() > LIVE_ACCESS_TOKENS {
-                if let Some(old) = g.access_tokens.pop_front() {
+                if let Some((old, _)) = g.access_tokens.pop_front() {
                     self.access.remove(&old);
                 }
             }
@@ -416,10 +451,10 @@ impl Store {
         now: Instant,
         ttl: Option<Duration>,
         keep_old: bool,
-    ) -> String {
-        let token = random_token();
+    ) -> Tok {
+        let token = Tok::random();
         self.refresh.insert(
-            token.clone(),
+            token,
             RefreshEntry {
                 grant,
                 current: true,
@@ -427,7 +462,7 @@ impl Store {
         );
         if let Some(g) = self.grants.get_mut(&grant) {
             g.refresh_expires_at = ttl.map(|t| later(now, t));
-            if let Some(old) = g.refresh_token.replace(token.clone()) {
+            if let Some(old) = g.refresh_token.replace(token) {
                 if let Some(e) = self.refresh.get_mut(&old).filter(|_| !keep_old) {
                     e.current = false;
                 }
@@ -449,8 +484,9 @@ impl Store {
         now: Instant,
         rotation: Rotation,
     ) -> RefreshLookup {
-        self.tick(now);
-        let Some(e) = self.refresh.get(token) else {
+        // No sweep here: refreshing creates no grant, and the operations that create state
+        // (consents, codes, grants) sweep ahead of it; the hot path stays off cold grants.
+        let Some(e) = Tok::key(token).and_then(|t| self.refresh.get(&t)) else {
             return RefreshLookup::Unknown;
         };
         let grant = e.grant;
@@ -491,9 +527,7 @@ impl Store {
                 let refresh_alive =
                     g.refresh_token.is_some() && g.refresh_expires_at.is_none_or(|exp| exp > now);
                 refresh_alive
-                    || g.access_tokens
-                        .iter()
-                        .any(|t| self.access.get(t).is_some_and(|a| a.expires_at > now))
+                    || g.access_tokens.iter().any(|&(_, exp)| exp > now)
             })
             .count()
     }
@@ -557,7 +591,7 @@ impl Store {
     pub(crate) fn refresh_grant(
         &mut self,
         grant: u64,
-        scope: Vec<String>,
+        scope: Scope,
         now: Instant,
         access_ttl: Duration,
         rotation: Rotation,
@@ -572,7 +606,7 @@ impl Store {
             Rotation::Off => self
                 .grants
                 .get(&grant)
-                .and_then(|g| g.refresh_token.clone()),
+                .and_then(|g| g.refresh_token),
         };
         Issued {
             access_token,
@@ -584,7 +618,7 @@ impl Store {
     }
 
     pub(crate) fn lookup_access(&self, token: &str, now: Instant) -> AccessLookup {
-        let Some(a) = self.access.get(token) else {
+        let Some(a) = Tok::key(token).and_then(|t| self.access.get(&t)) else {
             return AccessLookup::Unknown;
         };
         let Some(g) = self.grants.get(&a.grant) else {
@@ -609,8 +643,9 @@ impl Store {
 
     /// Which grant and client a token (access or refresh) belongs to.
     pub(crate) fn token_owner(&self, token: &str, refresh_first: bool) -> Option<(u64, bool)> {
-        let as_refresh = || self.refresh.get(token).map(|e| (e.grant, true));
-        let as_access = || self.access.get(token).map(|e| (e.grant, false));
+        let token = Tok::key(token)?;
+        let as_refresh = || self.refresh.get(&token).map(|e| (e.grant, true));
+        let as_access = || self.access.get(&token).map(|e| (e.grant, false));
         if refresh_first {
             as_refresh().or_else(as_access)
         } else {
@@ -619,9 +654,12 @@ impl Store {
     }
 
     pub(crate) fn revoke_access_token(&mut self, token: &str) {
-        if let Some(a) = self.access.remove(token) {
+        let Some(token) = Tok::key(token) else {
+            return;
+        };
+        if let Some(a) = self.access.remove(&token) {
             if let Some(g) = self.grants.get_mut(&a.grant) {
-                g.access_tokens.retain(|t| t != token);
+                g.access_tokens.retain(|(t, _)| *t != token);
             }
         }
     }
@@ -630,7 +668,7 @@ impl Store {
     pub(crate) fn revoke_grant(&mut self, id: u64) {
         if let Some(g) = self.grants.remove(&id) {
             self.grant_order.removed(&g.client_id);
-            for t in g.access_tokens {
+            for (t, _) in g.access_tokens {
                 self.access.remove(&t);
             }
             for t in g.refresh_token.into_iter().chain(g.retired) {
@@ -649,6 +687,11 @@ impl Store {
     pub(crate) fn expire_access_tokens(&mut self, now: Instant) {
         for a in self.access.values_mut() {
             a.expires_at = a.expires_at.min(now);
+        }
+        for g in self.grants.values_mut() {
+            for (_, exp) in &mut g.access_tokens {
+                *exp = (*exp).min(now);
+            }
         }
     }
 

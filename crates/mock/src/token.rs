@@ -287,20 +287,20 @@ fn token_response(s: &Shared, issued: Issued) -> Response {
         Json(&'a Value),
     }
     let scope = (!issued.scope.is_empty() && t.granted_scopes_field.is_none())
-        .then(|| s.profile.scopes.join_response(&issued.scope));
+        .then(|| s.profile.scopes.join_response(issued.scope.iter()));
     // HubSpot: the granted scopes as an array, `scopes`, instead of the `scope` string.
     let granted = t
         .granted_scopes_field
         .as_deref()
-        .map(|name| (name, Value::from(issued.scope.clone())));
+        .map(|name| (name, Value::from(issued.scope.to_vec())));
     let mut fields: Vec<(&str, Field<'_>)> = Vec::with_capacity(5 + t.extra_fields.len());
-    fields.push(("access_token", Field::Str(&issued.access_token)));
+    fields.push(("access_token", Field::Str(issued.access_token.as_str())));
     fields.push(("token_type", Field::Str(&t.token_type)));
     if t.expires_in {
         fields.push(("expires_in", Field::Num(t.access_token_lifetime_secs)));
     }
     if let Some(rt) = &issued.refresh_token {
-        fields.push(("refresh_token", Field::Str(rt)));
+        fields.push(("refresh_token", Field::Str(rt.as_str())));
     }
     // An empty string is not a scope (RFC 6749 §3.3): with nothing granted, say nothing.
     if let Some(scope) = &scope {

@@ -1,7 +1,10 @@
-//! `bench-baseline PAGE.json`: a bare axum server in its own process, on the same
-//! runtime the CLI uses (`#[tokio::main]`, one worker per core): `POST /oauth/token`
-//! answers a token-shaped JSON body built per request, `GET /api/v2/parties` the mock's
-//! one-record page from the file. Prints its URL, then serves until killed.
+//! `bench-baseline PAGE.json PAGE.headers TOKEN.headers`: a bare axum server in its own
+//! process, on the same runtime the CLI uses (multi-threaded, one worker per core):
+//! `POST /oauth/token` answers a token-shaped JSON body built per request, `GET
+//! /api/v2/parties` the mock's one-record page from the file. Each answers with the header
+//! lines of the mock's own answer (the `.headers` files, `name: value` per line, captured by
+//! `cargo xtask bench`), so that both servers send the same bytes. Prints its URL, then
+//! serves until killed.
 //!
 //! Built with the `handshake` binary's allocator (mimalloc), so the ratio compares the mock's
 //! code with axum's, not two allocators.
@@ -11,23 +14,40 @@ use std::net::Ipv4Addr;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `name: value` lines, as the bench writes them.
+fn headers(path: &str) -> anyhow::Result<&'static HeaderMap> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    let mut map = HeaderMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let (name, value) = line
+            .split_once(':')
+            .with_context(|| format!("{path}: not a header line: {line:?}"))?;
+        map.append(
+            HeaderName::from_bytes(name.trim().as_bytes())?,
+            HeaderValue::from_str(value.trim())?,
+        );
+    }
+    Ok(Box::leak(Box::new(map)))
+}
 
 fn main() -> anyhow::Result<ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     use axum::response::IntoResponse;
     use axum::routing::{get, post};
 
-    let page: &'static [u8] = Vec::leak(std::fs::read(
-        args.first()
-            .context("usage: xtask bench-baseline PAGE.json")?,
-    )?);
+    let usage = "usage: bench-baseline PAGE.json PAGE.headers TOKEN.headers";
+    let page: &'static [u8] = Vec::leak(std::fs::read(args.first().context(usage)?)?);
+    let page_headers = headers(args.get(1).context(usage)?)?;
+    let token_headers = headers(args.get(2).context(usage)?)?;
     let app = axum::Router::new()
         .route(
             "/oauth/token",
-            post(|body: axum::body::Bytes| async move {
+            post(move |body: axum::body::Bytes| async move {
                 let _ = body.len();
                 let mut resp = axum::Json(serde_json::json!({
                     "access_token": "q1T3PZgZ5oV9nMkzJ4cX0bq7WbYwV2eH3dLrA8sKfNu",
@@ -38,21 +58,13 @@ fn main() -> anyhow::Result<ExitCode> {
                     "subdomain": "demo",
                 }))
                 .into_response();
-                resp.headers_mut().insert(
-                    "cache-control",
-                    axum::http::HeaderValue::from_static("no-store"),
-                );
+                resp.headers_mut().extend(token_headers.clone());
                 resp
             }),
         )
         .route(
             "/api/v2/parties",
-            get(move || async move {
-                (
-                    [(axum::http::header::CONTENT_TYPE, "application/json")],
-                    page,
-                )
-            }),
+            get(move || async move { (page_headers.clone(), page) }),
         );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
