@@ -7,8 +7,9 @@
 //! shared bytes. Bounded by construction: at most [`PAGE_CACHE_ENTRIES`] pages of at most
 //! [`PAGE_CACHE_BODY_BYTES`] each; when full it is emptied and filled again.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
+
+use rustc_hash::FxHashMap;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -78,7 +79,9 @@ impl Rendered {
 
 /// The cache itself: one per mock, shared by its workers.
 #[derive(Debug, Default)]
-pub(crate) struct PageCache(Mutex<HashMap<PageKey, Rendered>>);
+// A non-keyed hash is safe here: the cache holds at most PAGE_CACHE_ENTRIES keys, so no
+// choice of query strings can make a lookup walk more than that.
+pub(crate) struct PageCache(Mutex<FxHashMap<PageKey, Rendered>>);
 
 impl PageCache {
     pub(crate) fn get(&self, key: &PageKey) -> Option<Response> {

@@ -394,11 +394,12 @@ impl Store {
                 client_id: client_id.to_owned(),
                 scope: scope.clone(),
                 user: 0,
-                access_tokens: VecDeque::new(),
+                // One more than kept: a token is pushed before the oldest goes.
+                access_tokens: VecDeque::with_capacity(LIVE_ACCESS_TOKENS + 1),
                 refresh_token: None,
                 refresh_expires_at: None,
                 refresh_deadline: None,
-                retired: VecDeque::new(),
+                retired: VecDeque::with_capacity(RETIRED_REFRESH_TOKENS + 1),
                 rate_window: None,
             },
         );

@@ -330,7 +330,10 @@ fn token_response(s: &Shared, issued: Issued) -> Response {
         match v {
             Field::Str(v) => json_str(&mut body, v),
             // Writing JSON into a Vec cannot fail.
-            Field::Num(n) => body.extend_from_slice(n.to_string().as_bytes()),
+            Field::Num(n) => {
+                use std::io::Write;
+                let _ = write!(body, "{n}");
+            }
             Field::Json(v) => {
                 let _ = serde_json::to_writer(&mut body, v);
             }

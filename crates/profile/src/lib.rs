@@ -365,11 +365,15 @@ impl Scopes {
             .response_separator
             .as_deref()
             .unwrap_or(&self.separator);
-        scopes
-            .into_iter()
-            .map(|s| s.as_ref().to_owned())
-            .collect::<Vec<_>>()
-            .join(sep)
+        // One string, no copy per scope: this runs on every token response.
+        let mut out = String::new();
+        for (i, s) in scopes.into_iter().enumerate() {
+            if i > 0 {
+                out.push_str(sep);
+            }
+            out.push_str(s.as_ref());
+        }
+        out
     }
 
     /// Splits a `scope` parameter. Accepts the profile's separator and plain spaces, since
