@@ -1,7 +1,7 @@
 //! The state every handler shares: the profile and its client, users and their data sets,
 //! the store, the virtual clock, armed faults and the rate-limit period, and the journal.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -46,6 +46,9 @@ pub(crate) struct Shared {
     pub(crate) store: Mutex<Store>,
     pub(crate) clock: Clock,
     pub(crate) faults: Mutex<Vec<Fault>>,
+    /// Whether a fault was armed since the faults were last cleared: until then no request
+    /// takes the fault locks (every request asks, and almost none has a fault to meet).
+    faults_armed: AtomicBool,
     /// The period of a tripped `rate_limited` fault, while it lasts.
     limited: Mutex<Option<LimitedPeriod>>,
     journal: Journal,
@@ -120,6 +123,7 @@ impl Shared {
             store: Mutex::new(Store::default()),
             clock: Clock::default(),
             faults: Mutex::new(Vec::new()),
+            faults_armed: AtomicBool::new(false),
             limited: Mutex::new(None),
             journal: Journal::default(),
             live: Live::default(),
@@ -174,19 +178,26 @@ impl Shared {
 
     pub(crate) fn arm(&self, fault: Fault) {
         if fault.times > 0 {
-            lock(&self.faults).push(fault);
+            let mut faults = lock(&self.faults);
+            faults.push(fault);
+            self.faults_armed.store(true, Ordering::Release);
         }
     }
 
     /// Forgets armed faults and ends a tripped rate limit.
     pub(crate) fn clear_faults(&self) {
-        lock(&self.faults).clear();
+        let mut faults = lock(&self.faults);
+        faults.clear();
         *lock(&self.limited) = None;
+        self.faults_armed.store(false, Ordering::Release);
     }
 
     /// Spends one firing of the first fault armed on `endpoint` (a `rate_limited` one is
     /// left to the API handler).
     pub(crate) fn take_fault(&self, endpoint: Endpoint) -> Option<FaultKind> {
+        if !self.faults_armed.load(Ordering::Acquire) {
+            return None;
+        }
         let mut faults = lock(&self.faults);
         let i = faults.iter().position(|f| f.endpoint == endpoint)?;
         if matches!(faults[i].kind, FaultKind::RateLimited { .. }) {
@@ -204,6 +215,9 @@ impl Shared {
     /// For an authenticated API call: `Some` when a `rate_limited` fault refuses it, either
     /// inside a period already tripped or by tripping the fault armed first on the API.
     pub(crate) fn take_rate_limited(&self) -> Option<Limited> {
+        if !self.faults_armed.load(Ordering::Acquire) {
+            return None;
+        }
         let now = self.now();
         let mut period = lock(&self.limited);
         if let Some(p) = period.as_mut() {
