@@ -277,7 +277,12 @@ fn answer_headers(head: &str) -> String {
     head.lines()
         .skip(1)
         .filter(|l| {
-            let name = l.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+            let name = l
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             !matches!(
                 name.as_str(),
                 "date" | "content-length" | "connection" | "transfer-encoding" | ""

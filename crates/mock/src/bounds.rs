@@ -238,7 +238,11 @@ mod tests {
             s.new_grant("c", vec![], later, Duration::ZERO, None);
         }
         let before = s.sizes()[2];
-        s.lookup_refresh("none", later + EXPIRED_GRACE, handshake_profile::Rotation::Rotate);
+        s.lookup_refresh(
+            "none",
+            later + EXPIRED_GRACE,
+            handshake_profile::Rotation::Rotate,
+        );
         assert_eq!(s.sizes()[2], before);
     }
 

@@ -188,7 +188,10 @@ fn endpoint_code(e: Option<Endpoint>) -> u8 {
 
 fn relaxation_code(r: Option<Relaxation>) -> u8 {
     r.map_or(0, |r| {
-        Relaxation::ALL.iter().position(|x| *x == r).map_or(0, |i| i as u8 + 1)
+        Relaxation::ALL
+            .iter()
+            .position(|x| *x == r)
+            .map_or(0, |i| i as u8 + 1)
     })
 }
 
@@ -1076,7 +1079,10 @@ mod tests {
         assert_eq!(seqs, want, "the newest entries, in order, none lost");
         for e in &kept {
             assert_eq!(e.endpoint, Some(Endpoint::Token));
-            assert_eq!((e.method.as_str(), e.path.as_str()), ("POST", "/oauth/token"));
+            assert_eq!(
+                (e.method.as_str(), e.path.as_str()),
+                ("POST", "/oauth/token")
+            );
             assert_eq!(e.status, 400);
             assert_eq!(e.error.as_deref(), Some("invalid_grant"));
             assert_eq!(e.error_description, Some(format!("refused {}", e.seq - 1)));
@@ -1084,14 +1090,26 @@ mod tests {
             assert_eq!(e.auth_mode.as_deref(), Some("oauth"));
             assert_eq!(e.user.as_deref(), Some("ada@example.com"));
             assert_eq!(e.notes, vec![format!("note {}", e.seq - 1), String::new()]);
-            assert_eq!(e.query, vec![("a".into(), "1".into()), ("b".into(), " x".into())]);
-            assert_eq!(e.headers, vec![("authorization".into(), format!("Basic {REDACTED}"))]);
+            assert_eq!(
+                e.query,
+                vec![("a".into(), "1".into()), ("b".into(), " x".into())]
+            );
+            assert_eq!(
+                e.headers,
+                vec![("authorization".into(), format!("Basic {REDACTED}"))]
+            );
             assert_eq!(e.client_auth, Some(ClientAuth::ClientSecretBasic));
             assert_eq!(e.params.len(), 15);
-            assert!(e.params.iter().all(|(k, v)| k == "k" && v.len() == JOURNAL_VALUE_BYTES - 8));
+            assert!(e
+                .params
+                .iter()
+                .all(|(k, v)| k == "k" && v.len() == JOURNAL_VALUE_BYTES - 8));
         }
         let since = j.entries_since(rounds as u64 - 3, &[]);
-        assert_eq!(since.iter().map(|e| e.seq).collect::<Vec<_>>(), want[want.len() - 3..]);
+        assert_eq!(
+            since.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            want[want.len() - 3..]
+        );
         j.clear();
         assert!(j.entries(&[]).is_empty());
         j.record(entry(1, None, "GET", "/"), Captured::default());

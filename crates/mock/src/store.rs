@@ -430,8 +430,7 @@ impl Store {
     fn issue_access(&mut self, grant: u64, now: Instant, ttl: Duration) -> Tok {
         let token = Tok::random();
         let expires_at = later(now, ttl);
-        self.access
-            .insert(token, AccessEntry { grant, expires_at });
+        self.access.insert(token, AccessEntry { grant, expires_at });
         if let Some(g) = self.grants.get_mut(&grant) {
             g.access_tokens.push_back((token, expires_at));
             if g.access_tokens.len() > LIVE_ACCESS_TOKENS {
@@ -527,8 +526,7 @@ impl Store {
             .filter(|g| {
                 let refresh_alive =
                     g.refresh_token.is_some() && g.refresh_expires_at.is_none_or(|exp| exp > now);
-                refresh_alive
-                    || g.access_tokens.iter().any(|&(_, exp)| exp > now)
+                refresh_alive || g.access_tokens.iter().any(|&(_, exp)| exp > now)
             })
             .count()
     }
@@ -604,10 +602,7 @@ impl Store {
                 Some(self.set_refresh(grant, now, refresh_ttl, false))
             }
             Rotation::RotateOldStaysValid => Some(self.set_refresh(grant, now, refresh_ttl, true)),
-            Rotation::Off => self
-                .grants
-                .get(&grant)
-                .and_then(|g| g.refresh_token),
+            Rotation::Off => self.grants.get(&grant).and_then(|g| g.refresh_token),
         };
         Issued {
             access_token,
@@ -748,7 +743,7 @@ mod tests {
         let ttl = Duration::from_secs(3600);
         let (g, _) = s.new_grant("c", vec![], now, ttl, Some(None));
         for _ in 0..10_000 {
-            s.refresh_grant(g, vec![], now, ttl, Rotation::Rotate, None);
+            s.refresh_grant(g, vec![].into(), now, ttl, Rotation::Rotate, None);
         }
         let [_, _, grants, access, refresh] = s.sizes();
         assert_eq!(grants, 1);
