@@ -148,7 +148,8 @@ pub(crate) async fn run_steps(
                     hits_from,
                 });
                 let f = Failure::at_step(index, step.action.name(), "the step to run", failure);
-                let f = f.with_journal(journal_since(env, before));
+                let entries = entries_since(env, before);
+                let f = f.with_journal(entries.iter().map(JournalLine::render).collect());
                 return Err(failed(env, &played, f, Blame::default()));
             }
         };
@@ -160,31 +161,21 @@ pub(crate) async fn run_steps(
         });
         if !step.expect.is_empty() && !step.expect.contains(&outcome.name) {
             let expected = step.expect.join(" or ");
+            let entries = entries_since(env, before);
             let f = Failure::at_step(index, step.action.name(), expected, outcome.describe())
-                .with_journal(journal_since(env, before));
+                .with_journal(entries.iter().map(JournalLine::render).collect());
             // The step's journal expectations that fail too point at the requests to blame
             // (the token request a forged callback led to).
             let mut blame = Blame::outcome();
-            if let Some(control) = env.control {
-                let entries: Vec<JournalLine> = control
-                    .journal()
-                    .into_iter()
-                    .filter(|e| e.seq > before)
-                    .collect();
-                for je in &step.journal {
-                    if let Err(actual) = check_journal(je, &entries, env.profile) {
-                        blame = blame.and(journal_blame(je, &entries, &actual));
-                    }
+            for je in &step.journal {
+                if let Err(actual) = check_journal(je, &entries, env.profile) {
+                    blame = blame.and(journal_blame(je, &entries, &actual));
                 }
             }
             return Err(failed(env, &played, f, blame));
         }
-        if let Some(control) = env.control {
-            let entries: Vec<JournalLine> = control
-                .journal()
-                .into_iter()
-                .filter(|e| e.seq > before)
-                .collect();
+        if env.control.is_some() {
+            let entries = entries_since(env, before);
             for je in &step.journal {
                 if let Err(actual) = check_journal(je, &entries, env.profile) {
                     let blame = journal_blame(je, &entries, &actual);
@@ -296,15 +287,10 @@ pub(crate) async fn play_step(
     }
 }
 
-fn journal_since(env: &Env<'_>, before: u64) -> Vec<String> {
+/// The journal entries after `before` (none without a control API), read once per use.
+fn entries_since(env: &Env<'_>, before: u64) -> Vec<JournalLine> {
     env.control
-        .map(|c| {
-            c.journal()
-                .iter()
-                .filter(|e| e.seq > before)
-                .map(JournalLine::render)
-                .collect()
-        })
+        .map(|c| c.journal().into_iter().filter(|e| e.seq > before).collect())
         .unwrap_or_default()
 }
 
